@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Install everything the collection's tests, lab, demo and benchmarks need on a
+# Debian 12 machine (run as root). Idempotent: a second run only checks.
+#
+#   LINUXNET_HOME  where the virtualenvs and the collection link live
+#                  (default /opt/linuxnet)
+#
+# Two toolchains are built, because the collection is tested on both ends of what
+# it supports:
+#   $LINUXNET_HOME/venv-2.19  PyPI Python 3.11: ansible-core 2.19, pyroute2 0.9.7,
+#                             pytest, molecule, pytest-testinfra
+#   $LINUXNET_HOME/venv-2.16  Debian's /usr/bin/python3 with system site packages:
+#                             ansible-core 2.16 and Debian's pyroute2 0.7.2
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+LINUXNET_HOME=${LINUXNET_HOME:-/opt/linuxnet}
+export DEBIAN_FRONTEND=noninteractive
+
+apt_pkgs=(iproute2 nftables iptables openssh-server openssh-client
+          containernetworking-plugins python3-pyroute2 python3-venv python3-pip
+          procps psmisc util-linux sshpass rsync)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# The Debian sshd unit must never start on the real host network for us; the lab
+# starts its own sshd processes inside sandbox namespaces.
+mkdir -p /run/sshd
+
+py311=$(command -v python3.11 || command -v python3)
+mkvenv() { # dir python requirements...
+  local dir=$1 py=$2; shift 2
+  local stamp="$dir/.req" want="$*"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  echo "setup: building $dir"
+  rm -rf "$dir"
+  "$py" -m venv ${SYSTEM_SITE:+--system-site-packages} "$dir"
+  "$dir/bin/pip" install -q --disable-pip-version-check "$@"
+  echo "$want" > "$stamp"
+}
+mkdir -p "$LINUXNET_HOME"
+mkvenv "$LINUXNET_HOME/venv-2.19" "$py311" \
+  'ansible-core==2.19.*' 'pyroute2==0.9.7' 'pytest>=8' 'pytest-testinfra' \
+  'molecule>=25' 'molecule-plugins[vagrant]' 'antsibull-changelog' \
+  'matplotlib' 'pyyaml'
+SYSTEM_SITE=1 mkvenv "$LINUXNET_HOME/venv-2.16" /usr/bin/python3 \
+  'ansible-core==2.16.*' 'pytest>=8'
+# The 2.16 venv must see Debian's pyroute2 0.7.2, not a PyPI one.
+"$LINUXNET_HOME/venv-2.16/bin/python" -c 'import sys; from importlib.metadata import version; v=version("pyroute2"); sys.exit(0 if v.startswith("0.7") else "venv-2.16 has pyroute2 %s, want Debian 0.7.x" % v)'
+
+# The collection as Ansible finds it: ansible_collections/linuxnet/container_network
+coll="$LINUXNET_HOME/collections/ansible_collections/linuxnet"
+mkdir -p "$coll"
+ln -sfn "$here" "$coll/container_network"
+echo "setup: ok (collection linked from $coll/container_network -> $here)"
