@@ -1,0 +1,257 @@
+# Copyright: linuxnet.container_network developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared helpers of the benchmark: sandbox guard, topology definition, kernel checks."""
+
+import ipaddress
+import json
+import os
+import socket
+import struct
+import subprocess
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.environ.get("LINUXNET_VENV", "/opt/linuxnet/venv-2.19")
+COLLECTIONS = os.environ.get("LINUXNET_COLLECTIONS", "/opt/linuxnet/collections")
+
+SUBNET = ipaddress.ip_network("172.18.0.0/16")
+GATEWAY = ipaddress.ip_address("172.18.0.1")
+BRIDGE = "br0"
+# A stand-in for the host's uplink (the article's eth0 10.0.2.15): a veth pair that
+# lives only inside each trial's private namespace.  TEST-NET-1, never routed anywhere.
+UPLINK = "up0"
+UPLINK_PEER = "up0p"
+UPLINK_ADDR = "192.0.2.15"
+FIXTURE_LINKS = {"lo", UPLINK, UPLINK_PEER}
+
+
+def netns_inode(pid="self"):
+    return os.stat("/proc/%s/ns/net" % pid).st_ino
+
+
+# The initial network namespace's inode number is fixed by the kernel (PROC_NET_INIT_INO).
+INIT_NET_INO = 0xEFFFFFF9
+
+
+def _ancestors():
+    pid = os.getppid()
+    seen = []
+    while pid > 1 and pid not in seen:
+        seen.append(pid)
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return seen
+
+
+def outside_netns():
+    """Network namespaces that are certainly NOT a sandbox: PID 1's (when this machine
+    lets us see it), the kernel's initial one, and the outermost readable ancestor's."""
+    found = {"init_net": INIT_NET_INO}
+    try:
+        found["pid1"] = netns_inode(1)
+    except OSError:
+        pass
+    for pid in reversed(_ancestors()):
+        try:
+            found["ancestor %d" % pid] = netns_inode(pid)
+            break
+        except OSError:
+            continue
+    return found
+
+
+def require_sandbox():
+    """Refuse to do anything outside scripts/sandbox (or a namespace below it)."""
+    if os.environ.get("LINUXNET_SANDBOX") != "1":
+        raise SystemExit("bench: refusing to run: LINUXNET_SANDBOX=1 is not set "
+                         "(run it through scripts/sandbox)")
+    mine = netns_inode()
+    for who, ino in sorted(outside_netns().items()):
+        if ino == mine:
+            raise SystemExit("bench: refusing to run: this process shares the network "
+                             "namespace of %s (inode %d); run it through scripts/sandbox"
+                             % (who, mine))
+
+
+def container_names(n):
+    return ["c%d" % i for i in range(1, n + 1)]
+
+
+def published_ports(n):
+    """One published port per 10 containers: c10 -> 8010, c20 -> 8020, ..."""
+    return [{"container": "c%d" % i, "host_port": 8000 + i} for i in range(10, n + 1, 10)]
+
+
+def sh(cmd, check=True, **kw):
+    """Run a command (list), return stdout as text."""
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    if check and p.returncode != 0:
+        raise RuntimeError("%s failed (rc=%d): %s %s" % (" ".join(cmd), p.returncode,
+                                                          p.stdout[-2000:], p.stderr[-2000:]))
+    return p.stdout
+
+
+def ip_json(*args):
+    out = sh(["ip", "-j"] + list(args))
+    return json.loads(out) if out.strip() else []
+
+
+# --------------------------------------------------------------------------- checks
+
+def icmp_echo(dst, timeout=2.0):
+    """One real ICMP echo request/reply (no ping binary on this machine)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    try:
+        ident = os.getpid() & 0xFFFF
+        payload = b"linuxnet-bench"
+        hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
+        csum = _checksum(hdr + payload)
+        pkt = struct.pack("!BBHHH", 8, 0, csum, ident, 1) + payload
+        s.settimeout(timeout)
+        s.sendto(pkt, (str(dst), 0))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data, addr = s.recvfrom(2048)
+            ihl = (data[0] & 0x0F) * 4
+            typ, _code, _c, rid, _seq = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+            if typ == 0 and rid == ident and addr[0] == str(dst):
+                return True
+        return False
+    except socket.timeout:
+        return False
+    finally:
+        s.close()
+
+
+def _checksum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+def container_address(ns):
+    """The container's IPv4 address in SUBNET, read from the kernel."""
+    for link in ip_json("-n", ns, "addr", "show"):
+        for a in link.get("addr_info", []):
+            if a.get("family") == "inet" and ipaddress.ip_address(a["local"]) in SUBNET:
+                return a["local"]
+    return None
+
+
+_LISTENER = r"""
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(4); s.settimeout(10)
+print("ready", flush=True)
+c, a = s.accept(); c.sendall(b"bench-ok " + sys.argv[2].encode()); c.close()
+"""
+
+
+def published_port_works(ns, port):
+    """Listen inside container `ns` on `port`, connect to the host's uplink address on
+    the same port (locally generated traffic: the OUTPUT DNAT path), expect the reply."""
+    lst = subprocess.Popen(["nsenter", "--net=/run/netns/%s" % ns, "python3", "-c", _LISTENER,
+                            str(port), ns], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        if lst.stdout.readline().strip() != "ready":
+            return False, "listener did not start: %s" % lst.stderr.read()
+        with socket.create_connection((UPLINK_ADDR, port), timeout=3) as c:
+            c.settimeout(3)
+            data = c.recv(100)
+        ok = data == b"bench-ok " + ns.encode()
+        return ok, data.decode(errors="replace")
+    except OSError as exc:
+        return False, "connect %s:%d: %s" % (UPLINK_ADDR, port, exc)
+    finally:
+        try:
+            lst.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            lst.kill()
+            lst.wait()
+
+
+def spot_check(n):
+    """Prove that the topology after converge really works; returns (ok, details)."""
+    names = container_names(n)
+    details = {}
+    ok = True
+    nslist = set(sh(["ip", "netns", "list"]).split())
+    nslist = {x for x in nslist if not x.startswith("(")}
+    missing = [c for c in names if c not in nslist]
+    details["netns_missing"] = missing[:5]
+    ok &= not missing
+    probe = sorted({names[0], names[len(names) // 2], names[-1]})
+    for ns in probe:
+        addr = container_address(ns)
+        routes = ip_json("-n", ns, "route", "show", "default")
+        gw = routes[0].get("gateway") if routes else None
+        ping = bool(addr) and icmp_echo(addr)
+        details[ns] = {"address": addr, "default_via": gw, "ping_from_host": ping}
+        ok &= bool(addr) and ping and gw == str(GATEWAY)
+    ports = published_ports(n)
+    if ports:
+        p = ports[-1]
+        ruleset = sh(["nft", "list", "ruleset"])
+        rule = ("dport %d" % p["host_port"]) in ruleset and "dnat" in ruleset
+        works, msg = published_port_works(p["container"], p["host_port"])
+        details["dnat"] = {"port": p["host_port"], "container": p["container"],
+                           "rule_present": rule, "connect": works, "reply": msg}
+        ok &= rule and works
+    return bool(ok), details
+
+
+# Chains that a method keeps by design once it has been used on a host, whatever its
+# containers: CNI portmap's shared hostport chains.  Reported, not counted as leftovers.
+BY_DESIGN_CHAINS = ("CNI-HOSTPORT-",)
+
+
+def _ruleset_lines():
+    """(chain, line) for every line of `nft list ruleset`."""
+    chain = None
+    for line in sh(["nft", "list", "ruleset"]).splitlines():
+        s = line.strip()
+        if s.startswith("chain "):
+            chain = s.split()[1]
+        yield chain, s
+
+
+def leftovers(wait=5.0):
+    """What is left of any method's network after teardown.  Namespace destruction is
+    asynchronous in the kernel (a deleted netns takes its links with it a moment later),
+    so this polls for up to `wait` seconds (untimed) before judging."""
+    deadline = time.monotonic() + wait
+    while True:
+        clean, found = _leftovers()
+        if clean or time.monotonic() >= deadline:
+            return clean, found
+        time.sleep(0.1)
+
+
+def _leftovers():
+    ns = [x for x in sh(["ip", "netns", "list"]).split() if not x.startswith("(")]
+    links = [l["ifname"] for l in ip_json("link", "show") if l["ifname"] not in FIXTURE_LINKS]
+    rules, by_design = [], []
+    for chain, s in _ruleset_lines():
+        if "172.18." in s or "dnat" in s or "masquerade" in s:
+            if chain and chain.startswith(BY_DESIGN_CHAINS):
+                by_design.append("%s: %s" % (chain, s))
+            else:
+                rules.append("%s: %s" % (chain, s))
+    tables = [l.strip() for l in sh(["nft", "list", "tables"]).splitlines() if l.strip()]
+    dropins = sorted(os.listdir("/etc/sysctl.d")) if os.path.isdir("/etc/sysctl.d") else []
+    cni_ips = []
+    netdir = "/var/lib/cni/networks"
+    if os.path.isdir(netdir):
+        for _root, _d, files in os.walk(netdir):
+            cni_ips += [f for f in files if f[0].isdigit()]
+    clean = not (ns or links or rules or dropins or cni_ips)
+    return clean, {"netns": ns[:10], "links": links[:10], "rules": rules[:10],
+                   "by_design_rules": by_design[:10], "nft_tables": tables,
+                   "sysctl_dropins": dropins, "cni_leases": cni_ips[:10]}

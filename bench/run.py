@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+# Copyright: linuxnet.container_network developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmark: the same container network built three ways, at several sizes.
+
+    scripts/sandbox /opt/linuxnet/venv-2.19/bin/python bench/run.py \
+        --sizes 50,250,500 --rounds 3 --out bench/results
+
+Methods (see bench/methods.py): `seed` (the seed article's ip/iptables commands as a
+shell script), `cni` (Debian's CNI bridge + host-local + portmap plugins, invoked as a
+runtime would), `ours` (ansible-playbook playbooks/site.yml with the role, connection
+local).  Every trial runs in a fresh network + mount namespace below the sandbox
+(bench/trial.py); within each round the methods alternate, in a rotating order.  After
+each converge the topology is spot-checked with real packets, after each teardown the
+namespace must be empty, so a broken method is never reported as fast.
+
+Writes OUT/results-<time>.json and OUT/latest.json; unless --smoke or --no-docs, also
+docs/benchmarks.md and docs/benchmarks.png (bench/report.py).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from common import REPO, VENV, netns_inode, require_sandbox  # noqa: E402
+
+ALL_METHODS = ["seed", "cni", "ours"]
+TRIAL_TIMEOUT = 3600
+
+
+def log(msg):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def ours_available():
+    missing = [p for p in ("playbooks/site.yml", "roles/container_bridge_network/tasks")
+               if not os.path.exists(os.path.join(REPO, p))]
+    return not missing, missing
+
+
+def run_trial(method, n, memory=False, keep=False):
+    fd, out = tempfile.mkstemp(prefix="linuxnet-bench-trial.", suffix=".json")
+    os.close(fd)
+    cmd = ["unshare", "--net", "--mount", "--propagation", "private", "--",
+           sys.executable, os.path.join(HERE, "trial.py"), "--inside", "--method", method,
+           "--n", str(n), "--out", out, "--parent-netns", str(netns_inode())]
+    if memory:
+        cmd.append("--memory")
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=TRIAL_TIMEOUT)
+        output = p.stdout
+    except subprocess.TimeoutExpired as exc:
+        output = "timeout after %ds\n%s" % (TRIAL_TIMEOUT, exc.stdout or "")
+    try:
+        with open(out) as f:
+            res = json.load(f)
+    except (OSError, ValueError):
+        res = {"method": method, "n": n, "ok": False, "error": "trial wrote no result",
+               "output": output[-4000:]}
+    finally:
+        os.unlink(out)
+    if output.strip():
+        res["output"] = output[-4000:]
+    res["trial_wall_s"] = time.perf_counter() - t0
+    wd = res.get("workdir")
+    if wd and os.path.isdir(wd) and res.get("ok") and not keep:
+        shutil.rmtree(wd, ignore_errors=True)
+    return res
+
+
+def _cmd_version(cmd, pattern=None):
+    try:
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=60).stdout.strip()
+    except OSError as exc:
+        return "unavailable (%s)" % exc
+    if pattern:
+        m = re.search(pattern, out)
+        return m.group(1) if m else out.splitlines()[0] if out else ""
+    return out.splitlines()[0] if out else ""
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    osname = ""
+    if os.path.exists("/etc/os-release"):
+        with open("/etc/os-release") as f:
+            m = re.search(r'^PRETTY_NAME="?([^"\n]*)', f.read(), re.M)
+            osname = m.group(1) if m else ""
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    vpy = os.path.join(VENV, "bin", "python")
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "os": osname,
+        "controller_python": _cmd_version([vpy, "--version"], r"Python (\S+)"),
+        "ansible_core": _cmd_version([vpy, "-c", "import ansible.release as r; print(r.__version__)"]),
+        "pyroute2": _cmd_version([vpy, "-c", "from importlib.metadata import version as v; print(v('pyroute2'))"]),
+        "cni_plugins": _cmd_version(["dpkg-query", "-W", "-f=${Version}", "containernetworking-plugins"]),
+        "iproute2": _cmd_version(["ip", "-V"], r"(iproute2-\S+|\d[\w.]+)"),
+        "iptables": _cmd_version(["iptables", "--version"]),
+        "nft": _cmd_version(["nft", "--version"]),
+        "loadavg_start": open("/proc/loadavg").read().split()[:3],
+    }
+
+
+# ------------------------------------------------------------------------ aggregation
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def summarize(trials, sizes, methods):
+    s = {"per": {}, "ratios": {}, "marginal_ms": {}, "targets": {}}
+    for m in methods:
+        s["per"][m] = {}
+        for n in sizes:
+            ts = [t for t in trials if t["method"] == m and t["n"] == n and t.get("ok")]
+            if not ts:
+                continue
+            row = {"rounds": len(ts),
+                   "converge_s": med([t["converge_s"] for t in ts]),
+                   "teardown_s": med([t["teardown_s"] for t in ts]),
+                   "converge_all_s": [round(t["converge_s"], 4) for t in ts],
+                   "teardown_all_s": [round(t["teardown_s"], 4) for t in ts]}
+            if m == "ours":
+                row["rerun_s"] = med([t.get("rerun_s") for t in ts])
+                row["rerun_all_s"] = [round(t["rerun_s"], 4) for t in ts]
+                row["rerun_changed"] = [t.get("rerun_changed") for t in ts]
+                for phase in ("converge", "rerun", "teardown"):
+                    row["%s_module_s" % phase] = med(
+                        [t["%s_info" % phase].get("module_seconds") for t in ts])
+                    row["%s_module_calls" % phase] = ts[0]["%s_info" % phase].get("module_calls")
+            s["per"][m][str(n)] = row
+    for n in sizes:
+        o = s["per"].get("ours", {}).get(str(n))
+        r = {}
+        for base in ("seed", "cni"):
+            b = s["per"].get(base, {}).get(str(n))
+            if o and b:
+                r["ours/%s" % base] = {ph: o["%s_s" % ph] / b["%s_s" % ph]
+                                       for ph in ("converge", "teardown")}
+        if r:
+            s["ratios"][str(n)] = r
+    for m in methods:
+        keys = [("converge_s", "converge")]
+        if m == "ours":
+            keys.append(("converge_module_s", "converge_modules"))
+        for key, label in keys:
+            pts = [(n, s["per"][m][str(n)][key]) for n in sizes if str(n) in s["per"][m]
+                   and s["per"][m][str(n)].get(key) is not None]
+            if len(pts) < 2:
+                continue
+            pairs = {"%d-%d" % (a[0], b[0]): 1000.0 * (b[1] - a[1]) / (b[0] - a[0])
+                     for a, b in zip(pts, pts[1:])}
+            first, last = pts[0], pts[-1]
+            s["marginal_ms"]["%s:%s" % (m, label)] = {
+                "pairs": pairs,
+                "overall": 1000.0 * (last[1] - first[1]) / (last[0] - first[0])}
+    s["targets"] = targets(s, sizes, trials)
+    return s
+
+
+def targets(s, sizes, trials):
+    n = 250 if 250 in sizes else (sorted(sizes, key=lambda x: abs(x - 250))[0] if sizes else None)
+    t = {"at_n": n}
+    o = s["per"].get("ours", {}).get(str(n))
+    sd = s["per"].get("seed", {}).get(str(n))
+    if not o:
+        t["status"] = "ours did not produce a result at N=%s" % n
+        return t
+    if sd:
+        ratio = o["converge_s"] / sd["converge_s"]
+        t["converge_le_half_seed"] = {"ours_s": o["converge_s"], "seed_s": sd["converge_s"],
+                                      "ratio": ratio, "met": ratio <= 0.5}
+        t["teardown_faster_than_seed"] = {"ours_s": o["teardown_s"], "seed_s": sd["teardown_s"],
+                                          "ratio": o["teardown_s"] / sd["teardown_s"],
+                                          "met": o["teardown_s"] < sd["teardown_s"]}
+    changed = [c for c in o.get("rerun_changed", [])]
+    t["rerun_le_third_converge_changed0"] = {
+        "rerun_s": o["rerun_s"], "converge_s": o["converge_s"],
+        "ratio": o["rerun_s"] / o["converge_s"], "changed": changed,
+        "met": o["rerun_s"] <= o["converge_s"] / 3.0 and all(c == 0 for c in changed)}
+    mg = s["marginal_ms"].get("ours:converge_modules")
+    if mg:
+        t["marginal_kernel_side_le_3ms"] = {"ms_per_container": mg["overall"], "pairs": mg["pairs"],
+                                            "met": mg["overall"] <= 3.0}
+    return t
+
+
+def memory_summary(mem_trials):
+    out = {}
+    for t in mem_trials:
+        recs = t.get("memory") or []
+        if not recs:
+            continue
+        per_mod = {}
+        for r in recs:
+            per_mod[r["module"]] = max(per_mod.get(r["module"], 0), r["maxrss_kib"])
+        out[str(t["n"])] = {"peak_kib": max(per_mod.values()), "per_module_kib": per_mod,
+                            "ok": t.get("ok")}
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="50,250,500")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--methods", default=",".join(ALL_METHODS))
+    ap.add_argument("--out", default=os.path.join(REPO, "bench", "results"))
+    ap.add_argument("--smoke", action="store_true",
+                    help="correctness only: every method converges, passes the spot check "
+                         "and tears down to nothing; exit 1 otherwise; no docs")
+    ap.add_argument("--no-memory", action="store_true", help="skip ours' peak-memory pass")
+    ap.add_argument("--no-docs", action="store_true", help="do not regenerate docs/benchmarks.*")
+    ap.add_argument("--keep", action="store_true", help="keep every trial's work directory")
+    a = ap.parse_args()
+    require_sandbox()
+    sizes = [int(x) for x in a.sizes.split(",") if x.strip()]
+    methods = [m for m in a.methods.split(",") if m]
+    bad = [m for m in methods if m not in ALL_METHODS]
+    if bad or not sizes or a.rounds < 1:
+        ap.error("bad --methods/--sizes/--rounds")
+    avail, missing = ours_available()
+    notes = []
+    if "ours" in methods and not avail:
+        msg = "method ours UNAVAILABLE: %s missing in %s" % (", ".join(missing), REPO)
+        log(msg)
+        notes.append(msg)
+    os.makedirs(a.out, exist_ok=True)
+    info = machine()
+    log("machine: %s" % json.dumps(info))
+    trials, failures = [], []
+    started = datetime.datetime.now(datetime.timezone.utc)
+    for r in range(a.rounds):
+        for si, n in enumerate(sizes):
+            k = (r + si) % len(methods)
+            order = methods[k:] + methods[:k]
+            for m in order:
+                if m == "ours" and not avail:
+                    failures.append({"method": m, "n": n, "round": r, "error": notes[-1]})
+                    continue
+                res = run_trial(m, n, keep=a.keep)
+                res["round"] = r
+                trials.append(res)
+                line = "round %d N=%d %-4s converge=%s teardown=%s" % (
+                    r + 1, n, m, _f(res.get("converge_s")), _f(res.get("teardown_s")))
+                if m == "ours":
+                    line += " rerun=%s changed=%s" % (_f(res.get("rerun_s")), res.get("rerun_changed"))
+                line += " check=%s clean=%s" % (res.get("check_ok"), res.get("clean"))
+                log(line)
+                if not res.get("ok"):
+                    failures.append({k2: res.get(k2) for k2 in
+                                     ("method", "n", "round", "error", "check", "leftovers",
+                                      "traceback", "output", "workdir")})
+                    log("FAILED: %s\n%s" % (res.get("error"), res.get("traceback") or res.get("output") or ""))
+    mem_trials = []
+    if "ours" in methods and avail and not a.no_memory and not a.smoke:
+        for n in sizes:
+            res = run_trial("ours", n, memory=True, keep=a.keep)
+            mem_trials.append(res)
+            log("memory pass N=%d ok=%s" % (n, res.get("ok")))
+            if not res.get("ok"):
+                failures.append({"method": "ours(memory)", "n": n, "error": res.get("error"),
+                                 "workdir": res.get("workdir")})
+    info["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    result = {
+        "started_utc": started.isoformat(timespec="seconds"),
+        "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([os.path.relpath(sys.argv[0], REPO) if sys.argv[0].startswith(REPO)
+                             else sys.argv[0]] + sys.argv[1:]),
+        "sizes": sizes, "rounds": a.rounds, "methods": methods, "smoke": a.smoke,
+        "machine": info, "notes": notes,
+        "summary": summarize(trials, sizes, methods),
+        "memory": memory_summary(mem_trials),
+        "failures": failures,
+        "trials": [{k: v for k, v in t.items() if k not in ("output",)} for t in trials],
+    }
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    name = ("smoke-%s.json" if a.smoke else "results-%s.json") % stamp
+    for fn in (name, "latest-smoke.json" if a.smoke else "latest.json"):
+        with open(os.path.join(a.out, fn), "w") as f:
+            json.dump(result, f, indent=1)
+    log("wrote %s" % os.path.join(a.out, name))
+    if not a.smoke and not a.no_docs:
+        import report
+        md, png = report.generate(result)
+        log("wrote %s and %s" % (md, png))
+    if failures:
+        log("%d failure(s):" % len(failures))
+        for f in failures:
+            log("  %s N=%s: %s" % (f.get("method"), f.get("n"), f.get("error")))
+        return 1
+    log("all %d trial(s) converged, passed their checks and tore down to nothing" % len(trials))
+    return 0
+
+
+def _f(x):
+    return "-" if x is None else "%.3fs" % x
+
+
+if __name__ == "__main__":
+    sys.exit(main())

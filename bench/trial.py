@@ -1,0 +1,131 @@
+# Copyright: linuxnet.container_network developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One trial: one method, one N, in a FRESH network + mount namespace.
+
+Started by bench/run.py as
+    unshare --net --mount --propagation private -- python bench/trial.py --inside ...
+so that no two trials ever see each other's links, namespaces, rules, IPAM state or
+sysctl drop-ins.  Converge / (rerun) / teardown are timed here, around the method's own
+commands only; setting up the namespace and the checks are not timed.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import (FIXTURE_LINKS, UPLINK, UPLINK_ADDR, UPLINK_PEER, leftovers, netns_inode,  # noqa: E402
+                    require_sandbox, sh, spot_check)
+from methods import METHODS  # noqa: E402
+
+
+def prepare_namespace():
+    """Private /run/netns, /var/lib/cni and /etc/sysctl.d; lo up; an uplink stand-in."""
+    for d in ("/run/netns", "/var/lib/cni"):
+        os.makedirs(d, exist_ok=True)
+        sh(["mount", "-t", "tmpfs", "-o", "mode=0755", "linuxnet-bench", d])
+    sysctl_dir = tempfile.mkdtemp(prefix="linuxnet-bench-sysctl.")
+    os.makedirs("/etc/sysctl.d", exist_ok=True)
+    sh(["mount", "--bind", sysctl_dir, "/etc/sysctl.d"])
+    sh(["ip", "link", "set", "lo", "up"])
+    sh(["ip", "link", "add", UPLINK, "type", "veth", "peer", "name", UPLINK_PEER])
+    sh(["ip", "addr", "add", UPLINK_ADDR + "/24", "dev", UPLINK])
+    sh(["ip", "link", "set", UPLINK, "up"])
+    sh(["ip", "link", "set", UPLINK_PEER, "up"])
+    return sysctl_dir
+
+
+def settle_links(timeout=60.0):
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        out = subprocess.run(["ip", "-o", "link", "show"], stdout=subprocess.PIPE,
+                             text=True).stdout
+        names = {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+        if not names - FIXTURE_LINKS:
+            break
+        time.sleep(0.005)
+    return time.perf_counter() - t0
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    info = fn()
+    return time.perf_counter() - t0, info or {}
+
+
+def run_trial(method, n, workdir, memory):
+    res = {"method": method, "n": n, "ok": False}
+    kw = {"memory_wrapper": True} if (method == "ours" and memory) else {}
+    m = METHODS[method](n, workdir, **kw)
+    res["converge_s"], info = timed(m.converge)
+    res["converge_info"] = info
+    res["check_ok"], res["check"] = spot_check(n)
+    if not res["check_ok"]:
+        res["error"] = "spot check after converge failed"
+        return res
+    if hasattr(m, "rerun"):
+        res["rerun_s"], info = timed(m.rerun)
+        res["rerun_info"] = info
+        res["rerun_changed"] = info["recap"]["changed"]
+        ok2, _ = spot_check(n)
+        res["check_ok"] &= ok2
+    t0 = time.perf_counter()
+    info = m.teardown() or {}
+    res["teardown_cmd_s"] = time.perf_counter() - t0
+    # A deleted namespace is destroyed asynchronously by the kernel, taking its links
+    # with it; teardown counts until no link of the topology is left, for every method.
+    res["teardown_settle_s"] = settle_links()
+    res["teardown_s"] = time.perf_counter() - t0
+    res["teardown_info"] = info
+    res["clean"], res["leftovers"] = leftovers()
+    if hasattr(m, "memory"):
+        res["memory"] = m.memory()
+    res["ok"] = bool(res["check_ok"] and res["clean"])
+    if not res["clean"]:
+        res["error"] = "teardown left something behind"
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--inside", action="store_true", required=True)
+    ap.add_argument("--method", choices=sorted(METHODS), required=True)
+    ap.add_argument("--n", type=int, required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--parent-netns", type=int, required=True)
+    ap.add_argument("--memory", action="store_true",
+                    help="ours: run modules through the peak-memory wrapper")
+    a = ap.parse_args()
+    require_sandbox()
+    if netns_inode() == a.parent_netns:
+        raise SystemExit("bench trial: not in a fresh network namespace")
+    res = {"method": a.method, "n": a.n, "ok": False}
+    workdir = tempfile.mkdtemp(prefix="linuxnet-bench-%s-%d." % (a.method, a.n))
+    sysctl_dir = None
+    try:
+        sysctl_dir = prepare_namespace()
+        res = run_trial(a.method, a.n, workdir, a.memory)
+    except Exception as exc:  # reported, never hidden: run.py fails the run on it
+        res["error"] = "%s: %s" % (type(exc).__name__, exc)
+        res["traceback"] = traceback.format_exc()
+    finally:
+        res["workdir"] = workdir
+        with open(a.out, "w") as f:
+            json.dump(res, f, indent=1)
+        try:
+            subprocess.run(["umount", "/etc/sysctl.d"], stderr=subprocess.DEVNULL)
+            if sysctl_dir:
+                os.rmdir(sysctl_dir)
+        except OSError:
+            pass
+    return 0 if res.get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
