@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Carrying L2 actions out over netlink (in-process, one socket per namespace)."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import ipaddress
+import os
+
+from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
+    Action, ApplyError,
+)
+
+# What undoes an action that created something, for rollback after a failure.
+_UNDO = {
+    'netns_create': lambda a: Action('netns_delete', a.target),
+    'veth_create': lambda a: Action('link_delete', a.target),
+    'bridge_create': lambda a: Action('link_delete', a.target),
+}
+
+
+def _code(e):
+    return getattr(e, 'code', None) or getattr(e, 'errno', None)
+
+
+class Applier(object):
+    def __init__(self, kernel):
+        self.k = kernel
+
+    def index(self, name, ns=None):
+        found = self.k.ipr(ns).link_lookup(ifname=name)
+        if not found:
+            raise RuntimeError("no link '%s' in %s" % (name, ns or 'the host namespace'))
+        return found[0]
+
+    # -- operations -------------------------------------------------------
+
+    def netns_create(self, a):
+        self.k.create_netns(a.target)
+        ipr = self.k.ipr(a.target)
+        kw = {'state': 'up'}
+        if a.args.get('alias'):
+            kw['ifalias'] = a.args['alias']
+        ipr.link('set', index=self.index('lo', a.target), **kw)
+
+    def netns_delete(self, a):
+        self.k.delete_netns(a.target)
+
+    def bridge_create(self, a):
+        kw = {'ifname': a.target, 'kind': 'bridge'}
+        if a.args.get('mtu'):
+            kw['mtu'] = a.args['mtu']
+        self.k.ipr().link('add', **kw)
+
+    def veth_create(self, a):
+        peer = {'ifname': a.args['peer']}
+        if a.args.get('mtu'):
+            peer['mtu'] = a.args['mtu']
+        if a.args.get('mac'):
+            peer['address'] = a.args['mac']
+        fd = None
+        if a.args.get('netns'):
+            fd = self.k.ns_fd(a.args['netns'])
+            peer['net_ns_fd'] = fd
+        kw = {'ifname': a.target, 'kind': 'veth', 'peer': peer}
+        if a.args.get('mtu'):
+            kw['mtu'] = a.args['mtu']
+        if a.args.get('alias'):
+            kw['ifalias'] = a.args['alias']
+        try:
+            self.k.ipr().link('add', **kw)
+        finally:
+            if fd is not None:
+                os.close(fd)
+        if a.args.get('alias'):
+            # IFLA_IFALIAS is ignored on RTM_NEWLINK by some kernels: set it explicitly.
+            self.k.ipr().link('set', index=self.index(a.target), ifalias=a.args['alias'])
+
+    def link_delete(self, a):
+        ns = a.args.get('netns')
+        try:
+            self.k.ipr(ns).link('del', index=self.index(a.target, ns))
+        except RuntimeError:
+            pass  # already gone (e.g. the peer of a pair deleted just before)
+        except Exception as e:
+            if _code(e) != errno.ENODEV:
+                raise
+
+    def link_set(self, a):
+        ns = a.args.get('netns')
+        kw = {}
+        if a.args.get('up'):
+            kw['state'] = 'up'
+        if a.args.get('mtu'):
+            kw['mtu'] = a.args['mtu']
+        if a.args.get('mac'):
+            kw['address'] = a.args['mac']
+        if a.args.get('alias'):
+            kw['ifalias'] = a.args['alias']
+        if a.args.get('master'):
+            kw['master'] = self.index(a.args['master'], ns)
+        if a.args.get('nomaster'):
+            kw['master'] = 0
+        self.k.ipr(ns).link('set', index=self.index(a.target, ns), **kw)
+
+    def brport_set(self, a):
+        self.k.ipr().brport('set', index=self.index(a.target), mode=1 if a.args['hairpin'] else 0)
+
+    def addr_add(self, a):
+        ns = a.args.get('netns')
+        iface = ipaddress.ip_interface(a.args['address'])
+        kw = {}
+        if iface.version == 4 and iface.network.prefixlen < 31:
+            kw['broadcast'] = str(iface.network.broadcast_address)
+        try:
+            self.k.ipr(ns).addr('add', index=self.index(a.target, ns), address=str(iface.ip),
+                                prefixlen=iface.network.prefixlen, **kw)
+        except Exception as e:
+            if _code(e) != errno.EEXIST:
+                raise
+
+    def addr_del(self, a):
+        ns = a.args.get('netns')
+        iface = ipaddress.ip_interface(a.args['address'])
+        self.k.ipr(ns).addr('del', index=self.index(a.target, ns), address=str(iface.ip),
+                            prefixlen=iface.network.prefixlen)
+
+    def route_default(self, a):
+        ns = a.args.get('netns')
+        gw = ipaddress.ip_address(a.args['gateway'])
+        dst = '0.0.0.0/0' if gw.version == 4 else '::/0'
+        self.k.ipr(ns).route('replace', dst=dst, gateway=str(gw),
+                             oif=self.index(a.target, ns))
+
+    # -- driver -----------------------------------------------------------
+
+    def apply(self, actions):
+        done = []
+        for a in actions:
+            try:
+                getattr(self, a.op)(a)
+            except Exception as e:
+                raise ApplyError(a, e, done, self.rollback(done))
+            done.append(a)
+        return done
+
+    def rollback(self, done):
+        """Undo what this run created, newest first; report what was undone."""
+        undone = []
+        for a in reversed(done):
+            undo = _UNDO.get(a.op)
+            if undo is None:
+                continue
+            u = undo(a)
+            try:
+                getattr(self, u.op)(u)
+                undone.append(u)
+            except Exception:
+                pass
+        return undone

@@ -1,0 +1,211 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The L2 resources handed to :func:`runner.run`: netns, bridge, veth_pair, bridge_port.
+
+Each one only wires the shared pieces together: :mod:`model` (want),
+:mod:`observe` (have), :mod:`plan` (the diff) and :mod:`apply`.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.linuxnet.container_network.plugins.module_utils import (
+    model, observe, plan,
+)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.apply import Applier
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
+    Kernel, list_netns,
+)
+
+
+class _Resource(object):
+    """Shared parts: kernel context and applying through :class:`Applier`."""
+
+    def context(self, module):
+        return Kernel()
+
+    def apply(self, ctx, actions):
+        Applier(ctx).apply(actions)
+
+    def result(self, want, have, actions):
+        return {}
+
+
+def _link_view(link, fields):
+    if link is None:
+        return None
+    v = {}
+    for f in fields:
+        val = getattr(link, f)
+        v[f] = sorted(str(a) for a in val) if f == 'addresses' else val
+    return v
+
+
+class NetnsResource(_Resource):
+    def want(self, params):
+        return model.netns_want(params)
+
+    def observe(self, k, want):
+        existing = list_netns()
+        look = [n for n in want.names if n in existing] if want.state == 'present' else []
+        if want.exclusive:
+            look = sorted(existing)
+        views = dict((n, observe.read_ns(k.ipr(n), addresses=False)) for n in look)
+        return plan.NetnsHave(existing, views)
+
+    def plan(self, want, have):
+        return plan.plan_netns(want, have)
+
+    def render(self, want, have, actions):
+        before = set(have.existing)
+        after = set(before)
+        for a in actions:
+            if a.op == 'netns_create':
+                after.add(a.target)
+            elif a.op == 'netns_delete':
+                after.discard(a.target)
+
+        def view(names, present):
+            return {'namespaces': dict(
+                (n, {'lo': 'up', 'owner': want.owner} if n in present else 'absent')
+                for n in names)}
+        names = sorted(set(want.names) | (before - after))
+        return view(names, before), view(names, after)
+
+    def result(self, want, have, actions):
+        return {'namespaces': want.names}
+
+
+class BridgeResource(_Resource):
+    FIELDS = ('kind', 'up', 'mtu', 'addresses')
+
+    def want(self, params):
+        return model.bridge_want(params)
+
+    def observe(self, k, want):
+        return plan.L2Have(observe.read_ns(k.ipr()))
+
+    def plan(self, want, have):
+        return plan.plan_bridges(want, have)
+
+    def render(self, want, have, actions):
+        before, after = {}, {}
+        for b in want:
+            link = have.host.get(b.name)
+            before[b.name] = _link_view(link, self.FIELDS) or 'absent'
+            if b.state == 'absent':
+                after[b.name] = 'absent'
+                continue
+            after[b.name] = {'kind': 'bridge', 'up': True,
+                             'mtu': b.mtu if b.mtu is not None else (link.mtu if link else 1500),
+                             'addresses': sorted(str(a) for a in b.addresses)
+                             if b.addresses is not None else
+                             (before[b.name]['addresses'] if link else [])}
+        return {'bridges': before}, {'bridges': after}
+
+
+class VethResource(_Resource):
+    def want(self, params):
+        return model.veth_want(params)
+
+    def observe(self, k, want):
+        existing = list_netns()
+        namespaces = set(p.netns for p in want.pairs if p.netns and p.netns in existing)
+        with_routes = set(p.netns for p in want.pairs if p.gateway is not None)
+        views = dict((ns, observe.read_ns(k.ipr(ns), routes=ns in with_routes))
+                     for ns in sorted(namespaces))
+        return plan.L2Have(observe.read_ns(k.ipr(), routes=None in with_routes), views,
+                           existing)
+
+    def plan(self, want, have):
+        return plan.plan_veth(want, have)
+
+    def _pair_have(self, p, have):
+        host = have.host.get(p.name)
+        view = have.view(p.netns)
+        peer = view.get(p.peer) if view else None
+        if host is None and peer is None:
+            return 'absent'
+        d = {'host': _link_view(host, ('kind', 'up', 'mtu')),
+             'peer': _link_view(peer, ('kind', 'up', 'mtu', 'mac', 'addresses')),
+             'netns': p.netns, 'paired': plan._paired(host, peer)}
+        if p.gateway is not None and view is not None:
+            gw = view.default_routes.get(p.gateway.version)
+            d['gateway'] = str(gw) if gw else None
+        return d
+
+    def render(self, want, have, actions):
+        allocated = plan.allocate(want, have)
+        before, after = {}, {}
+        for p in want.pairs:
+            before[p.name] = self._pair_have(p, have)
+            if p.state == 'absent':
+                after[p.name] = 'absent'
+                continue
+            b = before[p.name] if before[p.name] != 'absent' else {}
+            old_peer = (b.get('peer') or {}) if b.get('paired') else {}
+            old_host = (b.get('host') or {}) if b.get('paired') else {}
+            addrs = plan.wanted_addresses(p, allocated)
+            a = {'host': {'kind': 'veth', 'up': True,
+                          'mtu': p.mtu or old_host.get('mtu', 1500)},
+                 'peer': {'kind': 'veth', 'up': True, 'mtu': p.mtu or old_peer.get('mtu', 1500),
+                          'mac': p.mac or old_peer.get('mac'),
+                          'addresses': sorted(str(x) for x in addrs) if addrs is not None
+                          else old_peer.get('addresses', [])},
+                 'netns': p.netns, 'paired': True}
+            if p.mac is None and not old_peer:
+                a['peer']['mac'] = '(assigned by the kernel)'
+            if p.gateway is not None:
+                a['gateway'] = str(p.gateway)
+            after[p.name] = a
+        for act in actions:
+            if act.op == 'link_delete' and act.target not in after and act.args.get(
+                    'netns') is None:
+                before[act.target] = {'host': {'kind': 'veth'}, 'owner': want.owner}
+                after[act.target] = 'absent'
+        return {'pairs': before}, {'pairs': after}
+
+    def result(self, want, have, actions):
+        allocated = plan.allocate(want, have)
+        out = {}
+        for p in want.pairs:
+            if p.state == 'present':
+                addrs = plan.wanted_addresses(p, allocated) or []
+                out[p.name] = {'peer': p.peer, 'netns': p.netns,
+                               'addresses': [str(a) for a in addrs],
+                               'address': str(addrs[0].ip) if addrs else None}
+        return {'pairs': out}
+
+
+class PortsResource(_Resource):
+    def want(self, params):
+        return model.ports_want(params)
+
+    def observe(self, k, want):
+        return plan.L2Have(observe.read_ns(k.ipr(), addresses=False, hairpin=True))
+
+    def plan(self, want, have):
+        return plan.plan_ports(want, have)
+
+    def render(self, want, have, actions):
+        before, after = {}, {}
+        for p in want.ports:
+            link = have.host.get(p.name)
+            if link is None:
+                before[p.name] = 'absent'
+            else:
+                before[p.name] = {'master': have.host.master_name(link),
+                                  'hairpin': bool(link.hairpin) if link.master else None}
+            if p.state == 'absent':
+                stays = link is not None and have.host.master_name(link) not in (
+                    None, want.bridge)
+                after[p.name] = before[p.name] if stays else (
+                    {'master': None, 'hairpin': None} if link is not None else 'absent')
+            else:
+                was = before[p.name] if before[p.name] != 'absent' and \
+                    before[p.name]['master'] == want.bridge else {}
+                after[p.name] = {'master': want.bridge,
+                                 'hairpin': p.hairpin if p.hairpin is not None
+                                 else bool(was.get('hairpin'))}
+        return {'bridge': want.bridge, 'ports': before}, {'bridge': want.bridge, 'ports': after}

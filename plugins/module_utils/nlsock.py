@@ -1,0 +1,238 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Netlink sockets and named network namespaces, in-process.
+
+pyroute2's ``NetNS`` and ``netns.create`` fork a helper process per namespace
+(~10 ms each). Here a short-lived *thread* enters (``setns``) or creates
+(``unshare``) the namespace, opens a netlink socket there and exits: the socket
+keeps talking to the namespace it was opened in, at ~1 ms per namespace.
+
+Named namespaces follow iproute2's layout (``/run/netns/NAME``, a bind mount of
+the namespace's nsfs inode, ``/run/netns`` a shared mount point), so ``ip netns
+list`` and ``ip netns exec`` see exactly what we create.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import socket
+import threading
+
+PYROUTE2_IMPORT_ERROR = None
+try:
+    from pyroute2 import IPRoute
+    try:
+        from importlib.metadata import version as _dist_version
+        PYROUTE2_VERSION = _dist_version('pyroute2')
+    except Exception:  # pragma: no cover
+        import pyroute2 as _p
+        PYROUTE2_VERSION = getattr(_p, '__version__', '0')
+    HAS_PYROUTE2 = True
+except ImportError:  # pragma: no cover - exercised by the missing-library test
+    import traceback
+    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
+    PYROUTE2_VERSION = None
+    HAS_PYROUTE2 = False
+    IPRoute = None
+
+NETNS_RUN_DIR = '/run/netns'
+CLONE_NEWNET = 0x40000000
+MS_BIND = 4096
+MS_REC = 16384
+MS_SHARED = 1 << 20
+MNT_DETACH = 2
+NETLINK_ROUTE = 0
+
+_libc = None
+
+
+def libc():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
+        _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                ctypes.c_ulong, ctypes.c_void_p]
+        _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+        _libc.unshare.argtypes = [ctypes.c_int]
+    return _libc
+
+
+def _check(ret, what):
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, '%s: %s' % (what, os.strerror(err)))
+
+
+def _in_thread(fn):
+    """Run fn() in a fresh OS thread (so namespace changes die with it)."""
+    box = {}
+
+    def target():
+        try:
+            box['value'] = fn()
+        except BaseException as e:  # re-raised in the caller
+            box['error'] = e
+
+    t = threading.Thread(target=target, name='linuxnet-netns')
+    t.start()
+    t.join()
+    if 'error' in box:
+        raise box['error']
+    return box.get('value')
+
+
+def _uses_asyncio_core():
+    return tuple(int(x) for x in (PYROUTE2_VERSION or '0').split('.')[:2]) >= (0, 9)
+
+
+def _socket_here():
+    """Called in the namespace thread: something to build an IPRoute from later.
+
+    pyroute2 0.7 opens its socket in the constructor, so the IPRoute itself is
+    built here. 0.9+ opens sockets lazily per thread and refuses to be used from
+    another thread than its creator: open the raw netlink socket here and wrap it
+    in the caller's thread (:func:`_wrap`).
+    """
+    if _uses_asyncio_core():
+        return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+    return IPRoute()
+
+
+def _wrap(made):
+    return IPRoute(use_socket=made) if isinstance(made, socket.socket) else made
+
+
+def netns_path(name):
+    return os.path.join(NETNS_RUN_DIR, name)
+
+
+def list_netns():
+    """Names of the named network namespaces, as ``ip netns list`` sees them."""
+    try:
+        return set(n for n in os.listdir(NETNS_RUN_DIR) if not n.startswith('.'))
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return set()
+        raise
+
+
+def _ensure_run_dir():
+    """Make /run/netns a shared mount point, as ``ip netns add`` does."""
+    if not os.path.isdir(NETNS_RUN_DIR):
+        os.makedirs(NETNS_RUN_DIR, 0o755)
+    lc = libc()
+    if lc.mount(b'none', NETNS_RUN_DIR.encode(), b'none', MS_SHARED | MS_REC, None) == 0:
+        return
+    if ctypes.get_errno() != errno.EINVAL:
+        _check(-1, 'mount --make-rshared %s' % NETNS_RUN_DIR)
+    _check(lc.mount(NETNS_RUN_DIR.encode(), NETNS_RUN_DIR.encode(), b'none',
+                    MS_BIND | MS_REC, None), 'mount --rbind %s' % NETNS_RUN_DIR)
+    _check(lc.mount(b'none', NETNS_RUN_DIR.encode(), b'none', MS_SHARED | MS_REC, None),
+           'mount --make-rshared %s' % NETNS_RUN_DIR)
+
+
+class Kernel(object):
+    """Netlink access to the host namespace and to named namespaces.
+
+    One socket per namespace, opened on first use and cached; ``close()``
+    releases them all. ``ns=None`` means the host (the module's own) namespace.
+    """
+
+    def __init__(self):
+        self._socks = {}
+        self._run_dir_ready = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        for s in self._socks.values():
+            try:
+                s.close()
+            except Exception:
+                pass
+        self._socks = {}
+
+    def ipr(self, ns=None):
+        """The IPRoute socket for namespace ``ns`` (None: host). Never creates one."""
+        sock = self._socks.get(ns)
+        if sock is None:
+            if ns is None:
+                sock = IPRoute()
+            else:
+                path = netns_path(ns)
+
+                def enter():
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    try:
+                        _check(libc().setns(fd, CLONE_NEWNET), 'setns %s' % path)
+                    finally:
+                        os.close(fd)
+                    return _socket_here()
+                sock = _wrap(_in_thread(enter))
+            self._socks[ns] = sock
+        return sock
+
+    def ns_fd(self, ns):
+        """An open fd of the namespace (caller closes)."""
+        return os.open(netns_path(ns), os.O_RDONLY | os.O_CLOEXEC)
+
+    def create_netns(self, name):
+        """Create the named namespace (like ``ip netns add``) and cache a socket in it."""
+        if not self._run_dir_ready:
+            _ensure_run_dir()
+            self._run_dir_ready = True
+        path = netns_path(name)
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0)
+        os.close(fd)
+
+        def make():
+            _check(libc().unshare(CLONE_NEWNET), 'unshare(CLONE_NEWNET)')
+            _check(libc().mount(b'/proc/thread-self/ns/net', path.encode(), b'none',
+                                MS_BIND, None), 'bind mount %s' % path)
+            return _socket_here()
+        try:
+            self._socks[name] = _wrap(_in_thread(make))
+        except Exception:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            raise
+
+    def delete_netns(self, name):
+        """Delete the named namespace and every interface in it (except lo).
+
+        Interfaces are deleted first: a namespace kept alive by a process would
+        otherwise keep them (and their veth peers on the host) forever.
+        """
+        path = netns_path(name)
+        ipr = self.ipr(name)
+        for link in ipr.get_links():
+            if link['index'] != 1 and link.get_attr('IFLA_IFNAME') != 'lo':
+                try:
+                    ipr.link('del', index=link['index'])
+                except Exception as e:
+                    if getattr(e, 'code', None) != errno.ENODEV:
+                        raise
+        sock = self._socks.pop(name, None)
+        if sock is not None:
+            sock.close()
+        ret = libc().umount2(path.encode(), MNT_DETACH)
+        if ret != 0 and ctypes.get_errno() not in (errno.EINVAL, errno.ENOENT):
+            _check(ret, 'umount %s' % path)
+        try:
+            os.unlink(path)
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                raise

@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Module wiring shared by every module: want -> have -> plan -> apply.
+
+A module file declares its documentation and argument spec, then hands its
+AnsibleModule and a *resource* to :func:`run`. A resource is any object with:
+
+``want(params)``
+    Validate the parameters and return the desired-state model. Raises
+    :class:`ValidationError` naming the offending item; nothing is touched yet.
+``context(module)``
+    A context manager giving kernel access (sockets are opened lazily and
+    closed on exit).
+``observe(ctx, want)``
+    Read the kernel once (dumps, not one query per object) and return ``have``.
+``plan(want, have)``
+    Return the explicit list of :class:`Action` that turns ``have`` into
+    ``want``; empty when converged. Raises :class:`PlanError` for conflicts
+    that cannot be converged (nothing applied).
+``apply(ctx, actions)``
+    Carry the actions out; raises :class:`ApplyError` on failure.
+``render(want, have, actions)``
+    ``(before, after)`` dicts for ``--diff``; ``after`` is predicted from the
+    plan, so check mode and a real run show the same diff.
+``result(want, have, actions)``
+    Extra keys for the module result (may be empty).
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+
+class ValidationError(Exception):
+    """Bad input: says which item, what is wrong and how to fix it."""
+
+
+class PlanError(Exception):
+    """The wanted state conflicts with the kernel in a way we must not override."""
+
+
+class ApplyError(Exception):
+    """An action failed; ``done`` lists what was applied before it."""
+
+    def __init__(self, action, error, done, rolled_back=None):
+        self.action = action
+        self.error = error
+        self.done = done
+        self.rolled_back = rolled_back or []
+        super(ApplyError, self).__init__(
+            "%s failed: %s" % (action.describe(), error))
+
+
+class Action(object):
+    """One kernel change: an operation name, the object it acts on, arguments."""
+
+    __slots__ = ('op', 'target', 'args')
+
+    def __init__(self, op, target, **args):
+        self.op = op
+        self.target = target
+        self.args = args
+
+    def as_dict(self):
+        d = {'op': self.op, 'target': self.target}
+        for k, v in sorted(self.args.items()):
+            if v is not None and not k.startswith('_'):
+                d[k] = list(v) if isinstance(v, (tuple, set, frozenset)) else v
+        return d
+
+    def describe(self):
+        extra = ', '.join('%s=%s' % (k, v) for k, v in sorted(self.as_dict().items())
+                          if k not in ('op', 'target'))
+        return '%s %s%s' % (self.op, self.target, (' (%s)' % extra) if extra else '')
+
+    def __eq__(self, other):
+        return isinstance(other, Action) and self.as_dict() == other.as_dict()
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash((self.op, self.target))
+
+    def __repr__(self):
+        return 'Action(%s)' % self.describe()
+
+
+def run(module, resource):
+    """Run one module invocation end to end and exit the module."""
+    result = {'changed': False, 'actions': []}
+    try:
+        want = resource.want(module.params)
+        with resource.context(module) as ctx:
+            have = resource.observe(ctx, want)
+            actions = resource.plan(want, have)
+            result['changed'] = bool(actions)
+            result['actions'] = [a.as_dict() for a in actions]
+            if module._diff:
+                before, after = resource.render(want, have, actions)
+                result['diff'] = {'before': before, 'after': after}
+            if actions and not module.check_mode:
+                resource.apply(ctx, actions)
+            result.update(resource.result(want, have, actions))
+    except (ValidationError, PlanError) as e:
+        module.fail_json(msg=str(e), **result)
+    except ApplyError as e:
+        module.fail_json(
+            msg='%s. Applied before the failure: %d action(s)%s. Nothing else was changed; '
+                'fix the cause and rerun to converge.' % (
+                    e, len(e.done),
+                    ('; rolled back: %s' % ', '.join(a.describe() for a in e.rolled_back))
+                    if e.rolled_back else ''),
+            failed_action=e.action.as_dict(),
+            done=[a.as_dict() for a in e.done],
+            rolled_back=[a.as_dict() for a in e.rolled_back],
+            **result)
+    except Exception as e:  # pragma: no cover - last resort, keeps the traceback
+        module.fail_json(msg='unexpected error: %s' % e, exception=traceback.format_exc(),
+                         **result)
+    module.exit_json(**result)

@@ -1,0 +1,106 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: bridge
+short_description: Linux bridge devices with their gateway addresses
+version_added: 0.1.0
+description:
+  - Creates, converges and removes Linux bridges in the host namespace, up, with
+    the given addresses (the containers' gateway) and MTU.
+  - Attach ports with M(linuxnet.container_network.bridge_port).
+author: linuxnet.container_network developers
+requirements:
+  - pyroute2 >= 0.7.2 on the target
+attributes:
+  check_mode:
+    support: full
+    description: Reports the actions it would take and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows each bridge before and after.
+  platform:
+    platforms: linux
+    support: full
+    description: Linux bridges over netlink.
+options:
+  bridges:
+    description: The bridges.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Bridge name (1 to 15 characters).
+        type: str
+        required: true
+      addresses:
+        description:
+          - Addresses in CIDR form. When given, exactly these addresses are on the bridge
+            (others are removed); when omitted, addresses are not managed.
+        type: list
+        elements: str
+      mtu:
+        description: MTU (68 to 65535). Not managed when omitted.
+        type: int
+      state:
+        description: Per-bridge state; defaults to O(state).
+        type: str
+        choices: [present, absent]
+  state:
+    description: Default state of the listed bridges.
+    type: str
+    choices: [present, absent]
+    default: present
+'''
+
+EXAMPLES = r'''
+- name: The seed's bridge with the containers' gateway
+  linuxnet.container_network.bridge:
+    bridges:
+      - name: br0
+        addresses: [172.18.0.1/16]
+'''
+
+RETURN = r'''
+actions:
+  description: The kernel changes made (or, in check mode, that would be made), in order.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{op: bridge_create, target: br0}, {op: link_set, target: br0, up: true}]
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import BridgeResource
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
+    HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            bridges=dict(type='list', elements='dict', required=True, options=dict(
+                name=dict(type='str', required=True),
+                addresses=dict(type='list', elements='str'),
+                mtu=dict(type='int'),
+                state=dict(type='str', choices=['present', 'absent']),
+            )),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
+    runner.run(module, BridgeResource())
+
+
+if __name__ == '__main__':
+    main()
