@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 apt_pkgs=(iproute2 nftables iptables openssh-server openssh-client
           containernetworking-plugins python3-pyroute2 python3-venv python3-pip
-          procps psmisc util-linux rsync iputils-ping)
+          procps psmisc util-linux rsync iputils-ping sudo)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
