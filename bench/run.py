@@ -119,7 +119,7 @@ def machine():
         "ansible_core": _cmd_version([vpy, "-c", "import ansible.release as r; print(r.__version__)"]),
         "pyroute2": _cmd_version([vpy, "-c", "from importlib.metadata import version as v; print(v('pyroute2'))"]),
         "cni_plugins": _cmd_version(["dpkg-query", "-W", "-f=${Version}", "containernetworking-plugins"]),
-        "iproute2": _cmd_version(["ip", "-V"], r"(iproute2-\S+|\d[\w.]+)"),
+        "iproute2": _cmd_version(["ip", "-V"], r"(iproute2-[\w.]+)"),
         "iptables": _cmd_version(["iptables", "--version"]),
         "nft": _cmd_version(["nft", "--version"]),
         "loadavg_start": open("/proc/loadavg").read().split()[:3],

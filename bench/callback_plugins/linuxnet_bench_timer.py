@@ -13,8 +13,10 @@ DOCUMENTATION = '''
     name: linuxnet_bench_timer
     type: aggregate
     short_description: per-task duration and changed, for bench/run.py
-    description: Writes {"tasks": [{name, action, duration, changed, status}]} to $LINUXNET_BENCH_TIMER_OUT.
-    requirements: [enable in configuration]
+    description:
+      - Writes a JSON list of tasks (name, action, duration, changed, status) to the file named by LINUXNET_BENCH_TIMER_OUT.
+    requirements:
+      - enable in configuration
 '''
 
 import json
