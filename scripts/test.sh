@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The README's test command: set everything up, then run every test suite.
+# Everything that changes kernel network state runs inside scripts/sandbox (a private
+# network + mount namespace); the integration tests also give each test its own.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+bash scripts/setup.sh
+LINUXNET_HOME=${LINUXNET_HOME:-/opt/linuxnet}
+V="$LINUXNET_HOME/venv-2.19/bin"
+export ANSIBLE_COLLECTIONS_PATH="$LINUXNET_HOME/collections"
+export PYTHONDONTWRITEBYTECODE=1
+failed=()
+step() { # name cmd...
+  local name=$1; shift
+  echo "=== $name"
+  local t0=$SECONDS
+  if "$@"; then echo "=== $name: ok ($((SECONDS - t0)) s)"; else
+    echo "=== $name: FAILED ($((SECONDS - t0)) s)"; failed+=("$name"); fi
+}
+step "unit + integration tests (pytest)" \
+  scripts/sandbox "$V/pytest" -p no:cacheprovider -q -ra tests/
+for extra in scripts/test-molecule-lab.sh scripts/sanity.sh; do
+  [ -x "$extra" ] && step "$extra" "$extra"
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED suites: ${failed[*]}"
+  exit 1
+fi
+echo "all suites passed"
