@@ -13,7 +13,9 @@ __metaclass__ = type
 import hashlib
 import ipaddress
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils.model import owner_tag
+from ansible_collections.linuxnet.container_network.plugins.module_utils.model import (
+    OWNER_PREFIX, owner_tag,
+)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, PlanError,
 )
@@ -43,6 +45,15 @@ class L2Have(object):
 # netns
 
 
+def _check_owner(link, tag, what):
+    """Refuse to take over an object tagged by another owner (another network)."""
+    alias = link.alias if link is not None else None
+    if tag and alias and alias.startswith(OWNER_PREFIX) and alias != tag:
+        raise PlanError('%s belongs to %s, not %s: two networks cannot share it; rename it '
+                        'in one of them' % (what, alias[len(OWNER_PREFIX):],
+                                            tag[len(OWNER_PREFIX):]))
+
+
 def plan_netns(want, have):
     actions = []
     tag = owner_tag(want.owner)
@@ -53,6 +64,7 @@ def plan_netns(want, have):
             actions.append(Action('netns_create', name, alias=tag))
             continue
         lo = have.views[name].get('lo')
+        _check_owner(lo, tag, "network namespace '%s'" % name)
         if lo is not None and not lo.up:
             actions.append(Action('link_set', 'lo', netns=name, up=True))
         if tag and lo is not None and lo.alias != tag:
@@ -193,6 +205,7 @@ def plan_veth(want, have):
         if p.netns is not None and p.netns not in have.existing:
             raise PlanError("pair '%s': network namespace '%s' does not exist; create it "
                             "first (linuxnet.container_network.netns)" % (p.name, p.netns))
+        _check_owner(host, tag, "host end '%s'" % p.name)
         ok = _paired(host, peer)
         if peer is not None and peer.kind != 'veth' and not ok:
             raise PlanError("pair '%s': '%s' in %s is a %s link, not a veth: rename the peer or "
@@ -223,12 +236,16 @@ def plan_veth(want, have):
                 actions.append(Action('link_set', p.peer, netns=p.netns, mtu=p.mtu))
             if p.mac is not None and peer_view.mac != p.mac:
                 actions.append(Action('link_set', p.peer, netns=p.netns, mac=p.mac))
-        actions += _addr_actions(p.peer, p.netns, addrs, peer_view)
+        addr_actions = _addr_actions(p.peer, p.netns, addrs, peer_view)
+        actions += addr_actions
         if peer_view is None or not peer_view.up:
             actions.append(Action('link_set', p.peer, netns=p.netns, up=True))
         if p.gateway is not None:
             current = view.default_routes.get(p.gateway.version) if view else None
-            if peer_view is None or current != p.gateway:
+            # Deleting an address can take the default route with it (the kernel flushes
+            # routes whose nexthop was reachable only through it): set it again then.
+            if peer_view is None or current != p.gateway or \
+                    any(a.op == 'addr_del' for a in addr_actions):
                 actions.append(Action('route_default', p.peer, netns=p.netns,
                                       gateway=str(p.gateway)))
     if want.exclusive:
