@@ -269,7 +269,7 @@ def veth_want(params):
             raise ValidationError('%s has no peer: name the end that goes into the namespace'
                                   % item)
         peer = ifname(p['peer'], item, 'peer name')
-        netns = netns_name(p['netns'], item) if p.get('netns') else None
+        netns = netns_name(p['netns'], item) if p.get('netns') is not None else None
         if netns is None and peer == name:
             raise ValidationError('%s: peer and host end have the same name in the same '
                                   'namespace; rename one' % item)
