@@ -1,0 +1,174 @@
+"""The container_bridge_network role end to end on the real kernel (per-test sandbox)."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import ip, ipj, run_in
+
+ROLE = 'linuxnet.container_network.container_bridge_network'
+
+
+def role(play, extra=None, check=False, diff=False, toolchain='2.19'):
+    return play([{'ansible.builtin.include_role': {'name': ROLE}}], check=check, diff=diff,
+                toolchain=toolchain, extra_vars=extra or {})
+
+
+def changed(results):
+    return [r['_task'] for r in results if r.get('changed')]
+
+
+def failed(results):
+    return [r for r in results if r['_status'] == 'failed']
+
+
+def links():
+    return {l['ifname']: l for l in ipj('-d', 'link')}
+
+
+def netns():
+    return sorted(n['name'] for n in ipj('netns', 'list'))
+
+
+def peer_addr(ns, ifname):
+    for l in ipj('addr', 'show', 'dev', ifname, ns=ns):
+        for a in l['addr_info']:
+            if a['family'] == 'inet':
+                return a['local']
+    return None
+
+
+def nft_tables():
+    out = subprocess.run(['nft', '-j', 'list', 'tables'], capture_output=True, text=True,
+                         check=True).stdout
+    return [x['table']['name'] for x in json.loads(out)['nftables'] if 'table' in x]
+
+
+def ping(ns, addr):
+    return run_in(ns, 'ping', '-c1', '-W2', addr, check=False).returncode == 0
+
+
+def test_defaults_build_the_seed_network_idempotently(play, toolchain):
+    r = role(play, toolchain=toolchain)
+    assert not failed(r), r
+    assert netns() == ['netns0', 'netns1']
+    l = links()
+    assert l['br0']['linkinfo']['info_kind'] == 'bridge'
+    for veth in ('veth0', 'veth1'):
+        assert l[veth]['master'] == 'br0'
+        assert l[veth]['linkinfo']['info_slave_data']['hairpin'] is True
+        assert 'UP' in l[veth]['flags']
+    assert peer_addr('netns0', 'ceth0') == '172.18.0.10'
+    assert peer_addr('netns1', 'ceth1') == '172.18.0.20'
+    assert ping('netns0', '172.18.0.20') and ping('netns1', '172.18.0.10')
+    assert ping('netns0', '172.18.0.1')
+    assert ipj('route', 'show', 'default', ns='netns0')[0]['gateway'] == '172.18.0.1'
+    again = role(play, toolchain=toolchain)
+    assert changed(again) == [] and not failed(again)
+
+
+def test_check_mode_predicts_and_changes_nothing(play):
+    r = role(play, check=True, diff=True)
+    assert not failed(r), r
+    assert changed(r), 'check mode must predict the changes'
+    assert netns() == [] and set(links()) == {'lo'}
+    assert nft_tables() == []
+
+
+def test_containers_follow_the_variables_and_keep_their_addresses(play):
+    base = {'container_bridge_network_published_ports': []}
+    v1 = dict(base, container_bridge_network_containers=[{'name': 'web'}, {'name': 'db'},
+                                                         {'name': 'cache'}])
+    assert not failed(role(play, v1))
+    assert netns() == ['cache', 'db', 'web']
+    db_addr = peer_addr('db', 'eth0')
+    cache_addr = peer_addr('cache', 'eth0')
+    assert db_addr and db_addr.startswith('172.18.') and db_addr != '172.18.0.1'
+    host_ends = {n for n, l in links().items() if l.get('master') == 'br0'}
+    assert len(host_ends) == 3 and all(len(n) <= 15 for n in host_ends)
+    # web removed, api added: db and cache keep their addresses, web's pieces are gone
+    v2 = dict(base, container_bridge_network_containers=[{'name': 'db'}, {'name': 'api'},
+                                                         {'name': 'cache'}])
+    r = role(play, v2)
+    assert not failed(r), r
+    assert netns() == ['api', 'cache', 'db']
+    assert peer_addr('db', 'eth0') == db_addr and peer_addr('cache', 'eth0') == cache_addr
+    assert len({n for n, l in links().items() if l.get('master') == 'br0'}) == 3
+    assert changed(role(play, v2)) == []
+
+
+@pytest.mark.parametrize('bad, message', [
+    ({'container_bridge_network_containers': [{'name': 'a', 'address': '10.0.0.5'}]},
+     'not a host address of subnet'),
+    ({'container_bridge_network_containers': [{'name': 'a'}, {'name': 'a'}]}, 'listed twice'),
+    ({'container_bridge_network_containers': [{'name': 'a', 'address': '172.18.0.1'}]},
+     'is the gateway'),
+    ({'container_bridge_network_containers': [{'name': 'a', 'address': '172.18.0.9'},
+                                              {'name': 'b', 'address': '172.18.0.9'}]},
+     'both have address'),
+    ({'container_bridge_network_published_ports': [{'container': 'nope', 'host_port': 80}]},
+     "names container 'nope'"),
+    ({'container_bridge_network_subnet': '172.18.0.0/33'}, 'subnet'),
+    ({'container_bridge_network_containers': [{'name': 'a/b'}]}, 'a/b'),
+])
+def test_bad_variables_fail_before_any_change(play, bad, message):
+    r = role(play, bad)
+    bad_results = failed(r)
+    assert bad_results, r
+    assert message in json.dumps(bad_results)
+    assert netns() == [] and set(links()) == {'lo'} and nft_tables() == []
+
+
+def test_subnet_overlapping_a_host_route_is_refused(play):
+    ip('link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1')
+    ip('link', 'set', 'up0', 'up')
+    ip('addr', 'add', '172.18.5.1/24', 'dev', 'up0')
+    r = role(play)
+    assert 'overlaps the route 172.18.5.0/24' in json.dumps(failed(r))
+    assert netns() == [] and 'br0' not in links()
+
+
+def test_two_networks_coexist_and_tear_down_separately(play):
+    br1 = {'container_bridge_network_bridge': 'br1',
+           'container_bridge_network_subnet': '10.77.0.0/24',
+           'container_bridge_network_gateway': '10.77.0.1',
+           'container_bridge_network_containers': [{'name': 'other'}],
+           'container_bridge_network_published_ports': [{'container': 'other',
+                                                         'host_port': 6000}]}
+    assert not failed(role(play))
+    assert not failed(role(play, br1))
+    assert netns() == ['netns0', 'netns1', 'other']
+    # each network's rerun leaves the other alone
+    assert changed(role(play)) == [] and changed(role(play, br1)) == []
+    assert not failed(role(play, dict(br1, container_bridge_network_state='absent')))
+    assert netns() == ['netns0', 'netns1'] and 'br1' not in links()
+    assert ping('netns0', '172.18.0.20')
+    assert changed(role(play)) == []
+
+
+def test_teardown_leaves_nothing(play, toolchain):
+    assert not failed(role(play, toolchain=toolchain))
+    r = role(play, {'container_bridge_network_state': 'absent'}, toolchain=toolchain)
+    assert not failed(r), r
+    assert netns() == [] and set(links()) == {'lo'}
+    assert nft_tables() == []
+    assert os.listdir('/etc/sysctl.d') == []
+    again = role(play, {'container_bridge_network_state': 'absent'}, toolchain=toolchain)
+    assert changed(again) == []
+
+
+def test_out_of_band_damage_is_repaired(play):
+    assert not failed(role(play))
+    ip('link', 'del', 'veth1')                       # peer ceth1 goes with it
+    ip('link', 'set', 'ceth0', 'down', ns='netns0')
+    subprocess.run(['ip', 'netns', 'del', 'netns0'], check=True)
+    subprocess.run(['nft', 'flush', 'ruleset'], check=True)
+    r = role(play)
+    assert not failed(r), r
+    assert changed(r)
+    assert ping('netns0', '172.18.0.20') and ping('netns1', '172.18.0.10')
+    assert 'linuxnet' in nft_tables()
+    assert changed(role(play)) == []
