@@ -1,0 +1,142 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: masquerade
+short_description: Let containers of a bridge network reach the world (IPv4 forwarding + masquerade)
+version_added: 0.1.0
+description:
+  - For each network, source-NATs (masquerades) IPv4 traffic from its subnet that leaves
+    through any interface other than its bridge, like
+    C(iptables -t nat -A POSTROUTING -s SUBNET ! -o BRIDGE -j MASQUERADE).
+  - The rules live in the nftables table C(ip linuxnet), owned by this collection, in
+    its C(postrouting) chain (C(type nat hook postrouting priority srcnat)). Every rule
+    carries an owner tag as its comment (C(linuxnet:masq/NAME#HASH)); only rules with
+    our tag are ever changed. No other table, chain or rule is touched.
+  - All nftables changes of a run are made in one atomic nfnetlink batch. The table is
+    removed when no rule remains in it.
+  - Enables C(net.ipv4.ip_forward) and persists it with the drop-in
+    C(/etc/sysctl.d/90-linuxnet-container-network.conf), so a reboot or
+    C(systemd-sysctl) does not undo it. When no masqueraded network remains in the table,
+    the drop-in is removed; the running value of C(ip_forward) is left as it is (other
+    software may rely on it).
+  - Rerunning after C(nft flush ruleset) (a firewall reload) restores the rules.
+  - IPv4 only; IPv6 is not handled yet.
+author: linuxnet.container_network developers
+requirements:
+  - pyroute2 >= 0.7.2 on the target
+  - Linux with nf_tables and nft_masq (any current distribution kernel)
+attributes:
+  check_mode:
+    support: full
+    description: Reports the actions it would take and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows the owned rules (nft syntax, one per line), ip_forward and the drop-in, before and after.
+  platform:
+    platforms: linux
+    support: full
+    description: nftables over nfnetlink, sysctl through /proc.
+options:
+  networks:
+    description: The networks. Networks not listed are left alone.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Network name (owner of the rule); 1 to 32 of C(A-Z a-z 0-9 _ . -).
+        type: str
+        required: true
+      subnet:
+        description: IPv4 subnet of the containers, for example C(172.18.0.0/16). Required when present.
+        type: str
+      bridge:
+        description: The network's bridge; traffic leaving through it is not masqueraded. Required when present.
+        type: str
+      state:
+        description: Per-network state; defaults to O(state).
+        type: str
+        choices: [present, absent]
+  state:
+    description: Default state of the listed networks.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - A C(drop) verdict in any other nftables table or iptables chain still drops traffic
+    this module lets through; coexistence with Docker's C(FORWARD DROP) policy is not handled yet.
+'''
+
+EXAMPLES = r'''
+- name: The seed's network reaches the outside world
+  linuxnet.container_network.masquerade:
+    networks:
+      - name: br0
+        subnet: 172.18.0.0/16
+        bridge: br0
+
+- name: Remove it (and the sysctl drop-in if it was the last one)
+  linuxnet.container_network.masquerade:
+    networks:
+      - name: br0
+    state: absent
+'''
+
+RETURN = r'''
+actions:
+  description: The changes made (or, in check mode, that would be made), in order.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{op: create_table, target: ip linuxnet}, {op: add_rule, target: "postrouting: masq/br0",
+            rule: 'ip saddr 172.18.0.0/16 oifname != "br0" masquerade'}]
+rules:
+  description: The rules of the listed networks after the run, one line each.
+  returned: success
+  type: list
+  elements: str
+  sample: ['postrouting: ip saddr 172.18.0.0/16 oifname != "br0" masquerade comment "linuxnet:masq/br0#0123456789ab"']
+backend:
+  description: The NAT backend used.
+  returned: success
+  type: str
+  sample: nftables
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import MasqueradeResource
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_netlink import (
+    HAS_NFT, NFT_IMPORT_ERROR,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            networks=dict(type='list', elements='dict', required=True, options=dict(
+                name=dict(type='str', required=True),
+                subnet=dict(type='str'),
+                bridge=dict(type='str'),
+                state=dict(type='str', choices=['present', 'absent']),
+            )),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_NFT:
+        module.fail_json(msg=missing_required_lib('pyroute2'), exception=NFT_IMPORT_ERROR)
+    for n in module.params['networks']:
+        if n.get('state') is None:
+            n['state'] = module.params['state']
+    runner.run(module, MasqueradeResource())
+
+
+if __name__ == '__main__':
+    main()
