@@ -33,33 +33,15 @@ def netns_inode(pid="self"):
 INIT_NET_INO = 0xEFFFFFF9
 
 
-def _ancestors():
-    pid = os.getppid()
-    seen = []
-    while pid > 1 and pid not in seen:
-        seen.append(pid)
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                pid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-    return seen
-
-
 def outside_netns():
-    """Network namespaces that are certainly NOT a sandbox: PID 1's (when this machine
-    lets us see it), the kernel's initial one, and the outermost readable ancestor's."""
-    found = {"init_net": INIT_NET_INO}
+    """Network namespaces that are certainly NOT a sandbox: PID 1's and the kernel's
+    initial one.  Where PID 1's namespace cannot be read (a PID 1 that is not dumpable,
+    as on this workplace's machines), the initial namespace is still compared."""
+    found = {"the initial network namespace": INIT_NET_INO}
     try:
-        found["pid1"] = netns_inode(1)
+        found["PID 1"] = netns_inode(1)
     except OSError:
         pass
-    for pid in reversed(_ancestors()):
-        try:
-            found["ancestor %d" % pid] = netns_inode(pid)
-            break
-        except OSError:
-            continue
     return found
 
 

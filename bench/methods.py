@@ -189,8 +189,10 @@ class Ours:
     """`ansible-playbook playbooks/site.yml -i localhost, -c local -e @vars.json`."""
     name = "ours"
 
-    def __init__(self, n, workdir, memory_wrapper=False):
+    def __init__(self, n, workdir, memory_wrapper=False, profile_dir=None,
+                 teardown_without_ports=False):
         self.n = n
+        self.profile_dir = profile_dir
         self.workdir = workdir
         self.memory_wrapper = memory_wrapper
         self.vars_path = os.path.join(workdir, "vars.json")
@@ -199,8 +201,11 @@ class Ours:
         v = {"container_bridge_network_containers": [{"name": c} for c in container_names(n)],
              "container_bridge_network_published_ports": published_ports(n),
              "container_bridge_network_state": "present",
-             "ansible_python_interpreter": (os.path.join(HERE, "pywrap") if memory_wrapper
-                                            else os.path.join(VENV, "bin", "python"))}
+             "ansible_python_interpreter": os.path.join(VENV, "bin", "python")}
+        if memory_wrapper:
+            v["ansible_python_interpreter"] = os.path.join(HERE, "pywrap")
+        elif profile_dir:
+            v["ansible_python_interpreter"] = os.path.join(HERE, "pyprof")
         if shutil.which("sudo") is None:
             # site.yml applies the role "with become"; we already are root and this machine
             # has no sudo, so become is switched off (a connection variable beats the keyword).
@@ -208,6 +213,8 @@ class Ours:
         with open(self.vars_path, "w") as f:
             json.dump(v, f, indent=1)
         v = dict(v, container_bridge_network_state="absent")
+        if teardown_without_ports:
+            v["container_bridge_network_published_ports"] = []
         with open(self.vars_absent_path, "w") as f:
             json.dump(v, f, indent=1)
         self.runs = 0
@@ -228,8 +235,11 @@ class Ours:
             "ANSIBLE_LOCALHOST_WARNING": "0",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
         })
-        if self.memory_wrapper:
-            env["LINUXNET_BENCH_REAL_PYTHON"] = os.path.join(VENV, "bin", "python")
+        env["LINUXNET_BENCH_REAL_PYTHON"] = os.path.join(VENV, "bin", "python")
+        if self.profile_dir:
+            d = os.path.join(self.profile_dir, label)
+            os.makedirs(d, exist_ok=True)
+            env["LINUXNET_BENCH_PROFILE_DIR"] = d
         cmd = [os.path.join(VENV, "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", "site.yml"),
                "-i", "localhost,", "-c", "local", "-e", "@" + vars_path]
         p = subprocess.run(cmd, env=env, cwd=self.workdir, stdout=subprocess.PIPE,

@@ -59,9 +59,14 @@ def timed(fn):
     return time.perf_counter() - t0, info or {}
 
 
-def run_trial(method, n, workdir, memory):
-    res = {"method": method, "n": n, "ok": False}
+def run_trial(res, workdir, memory, profile_dir=None, teardown_without_ports=False):
+    """Fills `res` as it goes, so a failure part-way keeps what was measured."""
+    method, n = res["method"], res["n"]
     kw = {"memory_wrapper": True} if (method == "ours" and memory) else {}
+    if method == "ours" and profile_dir:
+        kw["profile_dir"] = profile_dir
+    if method == "ours" and teardown_without_ports:
+        kw["teardown_without_ports"] = True
     m = METHODS[method](n, workdir, **kw)
     res["converge_s"], info = timed(m.converge)
     res["converge_info"] = info
@@ -101,6 +106,9 @@ def main():
     ap.add_argument("--parent-netns", type=int, required=True)
     ap.add_argument("--memory", action="store_true",
                     help="ours: run modules through the peak-memory wrapper")
+    ap.add_argument("--profile-dir", help="ours: run modules under cProfile, .prof files here")
+    ap.add_argument("--ours-teardown-without-ports", action="store_true",
+                    help="ours: tear down with container_bridge_network_published_ports: []")
     a = ap.parse_args()
     require_sandbox()
     if netns_inode() == a.parent_netns:
@@ -110,7 +118,7 @@ def main():
     sysctl_dir = None
     try:
         sysctl_dir = prepare_namespace()
-        res = run_trial(a.method, a.n, workdir, a.memory)
+        run_trial(res, workdir, a.memory, a.profile_dir, a.ours_teardown_without_ports)
     except Exception as exc:  # reported, never hidden: run.py fails the run on it
         res["error"] = "%s: %s" % (type(exc).__name__, exc)
         res["traceback"] = traceback.format_exc()
