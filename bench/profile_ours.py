@@ -28,6 +28,7 @@ def main():
     ap.add_argument("--n", type=int, default=250)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--out")
+    ap.add_argument("--ours-teardown-without-ports", action="store_true")
     a = ap.parse_args()
     require_sandbox()
     pdir = tempfile.mkdtemp(prefix="linuxnet-bench-prof.")
@@ -36,7 +37,9 @@ def main():
     subprocess.run(["unshare", "--net", "--mount", "--propagation", "private", "--",
                     sys.executable, os.path.join(HERE, "trial.py"), "--inside", "--method", "ours",
                     "--n", str(a.n), "--out", res_path, "--parent-netns", str(netns_inode()),
-                    "--profile-dir", pdir], check=False)
+                    "--profile-dir", pdir]
+                   + (["--ours-teardown-without-ports"] if a.ours_teardown_without_ports else []),
+                   check=False)
     with open(res_path) as f:
         res = json.load(f)
     os.unlink(res_path)
@@ -57,7 +60,7 @@ def main():
                 phase, os.path.basename(prof), st.total_tt))
             for key in ("cumulative", "tottime"):
                 s = io.StringIO()
-                pstats.Stats(prof, stream=s).sort_stats(key).print_stats(a.top)
+                pstats.Stats(prof, stream=s).strip_dirs().sort_stats(key).print_stats(a.top)
                 body = s.getvalue()
                 w("    [by %s]\n" % key)
                 w("\n".join("    " + l for l in body.splitlines()[body.count("\n") and 6:]) + "\n")

@@ -125,6 +125,8 @@ def markdown(result):
         A("| %s | %s |" % (lab, mach.get(k, "")))
     A("| load average (start → end) | %s → %s |" % (" ".join(mach.get("loadavg_start", [])),
                                                      " ".join(mach.get("loadavg_end", []))))
+    A("| collection commit | %s%s |" % (mach.get("git_commit", "?"),
+                                       " (plugins/roles modified)" if mach.get("git_dirty_role_or_plugins") else ""))
     A("| command | `%s` |" % result["command"])
     A("")
     A("The machine is shared and noisy (other jobs run on its 2 cores): medians over %d "

@@ -124,6 +124,9 @@ def machine():
         "iptables": _cmd_version(["iptables", "--version"]),
         "nft": _cmd_version(["nft", "--version"]),
         "loadavg_start": open("/proc/loadavg").read().split()[:3],
+        "git_commit": _cmd_version(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]),
+        "git_dirty_role_or_plugins": bool(_cmd_version(
+            ["git", "-C", REPO, "status", "--porcelain", "--", "plugins", "roles", "playbooks"])),
     }
 
 
