@@ -1,0 +1,301 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""NAT model, validation and planner on hand-made observations: no kernel."""
+import ipaddress
+
+import pytest
+
+from ansible_collections.linuxnet.container_network.plugins.module_utils import nat
+from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
+    PlanError, ValidationError)
+
+BACKEND = nat.NftBackend(sock_factory=lambda: pytest.fail('the planner must not open a socket'))
+ALL = (lambda rid: True)
+
+
+def compiled(*specs):
+    return [BACKEND.compile(s) for s in specs]
+
+
+def owned(c, handle):
+    return nat.OwnedRule(c.rid, c.digest, c.chain, handle, c.text)
+
+
+def full_chains():
+    return dict((k, v) for k, v in nat.CHAINS.items())
+
+
+def ops(actions):
+    return [(a.op, a.target) for a in actions]
+
+
+MASQ_A = nat.RuleSpec('masq/a', 'postrouting', saddr=ipaddress.ip_network('10.1.0.0/20'),
+                      oif_not='bra', action='masquerade')
+MASQ_B = nat.RuleSpec('masq/b', 'postrouting', saddr=ipaddress.ip_network('10.2.0.0/24'),
+                      oif_not='brb', action='masquerade')
+
+
+# ------------------------------------------------------------------ tags
+def test_tag_roundtrip_and_hash_covers_chain_and_text():
+    c = compiled(MASQ_A)[0]
+    assert c.comment.startswith('linuxnet:masq/a#') and len(c.digest) == 12
+    assert nat.parse_tag(c.comment) == ('masq/a', c.digest)
+    assert nat.parse_tag('admin rule') is None and nat.parse_tag(None) is None
+    assert nat.parse_tag('linuxnet:nohash') is None
+    assert nat.rule_hash('postrouting', 'x') != nat.rule_hash('prerouting', 'x')
+    assert c.text == 'ip saddr 10.1.0.0/20 oifname != "bra" masquerade'
+
+
+# ------------------------------------------------------------------ planner
+def test_plan_from_nothing_creates_table_chains_rules():
+    want = compiled(MASQ_A, MASQ_B)
+    acts = nat.plan_rules(want, nat.Observed(), ALL)
+    assert ops(acts) == [('create_table', 'ip linuxnet')] + [
+        ('create_chain', c) for c in nat.CHAIN_ORDER] + [
+        ('add_rule', 'postrouting: masq/a'), ('add_rule', 'postrouting: masq/b')]
+    batch = nat.batch_ops(acts)
+    assert [b.kind for b in batch] == ['newtable'] + ['newchain'] * 4 + ['newrule'] * 2
+    assert batch[-1].comment == want[1].comment
+
+
+def test_plan_converged_is_empty():
+    want = compiled(MASQ_A, MASQ_B)
+    have = nat.Observed(True, full_chains(), [owned(want[0], 5), owned(want[1], 6)], 0, 4)
+    assert nat.plan_rules(want, have, ALL) == []
+
+
+def test_plan_replaces_only_the_changed_rule():
+    old = compiled(MASQ_A, MASQ_B)
+    new_a = nat.RuleSpec('masq/a', 'postrouting', saddr=ipaddress.ip_network('10.1.0.0/21'),
+                         oif_not='bra', action='masquerade')
+    want = compiled(new_a, MASQ_B)
+    have = nat.Observed(True, full_chains(), [owned(old[0], 5), owned(old[1], 6)], 0, 4)
+    acts = nat.plan_rules(want, have, ALL)
+    assert ops(acts) == [('delete_rule', 'postrouting: masq/a'), ('add_rule', 'postrouting: masq/a')]
+    assert acts[0].args['handle'] == 5
+    assert [b.kind for b in nat.batch_ops(acts)] == ['delrule', 'newrule']
+
+
+def test_plan_leaves_out_of_scope_and_removes_unwanted_in_scope():
+    c = compiled(MASQ_A, MASQ_B)
+    have = nat.Observed(True, full_chains(), [owned(c[0], 5), owned(c[1], 6)], 0, 4)
+    only_a = (lambda rid: rid == 'masq/a')
+    acts = nat.plan_rules([], have, only_a)
+    assert ops(acts) == [('delete_rule', 'postrouting: masq/a')]
+
+
+def test_plan_deletes_table_when_empty_but_not_with_foreign_content():
+    c = compiled(MASQ_A)
+    have = nat.Observed(True, full_chains(), [owned(c[0], 5)], 0, 4)
+    assert ops(nat.plan_rules([], have, ALL))[-1] == ('delete_table', 'ip linuxnet')
+    with_foreign_rule = nat.Observed(True, full_chains(), [owned(c[0], 5)], 1, 4)
+    assert ('delete_table', 'ip linuxnet') not in ops(nat.plan_rules([], with_foreign_rule, ALL))
+    with_a_set = nat.Observed(True, full_chains(), [owned(c[0], 5)], 0, 5)
+    assert ('delete_table', 'ip linuxnet') not in ops(nat.plan_rules([], with_a_set, ALL))
+    chains = full_chains()
+    chains['admin'] = (None, None, None)
+    with_chain = nat.Observed(True, chains, [owned(c[0], 5)], 0, 5)
+    assert ('delete_table', 'ip linuxnet') not in ops(nat.plan_rules([], with_chain, ALL))
+    assert nat.plan_rules([], nat.Observed(), ALL) == []
+
+
+def test_plan_duplicates_of_a_rule_are_collapsed():
+    c = compiled(MASQ_A)[0]
+    have = nat.Observed(True, full_chains(), [owned(c, 5), owned(c, 9)], 0, 4)
+    acts = nat.plan_rules([c], have, ALL)
+    assert ops(acts) == [('delete_rule', 'postrouting: masq/a')] and acts[0].args['handle'] == 9
+
+
+def test_plan_recreates_missing_chain_and_refuses_a_foreign_shaped_one():
+    c = compiled(MASQ_A)
+    chains = full_chains()
+    del chains['output']
+    acts = nat.plan_rules(c, nat.Observed(True, chains, [], 0, 3), ALL)
+    assert ops(acts) == [('create_chain', 'output'), ('add_rule', 'postrouting: masq/a')]
+    chains = full_chains()
+    chains['postrouting'] = (4, 0, 'filter')
+    with pytest.raises(PlanError, match='changed outside'):
+        nat.plan_rules(c, nat.Observed(True, chains, [], 0, 4), ALL)
+
+
+# ------------------------------------------------------------------ validation
+@pytest.mark.parametrize('value,expected', [
+    (80, (80, 80)), ('80', (80, 80)), ('8000-8010', (8000, 8010)), ('1 - 2', (1, 2)),
+    (65535, (65535, 65535))])
+def test_parse_ports_ok(value, expected):
+    assert nat.parse_ports(value, 'x') == expected
+
+
+@pytest.mark.parametrize('value,words', [
+    (0, 'out of range'), (65536, 'out of range'), ('10-5', 'reversed'), ('a', 'not a port'),
+    ('1-2-3', 'not a port'), (True, 'not a port'), ('-5', 'not a port'), (None, 'not a port')])
+def test_parse_ports_errors(value, words):
+    with pytest.raises(ValidationError, match=words):
+        nat.parse_ports(value, 'x')
+
+
+def pub_params(*pubs, **kw):
+    p = {'network': 'br0', 'bridge': 'br0', 'subnet': '172.18.0.0/16', 'state': 'present',
+         'ingress_protection': True, 'publications': list(pubs)}
+    p.update(kw)
+    return p
+
+
+@pytest.mark.parametrize('pub,words', [
+    ({'host_port': 80, 'container_address': '172.19.0.2'}, r'publications\[0\] \(host_port 80\): '
+                                                           'container_address 172.19.0.2 is outside'),
+    ({'host_port': 80, 'container_address': '172.18.0.0'}, 'network or broadcast'),
+    ({'host_port': 80, 'container_address': '172.18.0.2', 'protocol': 'icmp'}, 'protocol'),
+    ({'host_port': 80, 'container_address': '172.18.0.2', 'host_ip': 'x'}, 'not an IP'),
+    ({'host_port': 80, 'container_address': '172.18.0.2', 'host_ip': '::1'}, 'IPv6'),
+    ({'host_port': 80, 'container_address': '172.18.0.2', 'host_ip': '127.0.0.5'}, 'loopback'),
+    ({'host_port': '80-81', 'container_address': '172.18.0.2', 'container_port': 80},
+     'different lengths'),
+    ({'host_port': '1-2000', 'container_address': '172.18.0.2', 'container_port': '2001-4000'},
+     'limited'),
+    ({'container_address': '172.18.0.2'}, 'host_port is required'),
+])
+def test_publication_validation(pub, words):
+    with pytest.raises(ValidationError, match=words):
+        nat.PortPublishResource().want(pub_params(pub))
+
+
+def test_publication_overlaps():
+    r = nat.PortPublishResource()
+    with pytest.raises(ValidationError, match=r'publications\[0\] \(tcp \*:8000-8010\) and '
+                                              r'publications\[1\] \(tcp 10.0.0.1:8005\)'):
+        r.want(pub_params({'host_port': '8000-8010', 'container_address': '172.18.0.2'},
+                          {'host_port': 8005, 'container_address': '172.18.0.3',
+                           'host_ip': '10.0.0.1'}))
+    # different protocol or different specific addresses do not overlap
+    r.want(pub_params({'host_port': 80, 'container_address': '172.18.0.2'},
+                      {'host_port': 80, 'container_address': '172.18.0.2', 'protocol': 'udp'}))
+    r.want(pub_params({'host_port': 80, 'container_address': '172.18.0.2', 'host_ip': '10.0.0.1'},
+                      {'host_port': 80, 'container_address': '172.18.0.3', 'host_ip': '10.0.0.2'}))
+
+
+def test_present_needs_bridge_and_subnet_absent_does_not():
+    with pytest.raises(ValidationError, match='bridge and subnet are required'):
+        nat.PortPublishResource().want({'network': 'br0', 'state': 'present'})
+    w = nat.PortPublishResource().want({'network': 'br0', 'state': 'absent'})
+    assert nat.PortPublishResource.specs(w) == []
+
+
+# ------------------------------------------------------------------ specs
+def test_publication_specs_and_rids():
+    w = nat.PortPublishResource().want(pub_params(
+        {'host_port': 8080, 'container_address': '172.18.0.10', 'container_port': 80},
+        {'host_port': '9000-9001', 'container_address': '172.18.0.11'},
+        {'host_port': '9100-9101', 'container_address': '172.18.0.12', 'container_port': '7100-7101',
+         'protocol': 'udp', 'host_ip': '10.0.0.3'}))
+    texts = dict((c.rid, (c.chain, c.text)) for c in compiled(*nat.PortPublishResource.specs(w)))
+    assert texts == {
+        'pub/br0/tcp/*/8080/pre': ('prerouting',
+                                   'fib daddr type local tcp dport 8080 dnat to 172.18.0.10:80'),
+        'pub/br0/tcp/*/8080/out': ('output', 'fib daddr type local ip daddr != 127.0.0.0/8 '
+                                             'tcp dport 8080 dnat to 172.18.0.10:80'),
+        'pub/br0/tcp/*/9000-9001/pre': ('prerouting', 'fib daddr type local tcp dport 9000-9001 '
+                                                      'dnat to 172.18.0.11'),
+        'pub/br0/tcp/*/9000-9001/out': ('output', 'fib daddr type local ip daddr != 127.0.0.0/8 '
+                                                  'tcp dport 9000-9001 dnat to 172.18.0.11'),
+        'pub/br0/udp/10.0.0.3/9100/pre': ('prerouting', 'ip daddr 10.0.0.3 udp dport 9100 '
+                                                        'dnat to 172.18.0.12:7100'),
+        'pub/br0/udp/10.0.0.3/9100/out': ('output', 'ip daddr 10.0.0.3 udp dport 9100 '
+                                                    'dnat to 172.18.0.12:7100'),
+        'pub/br0/udp/10.0.0.3/9101/pre': ('prerouting', 'ip daddr 10.0.0.3 udp dport 9101 '
+                                                        'dnat to 172.18.0.12:7101'),
+        'pub/br0/udp/10.0.0.3/9101/out': ('output', 'ip daddr 10.0.0.3 udp dport 9101 '
+                                                    'dnat to 172.18.0.12:7101'),
+        'pub/br0/hairpin': ('postrouting', 'ip saddr 172.18.0.0/16 ip daddr 172.18.0.0/16 '
+                                           'ct status dnat masquerade'),
+        'pub/br0/ingress': ('forward', 'ip daddr 172.18.0.0/16 iifname != "br0" '
+                                       'ct state ! established,related ct status ! dnat drop'),
+    }
+    for rid in texts:
+        assert len(nat.TAG_PREFIX + rid + '#' + 'x' * 12) < 128
+
+
+def test_no_publications_no_hairpin_and_ingress_optional():
+    w = nat.PortPublishResource().want(pub_params(ingress_protection=False))
+    assert nat.PortPublishResource.specs(w) == []
+    w = nat.PortPublishResource().want(pub_params())
+    assert [s.rid for s in nat.PortPublishResource.specs(w)] == ['pub/br0/ingress']
+
+
+def test_conflict_with_another_network_is_a_plan_error():
+    r = nat.PortPublishResource()
+    other = nat.PortPublishResource().want(dict(pub_params(
+        {'host_port': '8000-8010', 'container_address': '10.9.0.2'}),
+        network='net2', bridge='br2', subnet='10.9.0.0/24'))
+    other_rules = compiled(*nat.PortPublishResource.specs(other))
+    have_nat = nat.Observed(True, full_chains(), [owned(c, i) for i, c in enumerate(other_rules)],
+                            0, 4)
+    w = r.want(pub_params({'host_port': 8010, 'container_address': '172.18.0.2'}))
+    have = {'nat': have_nat, 'compiled': compiled(*r.specs(w)), 'backend': BACKEND,
+            'ip_forward': '1'}
+    with pytest.raises(PlanError, match=r'conflicts with network net2, which already publishes '
+                                        r'tcp \*:8000-8010'):
+        r.plan(w, have)
+    w = r.want(pub_params({'host_port': 8011, 'container_address': '172.18.0.2'}))
+    have['compiled'] = compiled(*r.specs(w))
+    acts = r.plan(w, have)
+    assert all(a.target.split(': ')[1].startswith('pub/br0/') for a in acts if 'rule' in a.op)
+
+
+def test_pub_from_rid():
+    assert nat.pub_from_rid('pub/br0/tcp/*/8000-8010/pre') == {
+        'proto': 'tcp', 'host_ip': None, 'host': (8000, 8010)}
+    assert nat.pub_from_rid('pub/br0/udp/10.0.0.1/53/out')['host_ip'] == \
+        ipaddress.ip_address('10.0.0.1')
+    assert nat.pub_from_rid('pub/br0/hairpin') is None
+    assert nat.pub_from_rid('pub/br0/tcp/*/x/pre') is None
+
+
+# ------------------------------------------------------------------ masquerade resource
+def masq_have(owned_rules=(), ip_forward='0', dropin=None, specs=()):
+    return {'nat': nat.Observed(bool(owned_rules), full_chains() if owned_rules else {},
+                                list(owned_rules), 0, 4 if owned_rules else 0),
+            'compiled': compiled(*specs), 'backend': BACKEND, 'ip_forward': ip_forward,
+            'dropin': dropin}
+
+
+def test_masquerade_want_validation():
+    r = nat.MasqueradeResource()
+    with pytest.raises(ValidationError, match=r'networks\[1\] \(a\): name given twice'):
+        r.want({'networks': [{'name': 'a', 'state': 'absent'}, {'name': 'a', 'state': 'absent'}]})
+    with pytest.raises(ValidationError, match='overlaps network a'):
+        r.want({'networks': [{'name': 'a', 'subnet': '10.0.0.0/8', 'bridge': 'x'},
+                             {'name': 'b', 'subnet': '10.1.0.0/16', 'bridge': 'y'}]})
+    w = r.want({'networks': [{'name': 'a', 'subnet': '10.1.2.3/20', 'bridge': 'x'}]})
+    assert str(w['networks'][0]['subnet']) == '10.1.0.0/20'
+
+
+def test_masquerade_sysctl_actions():
+    r = nat.MasqueradeResource()
+    w = r.want({'networks': [{'name': 'a', 'subnet': '10.1.0.0/20', 'bridge': 'bra',
+                              'state': 'present'}]})
+    specs = r.specs(w)
+    acts = r.plan(w, masq_have(specs=specs))
+    assert ops(acts)[-2:] == [('set_sysctl', 'net.ipv4.ip_forward'),
+                              ('write_file', nat.SYSCTL_DROPIN)]
+    c = compiled(*specs)
+    converged = masq_have([owned(c[0], 3)], '1', nat.SYSCTL_DROPIN_CONTENT, specs)
+    assert r.plan(w, converged) == []
+    before, after = r.render(w, converged, [])
+    assert before == after and 'masquerade comment "linuxnet:masq/a#' in after
+    # a stale drop-in is rewritten
+    assert ops(r.plan(w, masq_have([owned(c[0], 3)], '1', 'old', specs))) == [
+        ('write_file', nat.SYSCTL_DROPIN)]
+    # absent: rule and table go, drop-in removed, ip_forward left alone
+    gone = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
+    acts = r.plan(gone, masq_have([owned(c[0], 3)], '1', nat.SYSCTL_DROPIN_CONTENT))
+    assert ops(acts) == [('delete_rule', 'postrouting: masq/a'), ('delete_table', 'ip linuxnet'),
+                         ('remove_file', nat.SYSCTL_DROPIN)]
+
+
+def test_masquerade_dropin_stays_while_another_network_is_masqueraded():
+    r = nat.MasqueradeResource()
+    cb = compiled(MASQ_B)[0]
+    ca = compiled(MASQ_A)[0]
+    gone = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
+    acts = r.plan(gone, masq_have([owned(ca, 3), owned(cb, 4)], '1', nat.SYSCTL_DROPIN_CONTENT))
+    assert ops(acts) == [('delete_rule', 'postrouting: masq/a')]
