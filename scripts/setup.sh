@@ -18,7 +18,9 @@ export DEBIAN_FRONTEND=noninteractive
 
 apt_pkgs=(iproute2 nftables iptables openssh-server openssh-client
           containernetworking-plugins python3-pyroute2 python3-venv python3-pip
-          procps psmisc util-linux rsync iputils-ping sudo)
+          procps psmisc util-linux rsync iputils-ping sudo
+          vagrant)  # vagrant: molecule's vagrant driver needs the binary even for
+                    # `molecule syntax -s default` (no box is ever booted here)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
