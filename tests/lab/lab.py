@@ -845,7 +845,7 @@ def check_host(state, h, v, py, timeout):
             proto = str(p.get("protocol", "tcp")).lower()
             hport = port_first(p["host_port"])
             cport = port_first(p.get("container_port", p["host_port"]))
-            tag = "lab-published:%s:%d:%d" % (cname, cport, os.getpid())
+            tag = "pub-%s:%d/%04x" % (cname, cport, (os.getpid() * 31 + i) & 0xFFFF)
             target = str(p.get("host_ip") or "") or uplink
             if target in ("0.0.0.0", "::"):
                 target = uplink
@@ -882,8 +882,8 @@ def print_table(rows):
     heads = {"host": "HOST", "check": "CHECK", "from": "FROM", "to": "TO",
              "expected": "EXPECTED", "result": "RESULT", "status": "PASS/FAIL"}
     for r in rows:
-        if len(r["result"]) > 48:
-            r["result"] = r["result"][:45] + "..."
+        if len(r["result"]) > 52:
+            r["result"] = r["result"][:49] + "..."
     w = {c: max(len(heads[c]), *(len(str(r[c])) for r in rows)) if rows else len(heads[c]) for c in cols}
     line = " | ".join(heads[c].ljust(w[c]) for c in cols)
     print(line)
