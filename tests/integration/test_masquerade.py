@@ -242,3 +242,23 @@ def test_masquerade_validation_changes_nothing(play):
         assert words in r[0]['msg'], (words, r[0]['msg'])
         assert 'table ip linuxnet' not in nft_tables()
         assert ip_forward() == '0'
+
+
+def test_failed_batch_changes_nothing():
+    """One nfnetlink batch is all or nothing: a bad last message undoes the first ones."""
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
+        nft_netlink as n)
+    with n.NftSocket() as s:
+        ops = [n.BatchOp('newtable', 'linuxnet'),
+               n.BatchOp('newchain', 'linuxnet', 'postrouting', hook=4, priority=100, ctype='nat'),
+               n.BatchOp('newrule', 'linuxnet', 'postrouting', exprs=[n.masq()],
+                         comment='linuxnet:x#1'),
+               n.BatchOp('delrule', 'linuxnet', 'postrouting', handle=999)]
+        with pytest.raises(n.NetlinkError):
+            s.batch(ops)
+        assert not s.dump_table('linuxnet').exists
+        s.batch(ops[:3])
+        st = s.dump_table('linuxnet')
+        assert [(r.chain, r.comment, r.text) for r in st.rules] == [
+            ('postrouting', 'linuxnet:x#1', 'masquerade')]
+    assert 'table ip linuxnet' in nft_tables()
