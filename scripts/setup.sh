@@ -55,6 +55,22 @@ SYSTEM_SITE=1 mkvenv "$LINUXNET_HOME/venv-2.16" /usr/bin/python3 \
 # The 2.16 venv must see Debian's pyroute2 0.7.2, not a PyPI one.
 "$LINUXNET_HOME/venv-2.16/bin/python" -c 'import sys; from importlib.metadata import version; v=version("pyroute2"); sys.exit(0 if v.startswith("0.7") else "venv-2.16 has pyroute2 %s, want Debian 0.7.x" % v)'
 
+# ansible-test sanity (scripts/sanity.sh): ansible-core 2.19 with every sanity
+# test's pinned requirements, and shellcheck for the shell scripts.
+# ansible-test bootstraps pip in its per-test venvs with a get-pip script from a
+# host we cannot reach; put our stand-in (scripts/get_pip_shim.py: pip from PyPI)
+# where ansible-test caches that script, for the pip version it pins.
+dpkg-query -W -f='${Status}' shellcheck 2>/dev/null | grep -q 'install ok installed' || {
+  apt-get update -q; apt-get install -y -q --no-install-recommends shellcheck; }
+sanity_req=$("$LINUXNET_HOME/venv-2.19/bin/python" -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_data", "requirements"))')
+mkvenv "$LINUXNET_HOME/venv-sanity" "$py311" 'ansible-core==2.19.*' \
+  $(for t in pylint validate-modules yamllint ansible-doc changelog pep8 runtime-metadata; do
+      echo "-r $sanity_req/sanity.$t.txt"; done)
+get_pip=$("$LINUXNET_HOME/venv-sanity/bin/python" -c 'import types; from ansible_test._internal.python_requirements import get_venv_packages as g; print(g(types.SimpleNamespace(version="3.11"))["pip"].replace(".", "_"))')
+mkdir -p ~/.ansible/test/cache
+cmp -s "$here/scripts/get_pip_shim.py" ~/.ansible/test/cache/"get_pip_$get_pip.py" ||
+  install -m 0644 "$here/scripts/get_pip_shim.py" ~/.ansible/test/cache/"get_pip_$get_pip.py"
+
 # The collection as Ansible finds it: ansible_collections/linuxnet/container_network
 coll="$LINUXNET_HOME/collections/ansible_collections/linuxnet"
 mkdir -p "$coll"
