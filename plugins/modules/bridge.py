@@ -14,7 +14,7 @@ description:
   - Creates, converges and removes Linux bridges in the host namespace, up, with
     the given addresses (the containers' gateway) and MTU.
   - Attach ports with M(linuxnet.container_network.bridge_port).
-author: linuxnet.container_network developers
+author: linuxnet.container_network developers (@linuxnet)
 requirements:
   - pyroute2 >= 0.7.2 on the target
 attributes:

@@ -16,7 +16,7 @@ description:
     flag (needed for a container to reach its own published port through the host when
     bridge netfilter is active).
   - A port attached to another bridge is moved. Detaching only touches ports of O(bridge).
-author: linuxnet.container_network developers
+author: linuxnet.container_network developers (@linuxnet)
 requirements:
   - pyroute2 >= 0.7.2 on the target
 attributes:

@@ -18,7 +18,7 @@ description:
     interfaces (and their veth peers on the host) go even when processes still run inside.
   - With O(owner), every namespace created is tagged (as the alias of its C(lo)); with
     O(exclusive=true), tagged namespaces of that owner that are not listed are removed.
-author: linuxnet.container_network developers
+author: linuxnet.container_network developers (@linuxnet)
 requirements:
   - pyroute2 >= 0.7.2 on the target
 attributes:

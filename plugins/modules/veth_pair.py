@@ -16,9 +16,9 @@ description:
     MTU and MAC. Both ends are brought up.
   - A partly wrong pair (peer in another namespace, peer deleted, wrong address, down,
     wrong MTU or MAC) is converged. A name held by a link of another kind fails clearly.
-  - Addresses can be allocated from O(pool) (C(auto)): a pair keeps the address it has,
-    a new one gets a free address derived from its name, stable across runs.
-author: linuxnet.container_network developers
+  - "Addresses can be allocated from O(pool) (C(auto)): a pair keeps the address it has,
+    a new one gets a free address derived from its name, stable across runs."
+author: linuxnet.container_network developers (@linuxnet)
 requirements:
   - pyroute2 >= 0.7.2 on the target
 attributes:
