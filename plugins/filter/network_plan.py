@@ -6,40 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-DOCUMENTATION = r'''
-name: container_network_plan
-short_description: Validate a container bridge network and derive the modules' arguments
-version_added: 0.1.0
-description:
-  - Takes the container_bridge_network role's variables and returns the arguments of the
-    collection's modules (namespaces, veth pairs, bridge ports, masquerade networks), with
-    defaults derived (interface names from the container name, addresses C(auto)).
-  - Fails on what an argument spec cannot express, before any change - address outside the
-    subnet, duplicates, the gateway used as a container address, a published port naming an
-    unknown container, a subnet overlapping a route the host already has.
-options:
-  _input:
-    description: The role's variables as a dict (keys without the role prefix).
-    type: dict
-    required: true
-  routes:
-    description: The host's routes, as printed by C(ip -j route show).
-    type: list
-    elements: dict
-    default: []
-'''
-
-EXAMPLES = r'''
-plan: "{{ {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
-          'containers': [{'name': 'netns0'}], 'published_ports': []}
-        | linuxnet.container_network.container_network_plan(routes=[]) }}"
-'''
-
-RETURN = r'''
-_value:
-  description: Keys netns, pairs, ports, masquerade, gateway_cidr, containers (name -> pair).
-  type: dict
-'''
+# The filters' docs: container_network_plan.yml, container_network_publications.yml.
 
 import hashlib
 import ipaddress
