@@ -231,8 +231,8 @@ def _addresses(values, item, what='address'):
     out = []
     for v in values:
         a = cidr(v, item, what)
-        if a.version == 4 and a.network.prefixlen < 32 and a.ip in (a.network.network_address,
-                                                                   a.network.broadcast_address):
+        if a.version == 4 and a.network.prefixlen < 32 and a.ip in (
+                a.network.network_address, a.network.broadcast_address):
             raise ValidationError('%s %s%s is the network or broadcast address of %s; pick a '
                                   'host address' % (what, a, _where(item), a.network))
         out.append(a)
