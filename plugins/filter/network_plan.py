@@ -118,6 +118,8 @@ def container_network_publications(published_ports, allocated, containers):
     """Role published ports -> port_publish publications, with container addresses."""
     out = []
     for p in published_ports or []:
+        if p['container'] not in containers:
+            continue  # teardown: no containers, nothing to publish
         pair = containers[p['container']]
         pub = {'host_port': str(p['host_port']),
                'container_address': allocated[pair['name']]['address'],
