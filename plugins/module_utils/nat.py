@@ -100,8 +100,8 @@ def parse_tag(comment):
     """``linuxnet:<rid>#<hash>`` -> (rid, hash), else None."""
     if not comment or not comment.startswith(TAG_PREFIX) or '#' not in comment:
         return None
-    rid, _, digest = comment[len(TAG_PREFIX):].rpartition('#')
-    if not rid or not digest:
+    rid, sep, digest = comment[len(TAG_PREFIX):].rpartition('#')
+    if not rid or not sep or not digest:
         return None
     return rid, digest
 

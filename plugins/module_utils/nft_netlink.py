@@ -401,7 +401,7 @@ def _mask_prefix(mask):
 
 def _bits_text(value, names):
     words = [n for b, n in names if value & b]
-    rest = value & ~sum(b for b, _ in names)
+    rest = value & ~sum(pair[0] for pair in names)
     if rest:
         words.append('0x%x' % rest)
     return ','.join(words) if words else '0'

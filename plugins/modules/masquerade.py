@@ -27,7 +27,7 @@ description:
     software may rely on it).
   - Rerunning after C(nft flush ruleset) (a firewall reload) restores the rules.
   - IPv4 only; IPv6 is not handled yet.
-author: linuxnet.container_network developers
+author: linuxnet.container_network developers (@linuxnet)
 requirements:
   - pyroute2 >= 0.7.2 on the target
   - Linux with nf_tables and nft_masq (any current distribution kernel)

@@ -38,7 +38,7 @@ description:
     nothing outside the table is touched. Rerunning after C(nft flush ruleset) restores them.
   - Forwarding (C(net.ipv4.ip_forward)) is enabled by M(linuxnet.container_network.masquerade).
   - IPv4 only; IPv6 is not handled yet.
-author: linuxnet.container_network developers
+author: linuxnet.container_network developers (@linuxnet)
 requirements:
   - pyroute2 >= 0.7.2 on the target
   - Linux with nf_tables, nft_nat, nft_fib, nft_ct

@@ -92,7 +92,7 @@ class World(object):
             ip('link', 'set', 'eth0', 'up', ns=ns)
             ip('route', 'add', 'default', 'via', '172.18.0.1', ns=ns)
         # wait for the bridge ports to forward (no STP: immediate, but be sure)
-        for _ in range(50):
+        for attempt in range(50):  # pylint: disable=unused-variable
             if 'forwarding' in ip('-d', 'link', 'show', 'vc2'):
                 break
             time.sleep(0.1)
@@ -163,7 +163,7 @@ def test_masquerade_converge_traffic_idempotence_teardown(world, play, toolchain
     assert world.probe('c1', 'tcp', '198.51.100.1', 7000) == 'outside 10.0.0.1'
     assert world.probe('c2', 'tcp', '198.51.100.1', 7000) == 'outside 10.0.0.1'
     rules = our_rules()
-    assert [(c, m.split('#')[0]) for c, m, _ in rules] == [('postrouting', 'linuxnet:masq/br0')]
+    assert [(r[0], r[1].split('#')[0]) for r in rules] == [('postrouting', 'linuxnet:masq/br0')]
 
     # teardown: no table, no drop-in; ip_forward left as it is
     r = play([{MASQ: {'networks': [{'name': 'br0'}], 'state': 'absent'}},

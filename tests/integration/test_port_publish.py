@@ -1,12 +1,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """port_publish on a real kernel with real packets; the world is test_masquerade's."""
+import os
 import subprocess
 
 import pytest
 
 from conftest import ip
-from test_masquerade import (  # noqa: F401 - world is a fixture
-    MASQ, NET, DROPIN, nft_json, nft_tables, our_rules, world)
+from test_masquerade import MASQ, NET, DROPIN, World, nft_json, nft_tables, our_rules
 
 PUB = 'linuxnet.container_network.port_publish'
 PUBLICATIONS = [
@@ -17,6 +17,13 @@ PUBLICATIONS = [
     {'host_port': '9000-9001', 'container_address': '172.18.0.20'},
     {'host_port': '9100-9101', 'container_address': '172.18.0.10', 'container_port': '7100-7101'},
 ]
+
+
+@pytest.fixture
+def world():
+    w = World()
+    yield w
+    w.close()
 
 
 def publish(publications=None, **kw):
@@ -127,7 +134,7 @@ def test_publish_converge_traffic_idempotence_teardown(world, play, toolchain, b
               {PUB: {'network': 'br0', 'state': 'absent'}}], toolchain=toolchain)
     assert r[0]['changed'] and r[1]['changed'] and not r[2]['changed'], r
     assert 'table ip linuxnet' not in nft_tables()
-    assert not __import__('os').path.exists(DROPIN)
+    assert not os.path.exists(DROPIN)
     assert snapshot_foreign() == foreign
     assert world.probe('outside', 'tcp', '10.0.0.1', 8080).startswith('FAIL')
 

@@ -9,7 +9,10 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.runner 
     PlanError, ValidationError)
 
 BACKEND = nat.NftBackend(sock_factory=lambda: pytest.fail('the planner must not open a socket'))
-ALL = (lambda rid: True)
+
+
+def ALL(rid):
+    return True
 
 
 def compiled(*specs):
@@ -78,7 +81,9 @@ def test_plan_replaces_only_the_changed_rule():
 def test_plan_leaves_out_of_scope_and_removes_unwanted_in_scope():
     c = compiled(MASQ_A, MASQ_B)
     have = nat.Observed(True, full_chains(), [owned(c[0], 5), owned(c[1], 6)], 0, 4)
-    only_a = (lambda rid: rid == 'masq/a')
+
+    def only_a(rid):
+        return rid == 'masq/a'
     acts = nat.plan_rules([], have, only_a)
     assert ops(acts) == [('delete_rule', 'postrouting: masq/a')]
 

@@ -27,7 +27,7 @@ def test_prefix_mask_not_multiple_of_8():
 
 def test_ip_saddr_slash20_bytes():
     d = roundtrip(n.match_ip_addr('saddr', '172.18.0.0/20'))
-    assert [name for name, _ in d] == ['payload', 'bitwise', 'cmp']
+    assert [e[0] for e in d] == ['payload', 'bitwise', 'cmp']
     p = d[0][1]
     assert n.unbe32(p[n.NFTA_PAYLOAD_BASE]) == n.NFT_PAYLOAD_NETWORK_HEADER
     assert n.unbe32(p[n.NFTA_PAYLOAD_OFFSET]) == 12 and n.unbe32(p[n.NFTA_PAYLOAD_LEN]) == 4
@@ -44,13 +44,13 @@ def test_host_bits_are_cleared_and_slash32_has_no_mask():
     d = roundtrip(n.match_ip_addr('daddr', '10.1.2.3/22'))
     assert n.attr_map(d[2][1][n.NFTA_CMP_DATA])[n.NFTA_DATA_VALUE] == bytes([10, 1, 0, 0])
     d = roundtrip(n.match_ip_addr('daddr', '10.1.2.3'))
-    assert [name for name, _ in d] == ['payload', 'cmp']
+    assert [e[0] for e in d] == ['payload', 'cmp']
     assert n.unbe32(d[0][1][n.NFTA_PAYLOAD_OFFSET]) == 16
 
 
 def test_port_range_is_big_endian_gte_lte():
     d = roundtrip(n.match_dport(8000, 8010))
-    assert [name for name, _ in d] == ['payload', 'cmp', 'cmp']
+    assert [e[0] for e in d] == ['payload', 'cmp', 'cmp']
     assert n.unbe32(d[0][1][n.NFTA_PAYLOAD_BASE]) == n.NFT_PAYLOAD_TRANSPORT_HEADER
     assert n.unbe32(d[1][1][n.NFTA_CMP_OP]) == n.NFT_CMP_GTE
     assert n.attr_map(d[1][1][n.NFTA_CMP_DATA])[n.NFTA_DATA_VALUE] == struct.pack('>H', 8000)
@@ -90,7 +90,7 @@ def test_fib_and_ct_values_are_host_order():
 
 def test_dnat_statement_registers():
     d = roundtrip(n.stmt_dnat('172.18.0.10', 8080))
-    assert [name for name, _ in d] == ['immediate', 'immediate', 'nat']
+    assert [e[0] for e in d] == ['immediate', 'immediate', 'nat']
     nat = d[2][1]
     assert n.unbe32(nat[n.NFTA_NAT_TYPE]) == n.NFT_NAT_DNAT
     assert n.unbe32(nat[n.NFTA_NAT_FAMILY]) == n.NFPROTO_IPV4
