@@ -1,0 +1,119 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bad input and name conflicts: a clear failure naming the item, and nothing applied.
+
+Every bad call also holds a valid item that *would* change the kernel, so "nothing
+applied" really means validation (or planning) happened before the first change.
+"""
+import pytest
+
+from conftest import ip
+from l2util import bridge, netns, ports, seed_pair, snapshot, veth
+
+GOOD_PAIR = seed_pair(0)          # veth0 <-> ceth0 in netns0: not there yet
+GOOD_BRIDGE = {'name': 'br0', 'addresses': ['172.18.0.1/16']}
+
+
+def p(**kw):
+    return seed_pair(1, **kw)
+
+
+BAD_INPUT = [
+    # (id, task, words the message must contain)
+    ('netns-dotdot', netns(['new0', '..']), ["'..'", 'safe path component']),
+    ('netns-slash', netns(['new0', '/']), ["'/'", 'safe path component']),
+    ('netns-path', netns(['new0', 'a/b']), ["'a/b'", 'safe path component']),
+    ('netns-empty', netns(['new0', '']), ['network namespace name', 'empty']),
+    ('netns-nul', netns(['new0', 'a\0b']), ['network namespace name', 'safe path component']),
+    ('netns-dup', netns(['new0', 'new1', 'new0']), ["'new0'", 'listed twice']),
+    ('veth-invalid-cidr', veth([GOOD_PAIR, p(addresses=['172.18.0.300/16'])]),
+     ["pair 'veth1'", '172.18.0.300/16', 'not a valid CIDR']),
+    ('veth-missing-prefix', veth([GOOD_PAIR, p(addresses=['172.18.0.20'])]),
+     ["pair 'veth1'", '172.18.0.20', 'no prefix length']),
+    ('veth-name-too-long', veth([GOOD_PAIR, p(name='veth-0123456789x')]),
+     ["'veth-0123456789x'", 'at most 15']),
+    ('veth-peer-too-long', veth([GOOD_PAIR, p(peer='ceth-0123456789x')]),
+     ["'ceth-0123456789x'", "pair 'veth1'", 'at most 15']),
+    ('veth-name-slash', veth([GOOD_PAIR, p(name='veth/1')]), ["'veth/1'", 'not valid']),
+    ('veth-name-space', veth([GOOD_PAIR, p(name='veth 1')]), ["'veth 1'", 'not valid']),
+    ('veth-peer-tab', veth([GOOD_PAIR, p(peer='c\teth1')]), ["pair 'veth1'", 'not valid']),
+    ('veth-netns-dotdot', veth([GOOD_PAIR, p(netns='..')]),
+     ["pair 'veth1'", "'..'", 'safe path component']),
+    ('veth-netns-slash', veth([GOOD_PAIR, p(netns='/')]),
+     ["pair 'veth1'", 'safe path component']),
+    ('veth-netns-empty', veth([GOOD_PAIR, p(netns='')]), ["pair 'veth1'", 'empty']),
+    ('veth-netns-nul', veth([GOOD_PAIR, p(netns='x\0y')]),
+     ["pair 'veth1'", 'safe path component']),
+    ('veth-mtu-high', veth([GOOD_PAIR, p(mtu=65536)]),
+     ["pair 'veth1'", '65536', '68 to 65535']),
+    ('veth-mtu-low', veth([GOOD_PAIR, p(mtu=67)]), ["pair 'veth1'", '68 to 65535']),
+    ('veth-dup-name', veth([GOOD_PAIR, p(name='veth0')]), ["'veth0'", 'listed twice']),
+    ('veth-dup-peer', veth([GOOD_PAIR, p(peer='ceth0', netns='netns0')]),
+     ['ceth0 in netns0', 'listed twice']),
+    ('veth-gateway-outside', veth([GOOD_PAIR, p(gateway='10.0.0.1')]),
+     ["pair 'veth1'", '10.0.0.1', 'outside the subnet', '172.18.0.0/16']),
+    ('bridge-invalid-cidr', bridge([GOOD_BRIDGE, {'name': 'br1', 'addresses': ['10.0.0.1/33']}]),
+     ["bridge 'br1'", 'not a valid CIDR']),
+    ('bridge-missing-prefix', bridge([GOOD_BRIDGE, {'name': 'br1', 'addresses': ['10.0.0.1']}]),
+     ["bridge 'br1'", 'no prefix length']),
+    ('bridge-name-too-long', bridge([GOOD_BRIDGE, {'name': 'bridge-0123456789'}]),
+     ["'bridge-0123456789'", 'at most 15']),
+    ('bridge-name-space', bridge([GOOD_BRIDGE, {'name': 'br 1'}]), ["'br 1'", 'not valid']),
+    ('bridge-mtu', bridge([GOOD_BRIDGE, {'name': 'br1', 'mtu': 0}]),
+     ["bridge 'br1'", '68 to 65535']),
+    ('bridge-dup', bridge([GOOD_BRIDGE, GOOD_BRIDGE]), ["bridge 'br0'", 'listed twice']),
+    ('port-too-long', ports('brx', [{'name': 'vport'}, {'name': 'port-0123456789x'}]),
+     ["'port-0123456789x'", 'at most 15']),
+    ('port-slash', ports('brx', [{'name': 'vport'}, {'name': 'p/1'}]), ["'p/1'", 'not valid']),
+    ('port-dup', ports('brx', [{'name': 'vport'}, {'name': 'vport'}]),
+     ["port 'vport'", 'listed twice']),
+]
+
+CONFLICTS = [
+    ('veth-host-end-is-bridge', veth([GOOD_PAIR, p(name='vethb')]),
+     ["host end 'vethb'", 'is a bridge link, not a veth']),
+    ('veth-peer-is-bridge', veth([GOOD_PAIR, p(peer='cethb')]),
+     ["pair 'veth1'", "'cethb' in netns1", 'is a bridge link, not a veth']),
+    ('veth-netns-missing', veth([GOOD_PAIR, p(netns='nosuchns')]),
+     ["pair 'veth1'", "'nosuchns' does not exist"]),
+    ('bridge-name-is-veth', bridge([GOOD_BRIDGE, {'name': 'vport'}]),
+     ["'vport' exists but is a veth link, not a bridge"]),
+    ('port-bridge-is-veth', ports('vportp', [{'name': 'vport'}]),
+     ["bridge 'vportp'", 'is a veth link, not a bridge']),
+    ('port-bridge-missing', ports('brnone', [{'name': 'vport'}]),
+     ["bridge 'brnone' does not exist"]),
+    ('port-missing', ports('brx', [{'name': 'vport'}, {'name': 'nosuch'}]),
+     ["port 'nosuch' does not exist"]),
+]
+
+
+def prepare(play, toolchain):
+    """netns0/netns1 exist (so the valid pair could be made), a bridge brx with a free
+    veth 'vport' to attach, and names held by links of another kind."""
+    out = play([netns(['netns0', 'netns1'])], toolchain=toolchain)
+    assert out[0]['_status'] == 'ok'
+    ip('link', 'add', 'brx', 'type', 'bridge')
+    ip('link', 'add', 'vport', 'type', 'veth', 'peer', 'name', 'vportp')
+    ip('link', 'add', 'vethb', 'type', 'bridge')
+    ip('link', 'add', 'cethb', 'type', 'bridge', ns='netns1')
+
+
+@pytest.mark.parametrize('cases', [BAD_INPUT, CONFLICTS], ids=['bad-input', 'conflicts'])
+def test_fails_clearly_and_changes_nothing(play, toolchain, cases):
+    prepare(play, toolchain)
+    before = snapshot()
+    tasks = [dict(t, name=cid, ignore_errors=True) for cid, t, _ in cases]
+    results = play(tasks, toolchain=toolchain)
+    assert [r['_task'] for r in results] == [cid for cid, _, _ in cases]
+    problems = []
+    for (cid, _, words), r in zip(cases, results):
+        if r['_status'] != 'failed' or r.get('changed'):
+            problems.append('%s: did not fail cleanly: %r' % (cid, r))
+            continue
+        missing = [w for w in words if w not in r['msg']]
+        if missing:
+            problems.append('%s: message %r lacks %r' % (cid, r['msg'], missing))
+        if r.get('actions'):
+            # a failed plan applies nothing; a validation error never plans
+            problems.append('%s: reports actions %r' % (cid, r['actions']))
+    assert not problems, '\n'.join(problems)
+    assert snapshot() == before
