@@ -12,6 +12,10 @@ import hashlib
 import ipaddress
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.linuxnet.container_network.plugins.module_utils import model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
+    ValidationError,
+)
 
 IFNAMSIZ = 16
 
@@ -52,6 +56,15 @@ def container_network_plan(v, routes=None):
         containers = []
     names, ifnames, addrs = set(), {}, {}
     pairs, ports, bynames = [], [], {}
+    try:
+        model.ifname(bridge, None, 'bridge name')
+        for c in containers:
+            model.netns_name(c['name'], 'container_bridge_network_containers')
+            for key in ('host_ifname', 'ifname'):
+                if c.get(key):
+                    model.ifname(c[key], "container '%s'" % c['name'], key)
+    except ValidationError as e:
+        _fail(str(e))
     for c in containers:
         name = c['name']
         if name in names:

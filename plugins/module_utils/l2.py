@@ -23,7 +23,12 @@ class _Resource(object):
     """Shared parts: kernel context and applying through :class:`Applier`."""
 
     def context(self, module):
-        return Kernel()
+        k = Kernel()
+        # In check mode, what an earlier task of the same play would have created
+        # (a namespace, a bridge, a host end) is predicted as new and empty instead
+        # of failing the run, so a whole role can be checked on a fresh host.
+        k.predict_missing = module.check_mode
+        return k
 
     def apply(self, ctx, actions):
         Applier(ctx).apply(actions)
@@ -115,6 +120,11 @@ class VethResource(_Resource):
         with_routes = set(p.netns for p in want.pairs if p.gateway is not None)
         views = dict((ns, observe.read_ns(k.ipr(ns), routes=ns in with_routes))
                      for ns in sorted(namespaces))
+        if getattr(k, 'predict_missing', False):
+            for p in want.pairs:
+                if p.netns and p.netns not in existing and p.state == 'present':
+                    existing.add(p.netns)
+                    views[p.netns] = observe.NsView([])
         return plan.L2Have(observe.read_ns(k.ipr(), routes=None in with_routes), views,
                            existing)
 
@@ -183,7 +193,15 @@ class PortsResource(_Resource):
         return model.ports_want(params)
 
     def observe(self, k, want):
-        return plan.L2Have(observe.read_ns(k.ipr(), addresses=False, hairpin=True))
+        host = observe.read_ns(k.ipr(), addresses=False, hairpin=True)
+        if getattr(k, 'predict_missing', False):
+            links = list(host.links.values())
+            for i, name in enumerate([want.bridge] + [p.name for p in want.ports]):
+                if host.get(name) is None:
+                    links.append(observe.Link(index=-1 - i, name=name, addresses=[],
+                                              kind='bridge' if name == want.bridge else None))
+            host = observe.NsView(links)
+        return plan.L2Have(host)
 
     def plan(self, want, have):
         return plan.plan_ports(want, have)

@@ -1,8 +1,8 @@
 """The container_bridge_network role end to end on the real kernel (per-test sandbox)."""
 import json
 import os
-import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -112,7 +112,11 @@ def test_containers_follow_the_variables_and_keep_their_addresses(play):
     ({'container_bridge_network_published_ports': [{'container': 'nope', 'host_port': 80}]},
      "names container 'nope'"),
     ({'container_bridge_network_subnet': '172.18.0.0/33'}, 'subnet'),
-    ({'container_bridge_network_containers': [{'name': 'a/b'}]}, 'a/b'),
+    ({'container_bridge_network_containers': [{'name': 'a/b'}],
+      'container_bridge_network_published_ports': []}, 'a/b'),
+    ({'container_bridge_network_containers': [{'name': 'a', 'host_ifname': 'x' * 16}],
+      'container_bridge_network_published_ports': []}, 'at most 15'),
+    ({'container_bridge_network_bridge': 'br 0'}, 'br 0'),
 ])
 def test_bad_variables_fail_before_any_change(play, bad, message):
     r = role(play, bad)
@@ -172,3 +176,87 @@ def test_out_of_band_damage_is_repaired(play):
     assert ping('netns0', '172.18.0.20') and ping('netns1', '172.18.0.10')
     assert 'linuxnet' in nft_tables()
     assert changed(role(play)) == []
+
+
+SERVER = r"""
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
+while True:
+    c, peer = s.accept()
+    c.sendall(('%s %s\n' % (sys.argv[3], peer[0])).encode()); c.close()
+"""
+
+CLIENT = r"""
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+print(c.recv(200).decode().strip())
+"""
+
+
+@pytest.fixture
+def world():
+    """Host uplink to an 'outside' namespace with a whoami server; server in netns0:5000."""
+    procs = []
+    subprocess.run(['ip', 'netns', 'add', 'outside'], check=True)
+    ip('link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'wan', 'netns', 'outside')
+    ip('addr', 'add', '198.51.100.2/24', 'dev', 'uplink')
+    ip('link', 'set', 'uplink', 'up')
+    ip('addr', 'add', '198.51.100.1/24', 'dev', 'wan', ns='outside')
+    ip('link', 'set', 'wan', 'up', ns='outside')
+    ip('link', 'set', 'lo', 'up', ns='outside')
+    ip('route', 'add', 'default', 'via', '198.51.100.1')
+
+    def serve(ns, addr, port, label):
+        p = subprocess.Popen(['ip', 'netns', 'exec', ns, sys.executable, '-c', SERVER, addr,
+                              str(port), label])
+        procs.append(p)
+        return p
+
+    def fetch(ns, addr, port):
+        cmd = [sys.executable, '-c', CLIENT, addr, str(port)]
+        r = run_in(ns, *cmd, check=False) if ns else subprocess.run(
+            cmd, capture_output=True, text=True, timeout=10, check=False)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    serve('outside', '198.51.100.1', 8080, 'outside')
+    world = type('World', (), {'serve': staticmethod(serve), 'fetch': staticmethod(fetch)})
+    yield world
+    for p in procs:
+        p.terminate()
+        p.wait(5)
+
+
+def wait_for(fn, timeout=5):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    return fn()
+
+
+def test_the_seed_four_questions_with_real_packets(play, world):
+    assert not failed(role(play))
+    world.serve('netns0', '0.0.0.0', 5000, 'netns0')
+    # 1. each container has its own stack: netns0 sees only lo and ceth0
+    assert {l['ifname'] for l in ipj('link', ns='netns0')} == {'lo', 'ceth0'}
+    # 2. containers talk to each other, the host talks to them
+    assert ping('netns1', '172.18.0.10') and ping(None, '172.18.0.20')
+    assert wait_for(lambda: world.fetch('netns1', '172.18.0.10', 5000)) == 'netns0 172.18.0.20'
+    # 3. they reach the outside through NAT: the outside sees the host's address
+    assert world.fetch('netns0', '198.51.100.1', 8080) == 'outside 198.51.100.2'
+    # 4. the outside reaches them through the published port...
+    assert world.fetch('outside', '198.51.100.2', 5000).startswith('netns0 ')
+    # ... and so does the host itself (locally generated traffic) ...
+    assert world.fetch(None, '198.51.100.2', 5000).startswith('netns0 ')
+    # ... and containers through the host's address (hairpin), the publisher itself too
+    assert world.fetch('netns1', '198.51.100.2', 5000).startswith('netns0 ')
+    assert world.fetch('netns0', '198.51.100.2', 5000).startswith('netns0 ')
+    # ingress protection: routed straight at the container address from outside: dropped
+    ip('route', 'add', '172.18.0.0/16', 'via', '198.51.100.2', ns='outside')
+    assert world.fetch('outside', '172.18.0.10', 5000) is None
+    # teardown: the published port is gone with the network
+    assert not failed(role(play, {'container_bridge_network_state': 'absent'}))
+    assert world.fetch(None, '198.51.100.2', 5000) is None
