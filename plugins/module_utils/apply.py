@@ -26,15 +26,26 @@ def _code(e):
     return getattr(e, 'code', None) or getattr(e, 'errno', None)
 
 
+# Operations after which cached interface indices may be stale (links created,
+# deleted, or moved: deleting a veth end deletes its peer in another namespace).
+_RESETS_INDEX = frozenset(('netns_create', 'netns_delete', 'veth_create', 'bridge_create',
+                           'link_delete'))
+
+
 class Applier(object):
     def __init__(self, kernel):
         self.k = kernel
+        self._index = {}
 
     def index(self, name, ns=None):
-        found = self.k.ipr(ns).link_lookup(ifname=name)
-        if not found:
-            raise RuntimeError("no link '%s' in %s" % (name, ns or 'the host namespace'))
-        return found[0]
+        """ifindex of a link, looked up once per name until links are created or deleted."""
+        idx = self._index.get((ns, name))
+        if idx is None:
+            found = self.k.ipr(ns).link_lookup(ifname=name)
+            if not found:
+                raise RuntimeError("no link '%s' in %s" % (name, ns or 'the host namespace'))
+            idx = self._index[(ns, name)] = found[0]
+        return idx
 
     # -- operations -------------------------------------------------------
 
@@ -143,7 +154,11 @@ class Applier(object):
             try:
                 getattr(self, a.op)(a)
             except Exception as e:
+                self._index = {}
                 raise ApplyError(a, e, done, self.rollback(done))
+            finally:
+                if a.op in _RESETS_INDEX:
+                    self._index = {}
             done.append(a)
         return done
 
@@ -160,4 +175,5 @@ class Applier(object):
                 undone.append(u)
             except Exception:
                 pass
+            self._index = {}
         return undone
