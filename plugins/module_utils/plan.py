@@ -278,6 +278,10 @@ def plan_ports(want, have):
         if link is None:
             raise PlanError("port '%s' does not exist: create it first (e.g. the host end of a "
                             "linuxnet.container_network.veth_pair)" % p.name)
+        if link.kind == 'bridge':
+            # the kernel refuses it; failing here keeps the call from applying half of it
+            raise PlanError("port '%s' is a bridge: a bridge cannot be a port of another "
+                            "bridge; attach the host ends of veth pairs instead" % p.name)
         attached = link.master == bridge.index
         if not attached:
             actions.append(Action('link_set', p.name, master=want.bridge))

@@ -382,3 +382,6 @@ def test_port_errors():
         plan.plan_ports(ports_want({'name': 'veth0'}), port_have(bridge_kind='veth'))
     with pytest.raises(PlanError, match="bridge 'br0' does not exist"):
         plan.plan_ports(ports_want({'name': 'veth0'}), plan.L2Have(NsView([lo()])))
+    # the kernel would refuse it after the ports before it were attached
+    with pytest.raises(PlanError, match="port 'br1' is a bridge"):
+        plan.plan_ports(ports_want({'name': 'veth0'}, {'name': 'br1'}), port_have())
