@@ -6,7 +6,7 @@ applied" really means validation (or planning) happened before the first change.
 """
 import pytest
 
-from conftest import ip
+from conftest import ip, run_in
 from l2util import bridge, netns, ports, seed_pair, snapshot, veth
 
 GOOD_PAIR = seed_pair(0)          # veth0 <-> ceth0 in netns0: not there yet
@@ -83,6 +83,8 @@ CONFLICTS = [
      ["bridge 'brnone' does not exist"]),
     ('port-missing', ports('brx', [{'name': 'vport'}, {'name': 'nosuch'}]),
      ["port 'nosuch' does not exist"]),
+    ('port-is-bridge', ports('brx', [{'name': 'vport'}, {'name': 'vethb'}]),
+     ["port 'vethb' is a bridge"]),
 ]
 
 
@@ -117,3 +119,27 @@ def test_fails_clearly_and_changes_nothing(play, toolchain, cases):
             problems.append('%s: reports actions %r' % (cid, r['actions']))
     assert not problems, '\n'.join(problems)
     assert snapshot() == before
+
+
+def test_apply_failure_rolls_back_what_it_created(play, toolchain):
+    """A kernel refusal in the middle of a call (IPv6 disabled in netns1) undoes the pairs
+    the call created, reports what failed and what was rolled back; a rerun converges."""
+    assert play([netns(['netns0', 'netns1'])], toolchain=toolchain)[0]['_status'] == 'ok'
+    run_in('netns1', 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1',
+           'net.ipv6.conf.default.disable_ipv6=1')
+    before = snapshot()
+    pairs = [seed_pair(0), seed_pair(1, addresses=['172.18.0.20/16', 'fd00::20/64'])]
+    r = play([dict(veth(pairs), ignore_errors=True)], toolchain=toolchain)[0]
+    assert r['_status'] == 'failed'
+    assert r['failed_action'] == {'op': 'addr_add', 'target': 'ceth1', 'netns': 'netns1',
+                                  'address': 'fd00::20/64'}
+    assert 'addr_add ceth1' in r['msg'] and 'rolled back' in r['msg']
+    assert r['rolled_back'] == [{'op': 'link_delete', 'target': 'veth1'},
+                                {'op': 'link_delete', 'target': 'veth0'}]
+    assert {'op': 'veth_create', 'target': 'veth0', 'peer': 'ceth0',
+            'netns': 'netns0'} in r['done']
+    assert snapshot() == before
+    run_in('netns1', 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=0',
+           'net.ipv6.conf.default.disable_ipv6=0')
+    out = play([veth(pairs), veth(pairs)], toolchain=toolchain)
+    assert [x['_status'] for x in out] == ['ok', 'ok'] and out[1]['changed'] is False
