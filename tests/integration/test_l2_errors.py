@@ -103,11 +103,11 @@ def prepare(play, toolchain):
 def test_fails_clearly_and_changes_nothing(play, toolchain, cases):
     prepare(play, toolchain)
     before = snapshot()
-    tasks = [dict(t, name=cid, ignore_errors=True) for cid, t, _ in cases]
+    tasks = [dict(t, name=cid, ignore_errors=True) for cid, t, words in cases]
     results = play(tasks, toolchain=toolchain)
-    assert [r['_task'] for r in results] == [cid for cid, _, _ in cases]
+    assert [r['_task'] for r in results] == [case[0] for case in cases]
     problems = []
-    for (cid, _, words), r in zip(cases, results):
+    for (cid, unused, words), r in zip(cases, results):
         if r['_status'] != 'failed' or r.get('changed'):
             problems.append('%s: did not fail cleanly: %r' % (cid, r))
             continue
