@@ -61,10 +61,12 @@ class Applier(object):
         self.k.delete_netns(a.target)
 
     def bridge_create(self, a):
-        kw = {'ifname': a.target, 'kind': 'bridge'}
+        ipr = self.k.ipr()
+        ipr.link('add', ifname=a.target, kind='bridge')
         if a.args.get('mtu'):
-            kw['mtu'] = a.args['mtu']
-        self.k.ipr().link('add', **kw)
+            # Not IFLA_MTU on RTM_NEWLINK: only a change of MTU marks a bridge's MTU as set
+            # by the user; otherwise the kernel re-adjusts it to its ports' as they join.
+            ipr.link('set', index=self.index(a.target), mtu=a.args['mtu'])
 
     def veth_create(self, a):
         peer = {'ifname': a.args['peer']}

@@ -1,7 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """bridge module on the real kernel."""
 from conftest import ip
-from l2util import addrs, bridge, is_up, kind, link, links, only, snapshot
+from l2util import (addrs, bridge, is_up, kind, link, links, netns, only, ports, seed_pair,
+                    snapshot, veth)
 
 BR = [{'name': 'br0', 'addresses': ['172.18.0.1/16'], 'mtu': 1400}]
 
@@ -74,3 +75,13 @@ def test_per_item_state(play):
     r = only(play([bridge([{'name': 'br0', 'state': 'absent'}, {'name': 'br2'}])]))
     assert sorted(links()) == ['br1', 'br2', 'lo']
     assert [(a['op'], a['target']) for a in r[0]['actions']][0] == ('link_delete', 'br0')
+
+
+def test_mtu_kept_when_ports_are_attached(play):
+    """The kernel auto-adjusts a bridge's MTU to its ports' unless it was set by the user:
+    a bridge created with mtu 1400 must stay at 1400 when 1500-MTU ports join it."""
+    r = only(play([netns(['netns0']), bridge(BR), veth([seed_pair(0)]),
+                   ports('br0', [{'name': 'veth0'}]), bridge(BR)]))
+    assert link('veth0')['mtu'] == 1500 and link('veth0')['master'] == 'br0'
+    assert r[4]['changed'] is False, r[4]['actions']
+    assert_br0(mtu=1400)
