@@ -21,8 +21,9 @@ def test_converge_and_idempotent(play, toolchain):
         out = run_in(ns, 'ip', '-j', 'link', 'show').stdout
         assert '"lo"' in out and 'veth' not in out
         assert run_in(ns, 'ping', '-c1', '-W1', '127.0.0.1').returncode == 0
-    assert ip('netns', 'list').split()[0::3][:2] == ['netns1', 'netns0'] or \
-        set(ip('netns', 'list').split()) >= {'netns0', 'netns1'}
+    # plain `ip netns list` (what people type) lists both
+    assert sorted(l.split()[0] for l in ip('netns', 'list').splitlines()) == ['netns0',
+                                                                              'netns1']
     r2 = only(play([netns(['netns0', 'netns1'])], toolchain=toolchain))
     assert r2[0]['changed'] is False and r2[0]['actions'] == []
     assert netns_names() == ['netns0', 'netns1']
