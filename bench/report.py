@@ -197,7 +197,7 @@ def markdown(result):
         A("")
         A("Maximum resident set size of each module process (its interpreter is wrapped by "
           "`bench/pywrap`, which reads the child's `ru_maxrss` from `wait4`), in a separate "
-          "untimed converge + teardown per N.")
+          "untimed trial per N (converge, rerun, teardown), after the timed rounds.")
         A("")
         A("| N | peak RSS | per module |")
         A("| ---: | ---: | --- |")
@@ -241,6 +241,11 @@ def markdown(result):
             A("- %s" % note)
         for f in result.get("failures", []):
             A("- %s N=%s round %s: %s" % (f.get("method"), f.get("n"), f.get("round"), f.get("error")))
+        A("")
+    analysis = os.path.join(HERE, "analysis.md")
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            A(f.read().rstrip())
         A("")
     return "\n".join(L) + "\n"
 
