@@ -117,15 +117,18 @@ class VethResource(_Resource):
     def observe(self, k, want):
         existing = list_netns()
         namespaces = set(p.netns for p in want.pairs if p.netns and p.netns in existing)
-        with_routes = set(p.netns for p in want.pairs if p.gateway is not None)
-        views = dict((ns, observe.read_ns(k.ipr(ns), routes=ns in with_routes))
+        versions = {}  # namespace -> IP versions of the wanted default routes
+        for p in want.pairs:
+            if p.gateway is not None:
+                versions.setdefault(p.netns, set()).add(p.gateway.version)
+        views = dict((ns, observe.read_ns(k.ipr(ns), routes=versions.get(ns, ())))
                      for ns in sorted(namespaces))
         if getattr(k, 'predict_missing', False):
             for p in want.pairs:
                 if p.netns and p.netns not in existing and p.state == 'present':
                     existing.add(p.netns)
                     views[p.netns] = observe.NsView([])
-        return plan.L2Have(observe.read_ns(k.ipr(), routes=None in with_routes), views,
+        return plan.L2Have(observe.read_ns(k.ipr(), routes=versions.get(None, ())), views,
                            existing)
 
     def plan(self, want, have):

@@ -45,7 +45,11 @@ def _kind(msg):
 
 
 def read_ns(ipr, addresses=True, routes=False, hairpin=False):
-    """Snapshot of one namespace through its netlink socket."""
+    """Snapshot of one namespace through its netlink socket.
+
+    ``routes``: True reads the default routes of both IP versions; a collection of
+    versions (e.g. ``{4}``) reads only those (one dump fewer per namespace).
+    """
     addrs = {}
     if addresses:
         for a in ipr.get_addr():
@@ -70,7 +74,10 @@ def read_ns(ipr, addresses=True, routes=False, hairpin=False):
             addresses=addrs.get(m['index'], []), hairpin=modes.get(m['index'])))
     gws = {}
     if routes:
+        versions = (4, 6) if routes is True else routes
         for family, version in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
+            if version not in versions:
+                continue
             for r in ipr.get_routes(family=family):
                 if r['dst_len'] == 0 and r['type'] == RTN_UNICAST and \
                         (r.get_attr('RTA_TABLE') or r['table']) == RT_TABLE_MAIN:
