@@ -485,7 +485,7 @@ class MasqueradeResource(_NatResource):
                 raise ValidationError('%s: name given twice (also networks[%d])'
                                       % (what, seen[name]))
             seen[name] = i
-            state = n.get('state') or 'present'
+            state = n.get('state') or params.get('state') or 'present'
             item = {'name': name, 'state': state, 'subnet': None, 'bridge': None}
             if state == 'present':
                 if not n.get('subnet') or not n.get('bridge'):

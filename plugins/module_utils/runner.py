@@ -88,6 +88,16 @@ class Action(object):
         return 'Action(%s)' % self.describe()
 
 
+def run_module(resource, argument_spec, has_lib, lib_error, **module_kwargs):
+    """The whole main() of a module: parse arguments, check the library, run."""
+    from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           **module_kwargs)
+    if not has_lib:
+        module.fail_json(msg=missing_required_lib('pyroute2'), exception=lib_error)
+    run(module, resource)
+
+
 def run(module, resource):
     """Run one module invocation end to end and exit the module."""
     result = {'changed': False, 'actions': []}

@@ -14,20 +14,8 @@ description:
   - Creates, converges and removes Linux bridges in the host namespace, up, with
     the given addresses (the containers' gateway) and MTU.
   - Attach ports with M(linuxnet.container_network.bridge_port).
-author: linuxnet.container_network developers (@linuxnet)
-requirements:
-  - pyroute2 >= 0.7.2 on the target
-attributes:
-  check_mode:
-    support: full
-    description: Reports the actions it would take and changes nothing.
-  diff_mode:
-    support: full
-    description: Shows each bridge before and after.
-  platform:
-    platforms: linux
-    support: full
-    description: Linux bridges over netlink.
+extends_documentation_fragment:
+  - linuxnet.container_network.netlink
 options:
   bridges:
     description: The bridges.
@@ -76,7 +64,6 @@ actions:
   sample: [{op: bridge_create, target: br0}, {op: link_set, target: br0, up: true}]
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import BridgeResource
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
@@ -84,22 +71,19 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock 
 )
 
 
+ARGUMENT_SPEC = dict(
+    bridges=dict(type='list', elements='dict', required=True, options=dict(
+        name=dict(type='str', required=True),
+        addresses=dict(type='list', elements='str'),
+        mtu=dict(type='int'),
+        state=dict(type='str', choices=['present', 'absent']),
+    )),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            bridges=dict(type='list', elements='dict', required=True, options=dict(
-                name=dict(type='str', required=True),
-                addresses=dict(type='list', elements='str'),
-                mtu=dict(type='int'),
-                state=dict(type='str', choices=['present', 'absent']),
-            )),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-        ),
-        supports_check_mode=True,
-    )
-    if not HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
-    runner.run(module, BridgeResource())
+    runner.run_module(BridgeResource(), ARGUMENT_SPEC, HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR)
 
 
 if __name__ == '__main__':

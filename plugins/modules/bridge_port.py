@@ -16,20 +16,8 @@ description:
     flag (needed for a container to reach its own published port through the host when
     bridge netfilter is active).
   - A port attached to another bridge is moved. Detaching only touches ports of O(bridge).
-author: linuxnet.container_network developers (@linuxnet)
-requirements:
-  - pyroute2 >= 0.7.2 on the target
-attributes:
-  check_mode:
-    support: full
-    description: Reports the actions it would take and changes nothing.
-  diff_mode:
-    support: full
-    description: Shows each port's bridge and hairpin flag before and after.
-  platform:
-    platforms: linux
-    support: full
-    description: Linux bridge ports over netlink.
+extends_documentation_fragment:
+  - linuxnet.container_network.netlink
 options:
   bridge:
     description: The bridge (must exist when ports are attached).
@@ -77,7 +65,6 @@ actions:
   sample: [{op: link_set, target: veth0, master: br0}, {op: brport_set, target: veth0, hairpin: true}]
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import PortsResource
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
@@ -85,22 +72,19 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock 
 )
 
 
+ARGUMENT_SPEC = dict(
+    bridge=dict(type='str', required=True),
+    ports=dict(type='list', elements='dict', required=True, options=dict(
+        name=dict(type='str', required=True),
+        hairpin=dict(type='bool'),
+        state=dict(type='str', choices=['present', 'absent']),
+    )),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            bridge=dict(type='str', required=True),
-            ports=dict(type='list', elements='dict', required=True, options=dict(
-                name=dict(type='str', required=True),
-                hairpin=dict(type='bool'),
-                state=dict(type='str', choices=['present', 'absent']),
-            )),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-        ),
-        supports_check_mode=True,
-    )
-    if not HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
-    runner.run(module, PortsResource())
+    runner.run_module(PortsResource(), ARGUMENT_SPEC, HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR)
 
 
 if __name__ == '__main__':

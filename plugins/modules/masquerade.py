@@ -27,21 +27,10 @@ description:
     software may rely on it).
   - Rerunning after C(nft flush ruleset) (a firewall reload) restores the rules.
   - IPv4 only; IPv6 is not handled yet.
-author: linuxnet.container_network developers (@linuxnet)
 requirements:
-  - pyroute2 >= 0.7.2 on the target
   - Linux with nf_tables and nft_masq (any current distribution kernel)
-attributes:
-  check_mode:
-    support: full
-    description: Reports the actions it would take and changes nothing.
-  diff_mode:
-    support: full
-    description: Shows the owned rules (nft syntax, one per line), ip_forward and the drop-in, before and after.
-  platform:
-    platforms: linux
-    support: full
-    description: nftables over nfnetlink, sysctl through /proc.
+extends_documentation_fragment:
+  - linuxnet.container_network.netlink
 options:
   networks:
     description: The networks. Networks not listed are left alone.
@@ -109,7 +98,6 @@ backend:
   sample: nftables
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import MasqueradeResource
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_netlink import (
@@ -117,25 +105,19 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_net
 )
 
 
+ARGUMENT_SPEC = dict(
+    networks=dict(type='list', elements='dict', required=True, options=dict(
+        name=dict(type='str', required=True),
+        subnet=dict(type='str'),
+        bridge=dict(type='str'),
+        state=dict(type='str', choices=['present', 'absent']),
+    )),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            networks=dict(type='list', elements='dict', required=True, options=dict(
-                name=dict(type='str', required=True),
-                subnet=dict(type='str'),
-                bridge=dict(type='str'),
-                state=dict(type='str', choices=['present', 'absent']),
-            )),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-        ),
-        supports_check_mode=True,
-    )
-    if not HAS_NFT:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=NFT_IMPORT_ERROR)
-    for n in module.params['networks']:
-        if n.get('state') is None:
-            n['state'] = module.params['state']
-    runner.run(module, MasqueradeResource())
+    runner.run_module(MasqueradeResource(), ARGUMENT_SPEC, HAS_NFT, NFT_IMPORT_ERROR)
 
 
 if __name__ == '__main__':

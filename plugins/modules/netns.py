@@ -18,20 +18,8 @@ description:
     interfaces (and their veth peers on the host) go even when processes still run inside.
   - With O(owner), every namespace created is tagged (as the alias of its C(lo)); with
     O(exclusive=true), tagged namespaces of that owner that are not listed are removed.
-author: linuxnet.container_network developers (@linuxnet)
-requirements:
-  - pyroute2 >= 0.7.2 on the target
-attributes:
-  check_mode:
-    support: full
-    description: Reports the actions it would take and changes nothing.
-  diff_mode:
-    support: full
-    description: Shows the namespaces before and after.
-  platform:
-    platforms: linux
-    support: full
-    description: Linux network namespaces.
+extends_documentation_fragment:
+  - linuxnet.container_network.netlink
 options:
   name:
     description: Namespace names. Each must be one safe path component under C(/run/netns).
@@ -86,7 +74,6 @@ namespaces:
   elements: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import NetnsResource
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
@@ -94,19 +81,16 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock 
 )
 
 
+ARGUMENT_SPEC = dict(
+    name=dict(type='list', elements='str', default=[], aliases=['names']),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    owner=dict(type='str'),
+    exclusive=dict(type='bool', default=False),
+)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type='list', elements='str', default=[], aliases=['names']),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            owner=dict(type='str'),
-            exclusive=dict(type='bool', default=False),
-        ),
-        supports_check_mode=True,
-    )
-    if not HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
-    runner.run(module, NetnsResource())
+    runner.run_module(NetnsResource(), ARGUMENT_SPEC, HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR)
 
 
 if __name__ == '__main__':

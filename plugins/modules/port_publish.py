@@ -38,21 +38,10 @@ description:
     nothing outside the table is touched. Rerunning after C(nft flush ruleset) restores them.
   - Forwarding (C(net.ipv4.ip_forward)) is enabled by M(linuxnet.container_network.masquerade).
   - IPv4 only; IPv6 is not handled yet.
-author: linuxnet.container_network developers (@linuxnet)
 requirements:
-  - pyroute2 >= 0.7.2 on the target
   - Linux with nf_tables, nft_nat, nft_fib, nft_ct
-attributes:
-  check_mode:
-    support: full
-    description: Reports the actions it would take and changes nothing.
-  diff_mode:
-    support: full
-    description: Shows the network's rules (nft syntax, one per line) before and after.
-  platform:
-    platforms: linux
-    support: full
-    description: nftables over nfnetlink.
+extends_documentation_fragment:
+  - linuxnet.container_network.netlink
 options:
   network:
     description: Network (owner) name, for example the bridge name; 1 to 32 of C(A-Z a-z 0-9 _ . -).
@@ -151,7 +140,6 @@ backend:
   sample: nftables
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import PortPublishResource
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_netlink import (
@@ -159,28 +147,25 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_net
 )
 
 
+ARGUMENT_SPEC = dict(
+    network=dict(type='str', required=True),
+    bridge=dict(type='str'),
+    subnet=dict(type='str'),
+    publications=dict(type='list', elements='dict', default=[], options=dict(
+        host_port=dict(type='raw', required=True),
+        container_address=dict(type='str', required=True),
+        container_port=dict(type='raw'),
+        protocol=dict(type='str', choices=['tcp', 'udp'], default='tcp'),
+        host_ip=dict(type='str'),
+    )),
+    ingress_protection=dict(type='bool', default=True),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            network=dict(type='str', required=True),
-            bridge=dict(type='str'),
-            subnet=dict(type='str'),
-            publications=dict(type='list', elements='dict', default=[], options=dict(
-                host_port=dict(type='raw', required=True),
-                container_address=dict(type='str', required=True),
-                container_port=dict(type='raw'),
-                protocol=dict(type='str', choices=['tcp', 'udp'], default='tcp'),
-                host_ip=dict(type='str'),
-            )),
-            ingress_protection=dict(type='bool', default=True),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-        ),
-        required_if=[('state', 'present', ('bridge', 'subnet'))],
-        supports_check_mode=True,
-    )
-    if not HAS_NFT:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=NFT_IMPORT_ERROR)
-    runner.run(module, PortPublishResource())
+    runner.run_module(PortPublishResource(), ARGUMENT_SPEC, HAS_NFT, NFT_IMPORT_ERROR,
+                      required_if=[('state', 'present', ('bridge', 'subnet'))])
 
 
 if __name__ == '__main__':

@@ -18,20 +18,8 @@ description:
     wrong MTU or MAC) is converged. A name held by a link of another kind fails clearly.
   - "Addresses can be allocated from O(pool) (C(auto)): a pair keeps the address it has,
     a new one gets a free address derived from its name, stable across runs."
-author: linuxnet.container_network developers (@linuxnet)
-requirements:
-  - pyroute2 >= 0.7.2 on the target
-attributes:
-  check_mode:
-    support: full
-    description: Reports the actions it would take and changes nothing.
-  diff_mode:
-    support: full
-    description: Shows each pair before and after.
-  platform:
-    platforms: linux
-    support: full
-    description: Linux veth devices over netlink.
+extends_documentation_fragment:
+  - linuxnet.container_network.netlink
 options:
   pairs:
     description: The veth pairs.
@@ -123,7 +111,6 @@ pairs:
   sample: {veth0: {peer: ceth0, netns: netns0, addresses: [172.18.0.10/16], address: 172.18.0.10}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import VethResource
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
@@ -131,30 +118,27 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock 
 )
 
 
+ARGUMENT_SPEC = dict(
+    pairs=dict(type='list', elements='dict', required=True, options=dict(
+        name=dict(type='str', required=True),
+        peer=dict(type='str', required=True),
+        netns=dict(type='str'),
+        addresses=dict(type='list', elements='str'),
+        gateway=dict(type='str'),
+        mtu=dict(type='int'),
+        mac=dict(type='str'),
+        state=dict(type='str', choices=['present', 'absent']),
+    )),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    owner=dict(type='str'),
+    exclusive=dict(type='bool', default=False),
+    pool=dict(type='str'),
+    reserved=dict(type='list', elements='str', default=[]),
+)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            pairs=dict(type='list', elements='dict', required=True, options=dict(
-                name=dict(type='str', required=True),
-                peer=dict(type='str', required=True),
-                netns=dict(type='str'),
-                addresses=dict(type='list', elements='str'),
-                gateway=dict(type='str'),
-                mtu=dict(type='int'),
-                mac=dict(type='str'),
-                state=dict(type='str', choices=['present', 'absent']),
-            )),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            owner=dict(type='str'),
-            exclusive=dict(type='bool', default=False),
-            pool=dict(type='str'),
-            reserved=dict(type='list', elements='str', default=[]),
-        ),
-        supports_check_mode=True,
-    )
-    if not HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
-    runner.run(module, VethResource())
+    runner.run_module(VethResource(), ARGUMENT_SPEC, HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR)
 
 
 if __name__ == '__main__':
