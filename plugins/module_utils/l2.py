@@ -17,6 +17,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.apply i
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
     Kernel, list_netns,
 )
+from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import PlanError
 
 
 class _Resource(object):
@@ -47,6 +48,20 @@ def _link_view(link, fields):
     return v
 
 
+def _read_namespaces(k, names, required, **what):
+    """Views of named namespaces; a stale /run/netns entry fails if required, else is skipped."""
+    views = {}
+    for n in names:
+        try:
+            views[n] = observe.read_ns(k.ipr(n), **what)
+        except OSError as e:
+            if n in required:
+                raise PlanError("'/run/netns/%s' exists but is not a network namespace (%s): "
+                                "a stale entry; remove it with 'ip netns delete %s' and rerun"
+                                % (n, e.strerror or e, n))
+    return views
+
+
 class NetnsResource(_Resource):
     def want(self, params):
         return model.netns_want(params)
@@ -56,7 +71,7 @@ class NetnsResource(_Resource):
         look = [n for n in want.names if n in existing] if want.state == 'present' else []
         if want.exclusive:
             look = sorted(existing)
-        views = dict((n, observe.read_ns(k.ipr(n), addresses=False)) for n in look)
+        views = _read_namespaces(k, look, set(want.names), addresses=False)
         return plan.NetnsHave(existing, views)
 
     def plan(self, want, have):
@@ -121,7 +136,8 @@ class VethResource(_Resource):
         for p in want.pairs:
             if p.gateway is not None:
                 versions.setdefault(p.netns, set()).add(p.gateway.version)
-        views = dict((ns, observe.read_ns(k.ipr(ns), routes=versions.get(ns, ())))
+        views = dict((ns, _read_namespaces(k, [ns], namespaces,
+                                           routes=versions.get(ns, ()))[ns])
                      for ns in sorted(namespaces))
         if getattr(k, 'predict_missing', False):
             for p in want.pairs:

@@ -287,6 +287,10 @@ def veth_want(params):
                 if a.version == pool.version and a.ip not in pool:
                     raise ValidationError('address %s (in %s) is outside the pool %s'
                                           % (a, item, pool))
+        if netns is None and p.get('gateway') is not None:
+            raise ValidationError('%s: a gateway without netns would replace the host\'s own '
+                                  'default route; put the peer in a namespace or drop gateway'
+                                  % item)
         if auto and p.get('gateway') is not None:
             gw = address(p['gateway'], item, 'gateway')
             if gw not in pool:

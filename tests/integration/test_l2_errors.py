@@ -49,6 +49,8 @@ BAD_INPUT = [
     ('veth-dup-name', veth([GOOD_PAIR, p(name='veth0')]), ["'veth0'", 'listed twice']),
     ('veth-dup-peer', veth([GOOD_PAIR, p(peer='ceth0', netns='netns0')]),
      ['ceth0 in netns0', 'listed twice']),
+    ('veth-gateway-without-netns', veth([GOOD_PAIR, p(netns=None, gateway='172.18.0.1')]),
+     ["pair 'veth1'", "host's own default route"]),
     ('veth-gateway-outside', veth([GOOD_PAIR, p(gateway='10.0.0.1')]),
      ["pair 'veth1'", '10.0.0.1', 'outside the subnet', '172.18.0.0/16']),
     ('bridge-invalid-cidr', bridge([GOOD_BRIDGE, {'name': 'br1', 'addresses': ['10.0.0.1/33']}]),
@@ -143,3 +145,17 @@ def test_apply_failure_rolls_back_what_it_created(play, toolchain):
            'net.ipv6.conf.default.disable_ipv6=0')
     out = play([veth(pairs), veth(pairs)], toolchain=toolchain)
     assert [x['_status'] for x in out] == ['ok', 'ok'] and out[1]['changed'] is False
+
+
+def test_stale_run_netns_entry_fails_clearly_and_is_skipped_by_exclusive(play):
+    """A file in /run/netns that is not a namespace: named, it fails clearly; unnamed, skipped."""
+    with open('/run/netns/stale', 'w'):
+        pass
+    r = play([netns(['new0', 'stale'])])[0]
+    assert r['_status'] == 'failed'
+    assert "'/run/netns/stale' exists but is not a network namespace" in r['msg']
+    assert 'ip netns delete stale' in r['msg']
+    assert run_in(None, 'ip', 'netns', 'list').stdout.split() == ['stale']
+    r = play([netns(['new0'], owner='br0', exclusive=True)])[0]
+    assert r['_status'] == 'ok' and r['changed'], r
+    assert sorted(run_in(None, 'ip', 'netns', 'list').stdout.split()) == ['new0', 'stale']
