@@ -71,6 +71,12 @@ mkdir -p ~/.ansible/test/cache
 cmp -s "$here/scripts/get_pip_shim.py" ~/.ansible/test/cache/"get_pip_$get_pip.py" ||
   install -m 0644 "$here/scripts/get_pip_shim.py" ~/.ansible/test/cache/"get_pip_$get_pip.py"
 
+# A local copy of pyroute2's wheel: the role's prerequisites test installs it with pip
+# inside a sandbox that has no network (PIP_NO_INDEX + PIP_FIND_LINKS).
+wheels="$LINUXNET_HOME/wheels"
+ls "$wheels"/pyroute2-0.9.7-*.whl >/dev/null 2>&1 ||
+  "$LINUXNET_HOME/venv-2.19/bin/pip" download -q --no-deps -d "$wheels" 'pyroute2==0.9.7'
+
 # The collection as Ansible finds it: ansible_collections/linuxnet/container_network
 coll="$LINUXNET_HOME/collections/ansible_collections/linuxnet"
 mkdir -p "$coll"

@@ -260,3 +260,23 @@ def test_the_seed_four_questions_with_real_packets(play, world):
     # teardown: the published port is gone with the network
     assert not failed(role(play, {'container_bridge_network_state': 'absent'}))
     assert world.fetch(None, '198.51.100.2', 5000) is None
+
+
+def test_prerequisites_install_pyroute2_for_the_target_python(play, tmp_path):
+    """A target Python without pyroute2 gets it (pip, from a local wheel: no network here)."""
+    venv = str(tmp_path / 'target')
+    subprocess.run([sys.executable, '-m', 'venv', venv], check=True)
+    python = venv + '/bin/python'
+    assert subprocess.run([python, '-c', 'import pyroute2'], check=False).returncode != 0
+    os.environ.update(PIP_NO_INDEX='1', PIP_FIND_LINKS=os.path.join(
+        os.environ.get('LINUXNET_HOME', '/opt/linuxnet'), 'wheels'))
+    try:
+        r = role(play, {'ansible_python_interpreter': python})
+    finally:
+        for k in ('PIP_NO_INDEX', 'PIP_FIND_LINKS'):
+            os.environ.pop(k)
+    assert not failed(r), r
+    assert any(x['_task'].endswith('pyroute2 from PyPI for the target Python (e.g. python39 on '
+                                   'CentOS 8)') and x.get('changed') for x in r), r
+    assert subprocess.run([python, '-c', 'import pyroute2'], check=False).returncode == 0
+    assert netns() == ['netns0', 'netns1'] and ping('netns0', '172.18.0.20')
