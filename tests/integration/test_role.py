@@ -280,3 +280,16 @@ def test_prerequisites_install_pyroute2_for_the_target_python(play, tmp_path):
                                    'CentOS 8)') and x.get('changed') for x in r), r
     assert subprocess.run([python, '-c', 'import pyroute2'], check=False).returncode == 0
     assert netns() == ['netns0', 'netns1'] and ping('netns0', '172.18.0.20')
+
+
+def test_module_calls_do_not_grow_with_containers(play):
+    """A role run costs the same number of module invocations for 2 or 20 containers."""
+    def module_calls(n):
+        v = {'container_bridge_network_containers': [{'name': 'c%d' % i} for i in range(n)],
+             'container_bridge_network_published_ports': [{'container': 'c1',
+                                                           'host_port': 8000}]}
+        r = role(play, v)
+        assert not failed(r), r
+        return len([x for x in r if x['_status'] != 'skipped' and 'include_args' not in x])
+    assert module_calls(2) == module_calls(20)
+    assert len(netns()) == 20
