@@ -33,9 +33,21 @@ _RESETS_INDEX = frozenset(('netns_create', 'netns_delete', 'veth_create', 'bridg
 
 
 class Applier(object):
-    def __init__(self, kernel):
+    def __init__(self, kernel, have=None):
         self.k = kernel
         self._index = {}
+        if have is not None:
+            self.prime(have)
+
+    def prime(self, have):
+        """Take interface indices from the observation instead of looking each one up."""
+        views = list(getattr(have, 'views', {}).items())
+        if getattr(have, 'host', None) is not None:
+            views.append((None, have.host))
+        for ns, view in views:
+            for name, link in view.links.items():
+                if link.index is not None and link.index > 0:
+                    self._index[(ns, name)] = link.index
 
     def index(self, name, ns=None):
         """ifindex of a link, looked up once per name until links are created or deleted."""
@@ -102,6 +114,17 @@ class Applier(object):
             if _code(e) != errno.ENODEV:
                 raise
 
+    def link_delete_many(self, acts):
+        """Several link deletes in one namespace: one group delete (one grace period)."""
+        ns = acts[0].args.get('netns')
+        indices = []
+        for a in acts:
+            try:
+                indices.append(self.index(a.target, ns))
+            except RuntimeError:
+                pass  # already gone
+        self.k.delete_links(ns, indices)
+
     def link_set(self, a):
         ns = a.args.get('netns')
         kw = {}
@@ -150,18 +173,35 @@ class Applier(object):
 
     # -- driver -----------------------------------------------------------
 
+    def _batch(self, actions, i):
+        """actions[i] and the link deletes in the same namespace right after it."""
+        a = actions[i]
+        j = i + 1
+        if a.op == 'link_delete':
+            while j < len(actions) and actions[j].op == 'link_delete' and \
+                    actions[j].args.get('netns') == a.args.get('netns'):
+                j += 1
+        return actions[i:j]
+
     def apply(self, actions):
         done = []
-        for a in actions:
+        i = 0
+        while i < len(actions):
+            batch = self._batch(actions, i)
+            a = batch[0]
             try:
-                getattr(self, a.op)(a)
+                if len(batch) > 1:
+                    self.link_delete_many(batch)
+                else:
+                    getattr(self, a.op)(a)
             except Exception as e:
                 self._index = {}
                 raise ApplyError(a, e, done, self.rollback(done))
             finally:
                 if a.op in _RESETS_INDEX:
                     self._index = {}
-            done.append(a)
+            done.extend(batch)
+            i += len(batch)
         return done
 
     def rollback(self, done):

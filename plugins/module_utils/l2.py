@@ -32,10 +32,16 @@ class _Resource(object):
         return k
 
     def apply(self, ctx, actions):
-        Applier(ctx).apply(actions)
+        Applier(ctx, getattr(ctx, 'observed', None)).apply(actions)
 
     def result(self, want, have, actions):
         return {}
+
+
+def _seen(k, have):
+    """Keep the observation on the kernel context: the applier takes indices from it."""
+    k.observed = have
+    return have
 
 
 def _link_view(link, fields):
@@ -72,7 +78,7 @@ class NetnsResource(_Resource):
         if want.exclusive:
             look = sorted(existing)
         views = _read_namespaces(k, look, set(want.names), addresses=False)
-        return plan.NetnsHave(existing, views)
+        return _seen(k, plan.NetnsHave(existing, views))
 
     def plan(self, want, have):
         return plan.plan_netns(want, have)
@@ -104,7 +110,7 @@ class BridgeResource(_Resource):
         return model.bridge_want(params)
 
     def observe(self, k, want):
-        return plan.L2Have(observe.read_ns(k.ipr()))
+        return _seen(k, plan.L2Have(observe.read_ns(k.ipr())))
 
     def plan(self, want, have):
         return plan.plan_bridges(want, have)
@@ -144,8 +150,8 @@ class VethResource(_Resource):
                 if p.netns and p.netns not in existing and p.state == 'present':
                     existing.add(p.netns)
                     views[p.netns] = observe.NsView([])
-        return plan.L2Have(observe.read_ns(k.ipr(), routes=versions.get(None, ())), views,
-                           existing)
+        return _seen(k, plan.L2Have(observe.read_ns(k.ipr(), routes=versions.get(None, ())),
+                                    views, existing))
 
     def plan(self, want, have):
         return plan.plan_veth(want, have)
@@ -220,7 +226,7 @@ class PortsResource(_Resource):
                     links.append(observe.Link(index=-1 - i, name=name, addresses=[],
                                               kind='bridge' if name == want.bridge else None))
             host = observe.NsView(links)
-        return plan.L2Have(host)
+        return _seen(k, plan.L2Have(host))
 
     def plan(self, want, have):
         return plan.plan_ports(want, have)

@@ -108,6 +108,34 @@ def _wrap(made):
     return IPRoute(use_socket=made) if isinstance(made, socket.socket) else made
 
 
+def _code(e):
+    return getattr(e, 'code', None) or getattr(e, 'errno', None)
+
+
+# First link group tried for batched deletes (any group no link of the namespace uses).
+_BATCH_GROUP = 0x6c6e6400
+
+
+def held_netns_inodes():
+    """nsfs inodes of the network namespaces of every process and thread (/proc scan)."""
+    inodes = set()
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            tids = os.listdir('/proc/%s/task' % pid)
+        except OSError:
+            continue  # exited meanwhile
+        for tid in tids:
+            try:
+                target = os.readlink('/proc/%s/task/%s/ns/net' % (pid, tid))
+            except OSError:
+                continue
+            if target.startswith('net:['):
+                inodes.add(int(target[5:-1]))
+    return inodes
+
+
 def netns_path(name):
     return os.path.join(NETNS_RUN_DIR, name)
 
@@ -147,6 +175,7 @@ class Kernel(object):
     def __init__(self):
         self._socks = {}
         self._run_dir_ready = False
+        self._held = None
 
     def __enter__(self):
         return self
@@ -210,21 +239,63 @@ class Kernel(object):
                 pass
             raise
 
+    def held_netns(self):
+        """Inodes of the network namespaces some process or thread is in (one /proc scan)."""
+        if self._held is None:
+            self._held = held_netns_inodes()
+        return self._held
+
+    def delete_links(self, ns, indices):
+        """Delete links by index; several at once by one RTM_DELLINK of a link group.
+
+        Each RTM_DELLINK waits for an RCU grace period in the kernel (~30 ms); a group
+        delete unregisters all the group's links (and veth peers) after a single one.
+        Links already gone (ENODEV) count as deleted.
+        """
+        ipr = self.ipr(ns)
+        indices = list(indices)
+        if len(indices) > 1:
+            used = set(l.get_attr('IFLA_GROUP') for l in ipr.get_links())
+            group = _BATCH_GROUP
+            while group in used:
+                group += 1
+            tagged = 0
+            for i in indices:
+                try:
+                    ipr.link('set', index=i, group=group)
+                    tagged += 1
+                except Exception as e:
+                    if _code(e) != errno.ENODEV:
+                        raise
+            if tagged:
+                ipr.link('del', group=group)
+            return
+        for i in indices:
+            try:
+                ipr.link('del', index=i)
+            except Exception as e:
+                if _code(e) != errno.ENODEV:
+                    raise
+
     def delete_netns(self, name):
         """Delete the named namespace and every interface in it (except lo).
 
-        Interfaces are deleted first: a namespace kept alive by a process would
-        otherwise keep them (and their veth peers on the host) forever.
+        Unmounting is enough when no process is in the namespace: the kernel then
+        destroys it with its interfaces (and their veth peers), many namespaces per
+        RCU grace period. A namespace a process (or thread) is still in would keep
+        its interfaces, so those are deleted first, by one group delete.
         """
         path = netns_path(name)
-        ipr = self.ipr(name)
-        for link in ipr.get_links():
-            if link['index'] != 1 and link.get_attr('IFLA_IFNAME') != 'lo':
-                try:
-                    ipr.link('del', index=link['index'])
-                except Exception as e:
-                    if getattr(e, 'code', None) != errno.ENODEV:
-                        raise
+        try:
+            ino = os.stat(path).st_ino
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                raise
+            ino = None
+        if ino is not None and ino in self.held_netns():
+            ipr = self.ipr(name)
+            self.delete_links(name, [l['index'] for l in ipr.get_links()
+                                     if l['index'] != 1 and l.get_attr('IFLA_IFNAME') != 'lo'])
         sock = self._socks.pop(name, None)
         if sock is not None:
             sock.close()
