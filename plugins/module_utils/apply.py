@@ -10,6 +10,7 @@ import errno
 import ipaddress
 import os
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError,
 )
@@ -26,10 +27,9 @@ def _code(e):
     return getattr(e, 'code', None) or getattr(e, 'errno', None)
 
 
-# Operations after which cached interface indices may be stale (links created,
-# deleted, or moved: deleting a veth end deletes its peer in another namespace).
-_RESETS_INDEX = frozenset(('netns_create', 'netns_delete', 'veth_create', 'bridge_create',
-                           'link_delete'))
+# Operations after which cached interface indices may be stale. Deleting a link can
+# delete others (a veth's peer, in another namespace): the whole cache goes then.
+_RESETS_INDEX = frozenset(('link_delete',))
 
 
 class Applier(object):
@@ -53,21 +53,18 @@ class Applier(object):
         """ifindex of a link, looked up once per name until links are created or deleted."""
         idx = self._index.get((ns, name))
         if idx is None:
-            found = self.k.ipr(ns).link_lookup(ifname=name)
-            if not found:
+            idx = rtnl.link_index(self.k.raw(ns), name)
+            if idx is None:
                 raise RuntimeError("no link '%s' in %s" % (name, ns or 'the host namespace'))
-            idx = self._index[(ns, name)] = found[0]
+            self._index[(ns, name)] = idx
         return idx
 
     # -- operations -------------------------------------------------------
 
     def netns_create(self, a):
         self.k.create_netns(a.target)
-        ipr = self.k.ipr(a.target)
-        kw = {'state': 'up'}
-        if a.args.get('alias'):
-            kw['ifalias'] = a.args['alias']
-        ipr.link('set', index=self.index('lo', a.target), **kw)
+        # lo is ifindex 1 in every new namespace
+        rtnl.set_link(self.k.raw(a.target), 1, up=True, alias=a.args.get('alias') or None)
 
     def netns_delete(self, a):
         self.k.delete_netns(a.target)
@@ -102,7 +99,7 @@ class Applier(object):
                 os.close(fd)
         if a.args.get('alias'):
             # IFLA_IFALIAS is ignored on RTM_NEWLINK by some kernels: set it explicitly.
-            self.k.ipr().link('set', index=self.index(a.target), ifalias=a.args['alias'])
+            rtnl.set_link(self.k.raw(), self.index(a.target), alias=a.args['alias'])
 
     def link_delete(self, a):
         ns = a.args.get('netns')
@@ -127,20 +124,14 @@ class Applier(object):
 
     def link_set(self, a):
         ns = a.args.get('netns')
-        kw = {}
-        if a.args.get('up'):
-            kw['state'] = 'up'
-        if a.args.get('mtu'):
-            kw['mtu'] = a.args['mtu']
-        if a.args.get('mac'):
-            kw['address'] = a.args['mac']
-        if a.args.get('alias'):
-            kw['ifalias'] = a.args['alias']
+        master = None
         if a.args.get('master'):
-            kw['master'] = self.index(a.args['master'], ns)
+            master = self.index(a.args['master'], ns)
         if a.args.get('nomaster'):
-            kw['master'] = 0
-        self.k.ipr(ns).link('set', index=self.index(a.target, ns), **kw)
+            master = 0
+        rtnl.set_link(self.k.raw(ns), self.index(a.target, ns), up=bool(a.args.get('up')),
+                      mtu=a.args.get('mtu') or None, mac=a.args.get('mac') or None,
+                      alias=a.args.get('alias') or None, master=master)
 
     def brport_set(self, a):
         self.k.ipr().brport('set', index=self.index(a.target), mode=1 if a.args['hairpin'] else 0)
@@ -148,12 +139,12 @@ class Applier(object):
     def addr_add(self, a):
         ns = a.args.get('netns')
         iface = ipaddress.ip_interface(a.args['address'])
-        kw = {}
+        broadcast = None
         if iface.version == 4 and iface.network.prefixlen < 31:
-            kw['broadcast'] = str(iface.network.broadcast_address)
+            broadcast = str(iface.network.broadcast_address)
         try:
-            self.k.ipr(ns).addr('add', index=self.index(a.target, ns), address=str(iface.ip),
-                                prefixlen=iface.network.prefixlen, **kw)
+            rtnl.address(self.k.raw(ns), True, self.index(a.target, ns), str(iface.ip),
+                         iface.network.prefixlen, broadcast)
         except Exception as e:
             if _code(e) != errno.EEXIST:
                 raise
@@ -161,17 +152,26 @@ class Applier(object):
     def addr_del(self, a):
         ns = a.args.get('netns')
         iface = ipaddress.ip_interface(a.args['address'])
-        self.k.ipr(ns).addr('del', index=self.index(a.target, ns), address=str(iface.ip),
-                            prefixlen=iface.network.prefixlen)
+        rtnl.address(self.k.raw(ns), False, self.index(a.target, ns), str(iface.ip),
+                     iface.network.prefixlen)
 
     def route_default(self, a):
         ns = a.args.get('netns')
         gw = ipaddress.ip_address(a.args['gateway'])
-        dst = '0.0.0.0/0' if gw.version == 4 else '::/0'
-        self.k.ipr(ns).route('replace', dst=dst, gateway=str(gw),
-                             oif=self.index(a.target, ns))
+        rtnl.replace_default_route(self.k.raw(ns), str(gw), self.index(a.target, ns))
 
     # -- driver -----------------------------------------------------------
+
+    def _forget(self, a):
+        """Drop the cached indices the action may have made stale."""
+        if a.op in _RESETS_INDEX:
+            self._index = {}
+        elif a.op in ('veth_create', 'bridge_create'):
+            self._index.pop((None, a.target), None)
+            self._index.pop((a.args.get('netns'), a.args.get('peer')), None)
+        elif a.op in ('netns_create', 'netns_delete'):
+            for key in [k for k in self._index if k[0] == a.target]:
+                del self._index[key]
 
     def _batch(self, actions, i):
         """actions[i] and the link deletes in the same namespace right after it."""
@@ -198,8 +198,7 @@ class Applier(object):
                 self._index = {}
                 raise ApplyError(a, e, done, self.rollback(done))
             finally:
-                if a.op in _RESETS_INDEX:
-                    self._index = {}
+                self._forget(a)
             done.extend(batch)
             i += len(batch)
         return done

@@ -59,7 +59,7 @@ def _read_namespaces(k, names, required, **what):
     views = {}
     for n in names:
         try:
-            views[n] = observe.read_ns(k.ipr(n), **what)
+            views[n] = observe.read_ns(k.raw(n), **what)
         except OSError as e:
             if n in required:
                 raise PlanError("'/run/netns/%s' exists but is not a network namespace (%s): "
@@ -110,7 +110,7 @@ class BridgeResource(_Resource):
         return model.bridge_want(params)
 
     def observe(self, k, want):
-        return _seen(k, plan.L2Have(observe.read_ns(k.ipr())))
+        return _seen(k, plan.L2Have(observe.read_ns(k.raw())))
 
     def plan(self, want, have):
         return plan.plan_bridges(want, have)
@@ -150,7 +150,7 @@ class VethResource(_Resource):
                 if p.netns and p.netns not in existing and p.state == 'present':
                     existing.add(p.netns)
                     views[p.netns] = observe.NsView([])
-        return _seen(k, plan.L2Have(observe.read_ns(k.ipr(), routes=versions.get(None, ())),
+        return _seen(k, plan.L2Have(observe.read_ns(k.raw(), routes=versions.get(None, ())),
                                     views, existing))
 
     def plan(self, want, have):
@@ -218,7 +218,7 @@ class PortsResource(_Resource):
         return model.ports_want(params)
 
     def observe(self, k, want):
-        host = observe.read_ns(k.ipr(), addresses=False, hairpin=True)
+        host = observe.read_ns(k.raw(), addresses=False, hairpin=True)
         if getattr(k, 'predict_missing', False):
             links = list(host.links.values())
             for i, name in enumerate([want.bridge] + [p.name for p in want.ports]):

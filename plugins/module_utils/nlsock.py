@@ -91,21 +91,17 @@ def _uses_asyncio_core():
     return tuple(int(x) for x in (PYROUTE2_VERSION or '0').split('.')[:2]) >= (0, 9)
 
 
-def _socket_here():
-    """Called in the namespace thread: something to build an IPRoute from later.
+def _open_here(with_ipr):
+    """Called in the namespace thread: a plain netlink socket there (for :mod:`rtnl`
+    reads, and wrapped by pyroute2 0.9+ for changes), and with pyroute2 0.7, whose
+    IPRoute opens its own socket in its constructor, that IPRoute if asked for.
 
-    pyroute2 0.7 opens its socket in the constructor, so the IPRoute itself is
-    built here. 0.9+ opens sockets lazily per thread and refuses to be used from
-    another thread than its creator: open the raw netlink socket here and wrap it
-    in the caller's thread (:func:`_wrap`).
+    pyroute2 0.9+ opens sockets lazily per thread and refuses to be used from
+    another thread than its creator: it wraps the raw socket in the caller's
+    thread instead (``IPRoute(use_socket=...)``).
     """
-    if _uses_asyncio_core():
-        return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
-    return IPRoute()
-
-
-def _wrap(made):
-    return IPRoute(use_socket=made) if isinstance(made, socket.socket) else made
+    raw = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+    return raw, (IPRoute() if with_ipr and not _uses_asyncio_core() else None)
 
 
 def _code(e):
@@ -173,7 +169,8 @@ class Kernel(object):
     """
 
     def __init__(self):
-        self._socks = {}
+        self._socks = {}   # ns -> pyroute2 IPRoute (changes)
+        self._raw = {}     # ns -> plain netlink socket (rtnl reads)
         self._run_dir_ready = False
         self._held = None
 
@@ -184,13 +181,40 @@ class Kernel(object):
         self.close()
         return False
 
+    def _close(self, ns):
+        for s in (self._socks.pop(ns, None), self._raw.pop(ns, None)):
+            if s is not None:
+                try:
+                    s.close()
+                except Exception:
+                    pass
+
     def close(self):
-        for s in self._socks.values():
+        for ns in set(self._socks) | set(self._raw):
+            self._close(ns)
+
+    def _enter(self, ns, with_ipr):
+        path = netns_path(ns)
+
+        def enter():
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                s.close()
-            except Exception:
-                pass
-        self._socks = {}
+                _check(libc().setns(fd, CLONE_NEWNET), 'setns %s' % path)
+            finally:
+                os.close(fd)
+            return _open_here(with_ipr)
+        return _in_thread(enter)
+
+    def raw(self, ns=None):
+        """A plain netlink socket in namespace ``ns`` (None: host), for :mod:`rtnl` reads."""
+        sock = self._raw.get(ns)
+        if sock is None:
+            if ns is None:
+                sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+            else:
+                sock = self._enter(ns, False)[0]
+            self._raw[ns] = sock
+        return sock
 
     def ipr(self, ns=None):
         """The IPRoute socket for namespace ``ns`` (None: host). Never creates one."""
@@ -198,17 +222,10 @@ class Kernel(object):
         if sock is None:
             if ns is None:
                 sock = IPRoute()
+            elif _uses_asyncio_core():
+                sock = IPRoute(use_socket=self.raw(ns))
             else:
-                path = netns_path(ns)
-
-                def enter():
-                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-                    try:
-                        _check(libc().setns(fd, CLONE_NEWNET), 'setns %s' % path)
-                    finally:
-                        os.close(fd)
-                    return _socket_here()
-                sock = _wrap(_in_thread(enter))
+                sock = self._enter(ns, True)[1]
             self._socks[ns] = sock
         return sock
 
@@ -229,9 +246,12 @@ class Kernel(object):
             _check(libc().unshare(CLONE_NEWNET), 'unshare(CLONE_NEWNET)')
             _check(libc().mount(b'/proc/thread-self/ns/net', path.encode(), b'none',
                                 MS_BIND, None), 'bind mount %s' % path)
-            return _socket_here()
+            return _open_here(True)
         try:
-            self._socks[name] = _wrap(_in_thread(make))
+            raw, ipr = _in_thread(make)
+            self._raw[name] = raw
+            if ipr is not None:
+                self._socks[name] = ipr
         except Exception:
             try:
                 os.unlink(path)
@@ -296,9 +316,7 @@ class Kernel(object):
             ipr = self.ipr(name)
             self.delete_links(name, [l['index'] for l in ipr.get_links()
                                      if l['index'] != 1 and l.get_attr('IFLA_IFNAME') != 'lo'])
-        sock = self._socks.pop(name, None)
-        if sock is not None:
-            sock.close()
+        self._close(name)
         ret = libc().umount2(path.encode(), MNT_DETACH)
         if ret != 0 and ctypes.get_errno() not in (errno.EINVAL, errno.ENOENT):
             _check(ret, 'umount %s' % path)

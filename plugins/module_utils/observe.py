@@ -9,6 +9,7 @@ __metaclass__ = type
 import ipaddress
 import socket
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
 from ansible_collections.linuxnet.container_network.plugins.module_utils.model import Record
 
 IFF_UP = 1
@@ -39,38 +40,30 @@ class NsView(object):
         return m.name if m else None
 
 
-def _kind(msg):
-    info = msg.get_attr('IFLA_LINKINFO')
-    return info.get_attr('IFLA_INFO_KIND') if info is not None else None
-
-
-def read_ns(ipr, addresses=True, routes=False, hairpin=False):
-    """Snapshot of one namespace through its netlink socket.
+def read_ns(sock, addresses=True, routes=False, hairpin=False):
+    """Snapshot of one namespace through a netlink socket opened in it (:mod:`rtnl`).
 
     ``routes``: True reads the default routes of both IP versions; a collection of
     versions (e.g. ``{4}``) reads only those (one dump fewer per namespace).
     """
     addrs = {}
     if addresses:
-        for a in ipr.get_addr():
-            if a['family'] == socket.AF_INET6 and a['scope'] == RT_SCOPE_LINK:
+        for family, prefixlen, scope, index, ip in rtnl.addresses(sock):
+            if family == socket.AF_INET6 and scope == RT_SCOPE_LINK:
                 continue
-            ip = a.get_attr('IFA_LOCAL') or a.get_attr('IFA_ADDRESS')
-            addrs.setdefault(a['index'], []).append(
-                ipaddress.ip_interface('%s/%d' % (ip, a['prefixlen'])))
+            addrs.setdefault(index, []).append(
+                ipaddress.ip_interface('%s/%d' % (ip, prefixlen)))
     modes = {}
     if hairpin:
-        for m in ipr.get_links(family=socket.AF_BRIDGE):
-            pi = m.get_attr('IFLA_PROTINFO')
-            if pi is not None:
-                modes[m['index']] = bool(pi.get_attr('IFLA_BRPORT_MODE'))
+        for m in rtnl.links(sock, family=socket.AF_BRIDGE):
+            if m['hairpin'] is not None:
+                modes[m['index']] = m['hairpin']
     links = []
-    for m in ipr.get_links():
+    for m in rtnl.links(sock):
         links.append(Link(
-            index=m['index'], name=m.get_attr('IFLA_IFNAME'), kind=_kind(m),
-            up=bool(m['flags'] & IFF_UP), mtu=m.get_attr('IFLA_MTU'),
-            mac=m.get_attr('IFLA_ADDRESS'), master=m.get_attr('IFLA_MASTER') or None,
-            alias=m.get_attr('IFLA_IFALIAS') or None, peer_index=m.get_attr('IFLA_LINK'),
+            index=m['index'], name=m['name'], kind=m['kind'],
+            up=bool(m['flags'] & IFF_UP), mtu=m['mtu'], mac=m['mac'],
+            master=m['master'] or None, alias=m['alias'] or None, peer_index=m['link'],
             addresses=addrs.get(m['index'], []), hairpin=modes.get(m['index'])))
     gws = {}
     if routes:
@@ -78,9 +71,7 @@ def read_ns(ipr, addresses=True, routes=False, hairpin=False):
         for family, version in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
             if version not in versions:
                 continue
-            for r in ipr.get_routes(family=family):
-                if r['dst_len'] == 0 and r['type'] == RTN_UNICAST and \
-                        (r.get_attr('RTA_TABLE') or r['table']) == RT_TABLE_MAIN:
-                    gw = r.get_attr('RTA_GATEWAY')
+            for dst_len, kind, table, gw in rtnl.routes(sock, family):
+                if dst_len == 0 and kind == RTN_UNICAST and table == RT_TABLE_MAIN:
                     gws[version] = ipaddress.ip_address(gw) if gw else 'direct'
     return NsView(links, gws)

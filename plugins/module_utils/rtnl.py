@@ -1,0 +1,253 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""rtnetlink dumps and simple changes on a plain netlink socket, with :mod:`struct`.
+
+Observation is most of a module's per-namespace cost: going through pyroute2 (0.9's
+asyncio core runs an event loop per request, every attribute is decoded into
+objects) costs ~1 ms per namespace, an IPRoute construction included. The few
+fields :mod:`observe` needs are decoded here directly from one dump per object
+kind, on a socket opened in the namespace (:meth:`nlsock.Kernel.raw`). The simple
+changes made in every container namespace (link up, address, default route) are
+sent the same way; creating and deleting links, bridge port settings and nftables
+still go through pyroute2.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import select
+import socket
+import struct
+
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 1
+NLM_F_ACK = 4
+NLM_F_REPLACE = 0x100
+NLM_F_EXCL = 0x200
+NLM_F_CREATE = 0x400
+NLM_F_DUMP = 0x300
+RTM_SETLINK = 19
+RTM_NEWADDR = 20
+RTM_DELADDR = 21
+RTM_NEWROUTE = 24
+IFF_UP = 1
+IFA_BROADCAST = 4
+RTA_OIF = 4
+RT_TABLE_MAIN = 254
+RTPROT_BOOT = 3
+RTN_UNICAST = 1
+RTM_GETLINK = 18
+RTM_GETADDR = 22
+RTM_GETROUTE = 26
+NLA_TYPE_MASK = 0x3fff
+
+IFLA_ADDRESS = 1
+IFLA_IFNAME = 3
+IFLA_MTU = 4
+IFLA_LINK = 5
+IFLA_MASTER = 10
+IFLA_PROTINFO = 12
+IFLA_LINKINFO = 18
+IFLA_INFO_KIND = 1
+IFLA_IFALIAS = 20
+IFLA_BRPORT_MODE = 4
+IFA_ADDRESS = 1
+IFA_LOCAL = 2
+RTA_GATEWAY = 5
+RTA_TABLE = 15
+
+_HDR = struct.Struct('=IHHII')
+_IFINFO = struct.Struct('=BxHiII')
+_IFADDR = struct.Struct('=BBBBI')
+_RTMSG = struct.Struct('=BBBBBBBBI')
+_NLA = struct.Struct('=HH')
+_U32 = struct.Struct('=I')
+
+_seq = [0]
+
+
+def _attrs(data, offset, end):
+    """{type: raw bytes} of the netlink attributes in data[offset:end]."""
+    out = {}
+    while offset + 4 <= end:
+        length, kind = _NLA.unpack_from(data, offset)
+        if length < 4:
+            break
+        out[kind & NLA_TYPE_MASK] = data[offset + 4:offset + length]
+        offset += (length + 3) & ~3
+    return out
+
+
+def _str(raw):
+    return raw.split(b'\0', 1)[0].decode('utf-8', 'replace') if raw is not None else None
+
+
+def _u32(raw):
+    return _U32.unpack_from(raw)[0] if raw is not None and len(raw) >= 4 else None
+
+
+def _next_seq():
+    _seq[0] = (_seq[0] + 1) & 0x7fffffff or 1
+    return _seq[0]
+
+
+def _answers(sock, seq):
+    """(type, data, offset, length) of each message answering request ``seq``."""
+    while True:
+        try:
+            data = sock.recv(1 << 18)
+        except (BlockingIOError, InterruptedError):
+            # pyroute2 0.9 may have made the socket non-blocking: wait for the answer
+            select.select([sock], [], [])
+            continue
+        offset = 0
+        while offset + _HDR.size <= len(data):
+            length, kind, _flags, mseq, _pid = _HDR.unpack_from(data, offset)
+            if length < _HDR.size:
+                break
+            if mseq == seq:
+                yield kind, data, offset, length
+            offset += (length + 3) & ~3
+
+
+def _error(data, offset):
+    code = -struct.unpack_from('=i', data, offset + _HDR.size)[0]
+    if code:
+        raise OSError(code, os.strerror(code))
+
+
+def dump(sock, msg_type, family, fixed):
+    """Send one dump request; yield (fixed header fields, attribute dict) per answer."""
+    seq = _next_seq()
+    if msg_type == RTM_GETLINK:
+        body = _IFINFO.pack(family, 0, 0, 0, 0)
+    elif msg_type == RTM_GETADDR:
+        body = _IFADDR.pack(family, 0, 0, 0, 0)
+    else:
+        body = _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
+    sock.sendall(_HDR.pack(_HDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
+                 + body)
+    for kind, data, offset, length in _answers(sock, seq):
+        if kind == NLMSG_DONE:
+            return
+        if kind == NLMSG_ERROR:
+            _error(data, offset)
+            return
+        start = offset + _HDR.size
+        yield fixed.unpack_from(data, start), _attrs(data, start + fixed.size, offset + length)
+
+
+def _nla(kind, payload):
+    length = 4 + len(payload)
+    return _NLA.pack(length, kind) + payload + b'\0' * (-length % 4)
+
+
+def request(sock, msg_type, flags, body):
+    """Send one request and wait for its acknowledgement (OSError on a kernel error)."""
+    seq = _next_seq()
+    sock.sendall(_HDR.pack(_HDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK | flags,
+                           seq, 0) + body)
+    for kind, data, offset, _length in _answers(sock, seq):
+        if kind == NLMSG_ERROR:
+            _error(data, offset)
+            return
+
+
+def link_index(sock, name):
+    """ifindex of the link called ``name``, None if there is none (one RTM_GETLINK)."""
+    seq = _next_seq()
+    body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _nla(IFLA_IFNAME, name.encode() + b'\0')
+    sock.sendall(_HDR.pack(_HDR.size + len(body), RTM_GETLINK, NLM_F_REQUEST, seq, 0) + body)
+    for kind, data, offset, _length in _answers(sock, seq):
+        if kind == NLMSG_ERROR:
+            try:
+                _error(data, offset)
+            except OSError as e:
+                if e.errno == errno.ENODEV:
+                    return None
+                raise
+            return None
+        return _IFINFO.unpack_from(data, offset + _HDR.size)[2]
+
+
+def set_link(sock, index, up=False, mtu=None, mac=None, alias=None, master=None):
+    """Like ``ip link set``: bring up, MTU, MAC, alias, master (0: no master)."""
+    body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP if up else 0)
+    if mtu is not None:
+        body += _nla(IFLA_MTU, _U32.pack(mtu))
+    if mac is not None:
+        body += _nla(IFLA_ADDRESS, bytes(bytearray(int(x, 16) for x in mac.split(':'))))
+    if alias is not None:
+        body += _nla(IFLA_IFALIAS, alias.encode('utf-8'))
+    if master is not None:
+        body += _nla(IFLA_MASTER, _U32.pack(master))
+    request(sock, RTM_SETLINK, 0, body)
+
+
+def address(sock, add, index, ip, prefixlen, broadcast=None):
+    """Add (EEXIST if present) or delete one address of a link."""
+    family = socket.AF_INET6 if ':' in ip else socket.AF_INET
+    raw = socket.inet_pton(family, ip)
+    body = _IFADDR.pack(family, prefixlen, 0, 0, index) + _nla(IFA_LOCAL, raw) + \
+        _nla(IFA_ADDRESS, raw)
+    if broadcast is not None:
+        body += _nla(IFA_BROADCAST, socket.inet_pton(family, broadcast))
+    request(sock, RTM_NEWADDR if add else RTM_DELADDR,
+            NLM_F_CREATE | NLM_F_EXCL if add else 0, body)
+
+
+def replace_default_route(sock, gateway, oif):
+    """Like ``ip route replace default via GATEWAY dev OIF`` (main table)."""
+    family = socket.AF_INET6 if ':' in gateway else socket.AF_INET
+    body = _RTMSG.pack(family, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, 0, RTN_UNICAST, 0) + \
+        _nla(RTA_GATEWAY, socket.inet_pton(family, gateway)) + _nla(RTA_OIF, _U32.pack(oif))
+    request(sock, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, body)
+
+
+def links(sock, family=socket.AF_UNSPEC):
+    """One dict per link: index, flags, name, kind, mtu, mac, master, alias, link, hairpin."""
+    out = []
+    for (_fam, _type, index, flags, _change), a in dump(sock, RTM_GETLINK, family, _IFINFO):
+        kind = None
+        if IFLA_LINKINFO in a:
+            info = a[IFLA_LINKINFO]
+            kind = _str(_attrs(info, 0, len(info)).get(IFLA_INFO_KIND))
+        mac = a.get(IFLA_ADDRESS)
+        hairpin = None
+        if IFLA_PROTINFO in a:
+            pi = _attrs(a[IFLA_PROTINFO], 0, len(a[IFLA_PROTINFO]))
+            if IFLA_BRPORT_MODE in pi:
+                hairpin = bool(bytearray(pi[IFLA_BRPORT_MODE])[0])
+        out.append({
+            'index': index, 'flags': flags, 'name': _str(a.get(IFLA_IFNAME)), 'kind': kind,
+            'mtu': _u32(a.get(IFLA_MTU)),
+            'mac': ':'.join('%02x' % b for b in bytearray(mac)) if mac is not None else None,
+            'master': _u32(a.get(IFLA_MASTER)), 'alias': _str(a.get(IFLA_IFALIAS)),
+            'link': _u32(a.get(IFLA_LINK)), 'hairpin': hairpin})
+    return out
+
+
+def addresses(sock):
+    """(family, prefixlen, scope, index, address string) per address."""
+    out = []
+    for (family, prefixlen, _flags, scope, index), a in dump(sock, RTM_GETADDR,
+                                                             socket.AF_UNSPEC, _IFADDR):
+        raw = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
+        if raw is None or family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        out.append((family, prefixlen, scope, index, socket.inet_ntop(family, raw)))
+    return out
+
+
+def routes(sock, family):
+    """(dst_len, type, table, gateway string or None) per route of the family."""
+    out = []
+    for f, a in dump(sock, RTM_GETROUTE, family, _RTMSG):
+        table = _u32(a.get(RTA_TABLE)) or f[4]
+        gw = a.get(RTA_GATEWAY)
+        out.append((f[1], f[7], table, socket.inet_ntop(family, gw) if gw else None))
+    return out
