@@ -70,30 +70,21 @@ class Applier(object):
         self.k.delete_netns(a.target)
 
     def bridge_create(self, a):
-        ipr = self.k.ipr()
-        ipr.link('add', ifname=a.target, kind='bridge')
+        rtnl.new_link(self.k.raw(), a.target, 'bridge')
         if a.args.get('mtu'):
             # Not IFLA_MTU on RTM_NEWLINK: only a change of MTU marks a bridge's MTU as set
             # by the user; otherwise the kernel re-adjusts it to its ports' as they join.
-            ipr.link('set', index=self.index(a.target), mtu=a.args['mtu'])
+            rtnl.set_link(self.k.raw(), self.index(a.target), mtu=a.args['mtu'])
 
     def veth_create(self, a):
-        peer = {'ifname': a.args['peer']}
-        if a.args.get('mtu'):
-            peer['mtu'] = a.args['mtu']
-        if a.args.get('mac'):
-            peer['address'] = a.args['mac']
+        peer = {'name': a.args['peer'], 'mtu': a.args.get('mtu') or None,
+                'mac': a.args.get('mac') or None}
         fd = None
         if a.args.get('netns'):
-            fd = self.k.ns_fd(a.args['netns'])
-            peer['net_ns_fd'] = fd
-        kw = {'ifname': a.target, 'kind': 'veth', 'peer': peer}
-        if a.args.get('mtu'):
-            kw['mtu'] = a.args['mtu']
-        if a.args.get('alias'):
-            kw['ifalias'] = a.args['alias']
+            fd = peer['netns_fd'] = self.k.ns_fd(a.args['netns'])
         try:
-            self.k.ipr().link('add', **kw)
+            rtnl.new_link(self.k.raw(), a.target, 'veth', mtu=a.args.get('mtu') or None,
+                          alias=a.args.get('alias') or None, peer=peer)
         finally:
             if fd is not None:
                 os.close(fd)
@@ -104,7 +95,7 @@ class Applier(object):
     def link_delete(self, a):
         ns = a.args.get('netns')
         try:
-            self.k.ipr(ns).link('del', index=self.index(a.target, ns))
+            rtnl.del_link(self.k.raw(ns), self.index(a.target, ns))
         except RuntimeError:
             pass  # already gone (e.g. the peer of a pair deleted just before)
         except Exception as e:
@@ -134,7 +125,7 @@ class Applier(object):
                       alias=a.args.get('alias') or None, master=master)
 
     def brport_set(self, a):
-        self.k.ipr().brport('set', index=self.index(a.target), mode=1 if a.args['hairpin'] else 0)
+        rtnl.set_hairpin(self.k.raw(), self.index(a.target), a.args['hairpin'])
 
     def addr_add(self, a):
         ns = a.args.get('netns')

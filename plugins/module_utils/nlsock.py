@@ -23,22 +23,26 @@ import os
 import socket
 import threading
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
+
+# The L2 modules speak rtnetlink themselves (:mod:`rtnl`); pyroute2 remains the
+# collection's requirement (nftables, :mod:`nft_netlink`). It is only looked for
+# here, not imported: importing it costs ~0.15 s per module process.
 PYROUTE2_IMPORT_ERROR = None
+PYROUTE2_VERSION = None
 try:
-    from pyroute2 import IPRoute
+    from importlib.util import find_spec as _find_spec
+    HAS_PYROUTE2 = _find_spec('pyroute2') is not None
+except ImportError:  # pragma: no cover - Python 2
+    HAS_PYROUTE2 = True
+if HAS_PYROUTE2:
     try:
         from importlib.metadata import version as _dist_version
         PYROUTE2_VERSION = _dist_version('pyroute2')
     except Exception:  # pragma: no cover
-        import pyroute2 as _p
-        PYROUTE2_VERSION = getattr(_p, '__version__', '0')
-    HAS_PYROUTE2 = True
-except ImportError:  # pragma: no cover - exercised by the missing-library test
-    import traceback
-    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
-    PYROUTE2_VERSION = None
-    HAS_PYROUTE2 = False
-    IPRoute = None
+        PYROUTE2_VERSION = '0'
+else:
+    PYROUTE2_IMPORT_ERROR = "ImportError: No module named 'pyroute2'"
 
 NETNS_RUN_DIR = '/run/netns'
 CLONE_NEWNET = 0x40000000
@@ -87,25 +91,9 @@ def _in_thread(fn):
     return box.get('value')
 
 
-def _uses_asyncio_core():
-    return tuple(int(x) for x in (PYROUTE2_VERSION or '0').split('.')[:2]) >= (0, 9)
-
-
-def _open_here(with_ipr):
-    """Called in the namespace thread: a plain netlink socket there (for :mod:`rtnl`
-    reads, and wrapped by pyroute2 0.9+ for changes), and with pyroute2 0.7, whose
-    IPRoute opens its own socket in its constructor, that IPRoute if asked for.
-
-    pyroute2 0.9+ opens sockets lazily per thread and refuses to be used from
-    another thread than its creator: it wraps the raw socket in the caller's
-    thread instead (``IPRoute(use_socket=...)``).
-    """
-    raw = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
-    return raw, (IPRoute() if with_ipr and not _uses_asyncio_core() else None)
-
-
-def _code(e):
-    return getattr(e, 'code', None) or getattr(e, 'errno', None)
+def _open_here():
+    """A netlink socket in the calling thread's network namespace."""
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
 
 
 # First link group tried for batched deletes (any group no link of the namespace uses).
@@ -169,8 +157,7 @@ class Kernel(object):
     """
 
     def __init__(self):
-        self._socks = {}   # ns -> pyroute2 IPRoute (changes)
-        self._raw = {}     # ns -> plain netlink socket (rtnl reads)
+        self._raw = {}     # ns -> netlink socket opened in it (rtnl requests)
         self._run_dir_ready = False
         self._held = None
 
@@ -182,51 +169,35 @@ class Kernel(object):
         return False
 
     def _close(self, ns):
-        for s in (self._socks.pop(ns, None), self._raw.pop(ns, None)):
-            if s is not None:
-                try:
-                    s.close()
-                except Exception:
-                    pass
+        sock = self._raw.pop(ns, None)
+        if sock is not None:
+            try:
+                sock.close()
+            except Exception:
+                pass
 
     def close(self):
-        for ns in set(self._socks) | set(self._raw):
+        for ns in list(self._raw):
             self._close(ns)
 
-    def _enter(self, ns, with_ipr):
-        path = netns_path(ns)
-
-        def enter():
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                _check(libc().setns(fd, CLONE_NEWNET), 'setns %s' % path)
-            finally:
-                os.close(fd)
-            return _open_here(with_ipr)
-        return _in_thread(enter)
-
     def raw(self, ns=None):
-        """A plain netlink socket in namespace ``ns`` (None: host), for :mod:`rtnl` reads."""
+        """The netlink socket of namespace ``ns`` (None: host). Never creates a namespace."""
         sock = self._raw.get(ns)
         if sock is None:
             if ns is None:
-                sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+                sock = _open_here()
             else:
-                sock = self._enter(ns, False)[0]
-            self._raw[ns] = sock
-        return sock
+                path = netns_path(ns)
 
-    def ipr(self, ns=None):
-        """The IPRoute socket for namespace ``ns`` (None: host). Never creates one."""
-        sock = self._socks.get(ns)
-        if sock is None:
-            if ns is None:
-                sock = IPRoute()
-            elif _uses_asyncio_core():
-                sock = IPRoute(use_socket=self.raw(ns))
-            else:
-                sock = self._enter(ns, True)[1]
-            self._socks[ns] = sock
+                def enter():
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    try:
+                        _check(libc().setns(fd, CLONE_NEWNET), 'setns %s' % path)
+                    finally:
+                        os.close(fd)
+                    return _open_here()
+                sock = _in_thread(enter)
+            self._raw[ns] = sock
         return sock
 
     def ns_fd(self, ns):
@@ -246,12 +217,9 @@ class Kernel(object):
             _check(libc().unshare(CLONE_NEWNET), 'unshare(CLONE_NEWNET)')
             _check(libc().mount(b'/proc/thread-self/ns/net', path.encode(), b'none',
                                 MS_BIND, None), 'bind mount %s' % path)
-            return _open_here(True)
+            return _open_here()
         try:
-            raw, ipr = _in_thread(make)
-            self._raw[name] = raw
-            if ipr is not None:
-                self._socks[name] = ipr
+            self._raw[name] = _in_thread(make)
         except Exception:
             try:
                 os.unlink(path)
@@ -272,29 +240,29 @@ class Kernel(object):
         delete unregisters all the group's links (and veth peers) after a single one.
         Links already gone (ENODEV) count as deleted.
         """
-        ipr = self.ipr(ns)
+        sock = self.raw(ns)
         indices = list(indices)
         if len(indices) > 1:
-            used = set(l.get_attr('IFLA_GROUP') for l in ipr.get_links())
+            used = set(l['group'] for l in rtnl.links(sock))
             group = _BATCH_GROUP
             while group in used:
                 group += 1
             tagged = 0
             for i in indices:
                 try:
-                    ipr.link('set', index=i, group=group)
+                    rtnl.set_link(sock, i, group=group)
                     tagged += 1
-                except Exception as e:
-                    if _code(e) != errno.ENODEV:
+                except OSError as e:
+                    if e.errno != errno.ENODEV:
                         raise
             if tagged:
-                ipr.link('del', group=group)
+                rtnl.del_link(sock, group=group)
             return
         for i in indices:
             try:
-                ipr.link('del', index=i)
-            except Exception as e:
-                if _code(e) != errno.ENODEV:
+                rtnl.del_link(sock, i)
+            except OSError as e:
+                if e.errno != errno.ENODEV:
                     raise
 
     def delete_netns(self, name):
@@ -313,9 +281,8 @@ class Kernel(object):
                 raise
             ino = None
         if ino is not None and ino in self.held_netns():
-            ipr = self.ipr(name)
-            self.delete_links(name, [l['index'] for l in ipr.get_links()
-                                     if l['index'] != 1 and l.get_attr('IFLA_IFNAME') != 'lo'])
+            self.delete_links(name, [l['index'] for l in rtnl.links(self.raw(name))
+                                     if l['index'] != 1 and l['name'] != 'lo'])
         self._close(name)
         ret = libc().umount2(path.encode(), MNT_DETACH)
         if ret != 0 and ctypes.get_errno() not in (errno.EINVAL, errno.ENOENT):

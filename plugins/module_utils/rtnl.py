@@ -1,16 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: linuxnet.container_network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""rtnetlink dumps and simple changes on a plain netlink socket, with :mod:`struct`.
+"""The rtnetlink requests of the L2 modules on a plain netlink socket, with :mod:`struct`.
 
-Observation is most of a module's per-namespace cost: going through pyroute2 (0.9's
-asyncio core runs an event loop per request, every attribute is decoded into
-objects) costs ~1 ms per namespace, an IPRoute construction included. The few
-fields :mod:`observe` needs are decoded here directly from one dump per object
-kind, on a socket opened in the namespace (:meth:`nlsock.Kernel.raw`). The simple
-changes made in every container namespace (link up, address, default route) are
-sent the same way; creating and deleting links, bridge port settings and nftables
-still go through pyroute2.
+Going through pyroute2 cost ~1 ms per namespace to observe it (an IPRoute built
+around the socket, 0.9's asyncio core running an event loop per request, every
+attribute decoded into objects), as much again per change, and ~0.15 s per module
+process to import it. The L2 modules need a handful of requests and fields: one
+dump per object kind (decoding only what :mod:`observe` uses), link create (bridge,
+veth with its peer directly in a namespace), set, delete (by index or by group),
+address, default route and the bridge port hairpin flag; they are encoded here.
+The socket is opened in the namespace (:meth:`nlsock.Kernel.raw`). nftables
+(:mod:`nft_netlink`) still uses pyroute2's NETLINK_NETFILTER socket.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -30,6 +31,8 @@ NLM_F_REPLACE = 0x100
 NLM_F_EXCL = 0x200
 NLM_F_CREATE = 0x400
 NLM_F_DUMP = 0x300
+RTM_NEWLINK = 16
+RTM_DELLINK = 17
 RTM_SETLINK = 19
 RTM_NEWADDR = 20
 RTM_DELADDR = 21
@@ -54,6 +57,11 @@ IFLA_PROTINFO = 12
 IFLA_LINKINFO = 18
 IFLA_INFO_KIND = 1
 IFLA_IFALIAS = 20
+IFLA_INFO_DATA = 2
+IFLA_GROUP = 27
+IFLA_NET_NS_FD = 28
+VETH_INFO_PEER = 1
+NLA_F_NESTED = 0x8000
 IFLA_BRPORT_MODE = 4
 IFA_ADDRESS = 1
 IFA_LOCAL = 2
@@ -174,17 +182,58 @@ def link_index(sock, name):
         return _IFINFO.unpack_from(data, offset + _HDR.size)[2]
 
 
-def set_link(sock, index, up=False, mtu=None, mac=None, alias=None, master=None):
-    """Like ``ip link set``: bring up, MTU, MAC, alias, master (0: no master)."""
-    body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP if up else 0)
+def _link_attrs(name=None, mtu=None, mac=None, alias=None, master=None, group=None,
+                netns_fd=None):
+    out = b''
+    if name is not None:
+        out += _nla(IFLA_IFNAME, name.encode('utf-8') + b'\0')
     if mtu is not None:
-        body += _nla(IFLA_MTU, _U32.pack(mtu))
+        out += _nla(IFLA_MTU, _U32.pack(mtu))
     if mac is not None:
-        body += _nla(IFLA_ADDRESS, bytes(bytearray(int(x, 16) for x in mac.split(':'))))
+        out += _nla(IFLA_ADDRESS, bytes(bytearray(int(x, 16) for x in mac.split(':'))))
     if alias is not None:
-        body += _nla(IFLA_IFALIAS, alias.encode('utf-8'))
+        out += _nla(IFLA_IFALIAS, alias.encode('utf-8'))
     if master is not None:
-        body += _nla(IFLA_MASTER, _U32.pack(master))
+        out += _nla(IFLA_MASTER, _U32.pack(master))
+    if group is not None:
+        out += _nla(IFLA_GROUP, _U32.pack(group))
+    if netns_fd is not None:
+        out += _nla(IFLA_NET_NS_FD, _U32.pack(netns_fd))
+    return out
+
+
+def set_link(sock, index, up=False, mtu=None, mac=None, alias=None, master=None, group=None):
+    """Like ``ip link set``: bring up, MTU, MAC, alias, master (0: no master), group."""
+    body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP if up else 0)
+    request(sock, RTM_SETLINK, 0, body + _link_attrs(mtu=mtu, mac=mac, alias=alias,
+                                                     master=master, group=group))
+
+
+def new_link(sock, name, kind, mtu=None, alias=None, peer=None):
+    """Like ``ip link add NAME [mtu M] type KIND [peer name P [mtu M] [address A]
+    [netns FD]]``. ``peer``: a dict with name, and optionally mtu, mac, netns_fd."""
+    data = b''
+    if peer is not None:
+        data = _nla(IFLA_INFO_DATA, _nla(VETH_INFO_PEER, _IFINFO.pack(
+            socket.AF_UNSPEC, 0, 0, 0, 0) + _link_attrs(
+                name=peer['name'], mtu=peer.get('mtu'), mac=peer.get('mac'),
+                netns_fd=peer.get('netns_fd'))))
+    info = _nla(IFLA_LINKINFO, _nla(IFLA_INFO_KIND, kind.encode()) + data)
+    body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _link_attrs(
+        name=name, mtu=mtu, alias=alias) + info
+    request(sock, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
+
+
+def del_link(sock, index=0, group=None):
+    """Delete a link by index, or every link of a group (one RCU grace period for all)."""
+    body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, 0) + _link_attrs(group=group)
+    request(sock, RTM_DELLINK, 0, body)
+
+
+def set_hairpin(sock, index, on):
+    """Like ``bridge link set dev X hairpin on|off`` (the port's IFLA_BRPORT_MODE)."""
+    body = _IFINFO.pack(socket.AF_BRIDGE, 0, index, 0, 0) + _nla(
+        IFLA_PROTINFO | NLA_F_NESTED, _nla(IFLA_BRPORT_MODE, struct.pack('=B', 1 if on else 0)))
     request(sock, RTM_SETLINK, 0, body)
 
 
@@ -227,7 +276,8 @@ def links(sock, family=socket.AF_UNSPEC):
             'mtu': _u32(a.get(IFLA_MTU)),
             'mac': ':'.join('%02x' % b for b in bytearray(mac)) if mac is not None else None,
             'master': _u32(a.get(IFLA_MASTER)), 'alias': _str(a.get(IFLA_IFALIAS)),
-            'link': _u32(a.get(IFLA_LINK)), 'hairpin': hairpin})
+            'link': _u32(a.get(IFLA_LINK)), 'group': _u32(a.get(IFLA_GROUP)),
+            'hairpin': hairpin})
     return out
 
 
