@@ -107,12 +107,20 @@ class BridgeResource(_Resource):
     FIELDS = ('kind', 'up', 'mtu', 'addresses')
 
     def want(self, params):
+        self.refuse_overlap = bool(params.get('refuse_overlap'))
         return model.bridge_want(params)
 
     def observe(self, k, want):
-        return _seen(k, plan.L2Have(observe.read_ns(k.raw())))
+        have = plan.L2Have(observe.read_ns(k.raw()))
+        if self.refuse_overlap:
+            versions = set(a.version for b in want if b.state == 'present'
+                           for a in b.addresses or ())
+            have.routes = dict((v, observe.read_routes(k.raw(), v)) for v in versions)
+        return _seen(k, have)
 
     def plan(self, want, have):
+        if self.refuse_overlap:
+            plan.check_overlaps(want, have)
         return plan.plan_bridges(want, have)
 
     def render(self, want, have, actions):

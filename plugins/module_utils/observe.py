@@ -71,7 +71,21 @@ def read_ns(sock, addresses=True, routes=False, hairpin=False):
         for family, version in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
             if version not in versions:
                 continue
-            for dst_len, kind, table, gw in rtnl.routes(sock, family):
-                if dst_len == 0 and kind == RTN_UNICAST and table == RT_TABLE_MAIN:
+            for r in rtnl.routes(sock, family):
+                if r['dst_len'] == 0 and r['type'] == RTN_UNICAST and \
+                        r['table'] == RT_TABLE_MAIN:
+                    gw = r['gateway']
                     gws[version] = ipaddress.ip_address(gw) if gw else 'direct'
     return NsView(links, gws)
+
+
+def read_routes(sock, version):
+    """(destination network, output ifindex) of the main table's routes of one IP version
+    that have a destination (not default routes)."""
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    out = []
+    for r in rtnl.routes(sock, family):
+        if r['dst'] and r['dst_len'] and r['table'] == RT_TABLE_MAIN:
+            out.append((ipaddress.ip_network('%s/%d' % (r['dst'], r['dst_len']), strict=False),
+                        r['oif']))
+    return out

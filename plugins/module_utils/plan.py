@@ -93,6 +93,25 @@ def _addr_actions(target, ns, wanted, link):
     return acts
 
 
+def check_overlaps(bridges, have):
+    """Refuse a present bridge address whose subnet overlaps a host route through
+    another interface (``have.routes``: {IP version: [(network, oif)]})."""
+    routes = getattr(have, 'routes', None) or {}
+    for b in bridges:
+        if b.state != 'present':
+            continue
+        link = have.host.get(b.name)
+        for a in b.addresses or ():
+            for net, oif in routes.get(a.version, ()):
+                if link is not None and oif == link.index:
+                    continue
+                if net.overlaps(a.network):
+                    dev = have.host.by_index.get(oif)
+                    raise PlanError('subnet %s overlaps the route %s dev %s that the host '
+                                    'already has: choose another subnet' % (
+                                        a.network, net, dev.name if dev else oif))
+
+
 def plan_bridges(bridges, have):
     actions = []
     for b in bridges:

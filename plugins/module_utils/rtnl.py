@@ -65,6 +65,7 @@ NLA_F_NESTED = 0x8000
 IFLA_BRPORT_MODE = 4
 IFA_ADDRESS = 1
 IFA_LOCAL = 2
+RTA_DST = 1
 RTA_GATEWAY = 5
 RTA_TABLE = 15
 
@@ -294,10 +295,13 @@ def addresses(sock):
 
 
 def routes(sock, family):
-    """(dst_len, type, table, gateway string or None) per route of the family."""
+    """One dict per route of the family: dst (string or None), dst_len, type, table,
+    gateway (string or None), oif (ifindex or None)."""
     out = []
     for f, a in dump(sock, RTM_GETROUTE, family, _RTMSG):
-        table = _u32(a.get(RTA_TABLE)) or f[4]
-        gw = a.get(RTA_GATEWAY)
-        out.append((f[1], f[7], table, socket.inet_ntop(family, gw) if gw else None))
+        dst, gw = a.get(RTA_DST), a.get(RTA_GATEWAY)
+        out.append({'dst': socket.inet_ntop(family, dst) if dst else None, 'dst_len': f[1],
+                    'type': f[7], 'table': _u32(a.get(RTA_TABLE)) or f[4],
+                    'gateway': socket.inet_ntop(family, gw) if gw else None,
+                    'oif': _u32(a.get(RTA_OIF))})
     return out

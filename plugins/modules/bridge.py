@@ -45,6 +45,14 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  refuse_overlap:
+    description:
+      - Fail, changing nothing, when the subnet of an address of a present bridge overlaps
+        a route of the host's main table through another interface (Docker refuses such a
+        network too): the containers would be unreachable from the host or shadow that route.
+      - Routes through the bridge itself and default routes never count.
+    type: bool
+    default: false
 '''
 
 EXAMPLES = r'''
@@ -53,6 +61,7 @@ EXAMPLES = r'''
     bridges:
       - name: br0
         addresses: [172.18.0.1/16]
+    refuse_overlap: true
 '''
 
 RETURN = r'''
@@ -79,6 +88,7 @@ ARGUMENT_SPEC = dict(
         state=dict(type='str', choices=['present', 'absent']),
     )),
     state=dict(type='str', default='present', choices=['present', 'absent']),
+    refuse_overlap=dict(type='bool', default=False),
 )
 
 

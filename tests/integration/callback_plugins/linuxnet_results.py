@@ -17,6 +17,18 @@ description: Writes the list of task results to the file named by LINUXNET_RESUL
 '''
 
 
+def _rescued(task):
+    """Whether the task is in the ``block:`` part of a block that has a ``rescue:``
+    (its failure is handled by the play, which goes on: not a failed run)."""
+    child, parent = task, getattr(task, '_parent', None)
+    while parent is not None:
+        if getattr(parent, 'rescue', None) and any(
+                getattr(t, '_uuid', None) == child._uuid for t in parent.block or ()):
+            return True
+        child, parent = parent, getattr(parent, '_parent', None)
+    return False
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = 'aggregate'
@@ -37,7 +49,7 @@ class CallbackModule(CallbackBase):
         self._add(result, 'ok')
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        self._add(result, 'failed')
+        self._add(result, 'rescued' if not ignore_errors and _rescued(result._task) else 'failed')
 
     def v2_runner_on_skipped(self, result):
         self._add(result, 'skipped')

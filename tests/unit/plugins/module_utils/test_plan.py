@@ -145,6 +145,26 @@ def test_bridge_name_held_by_veth():
         plan.plan_bridges(bridge_want(), have)
 
 
+def test_bridge_subnet_overlapping_a_route_through_another_interface_is_refused():
+    have = plan.L2Have(NsView([lo(), L(2, 'up0'), L(3, 'br0', kind='bridge')]))
+    have.routes = {4: [(ipaddress.ip_network('172.18.5.0/24'), 2)]}
+    with pytest.raises(PlanError, match='subnet 172.18.0.0/16 overlaps the route '
+                                        '172.18.5.0/24 dev up0'):
+        plan.check_overlaps(bridge_want(), have)
+
+
+def test_bridge_routes_through_itself_elsewhere_or_when_absent_do_not_count():
+    have = plan.L2Have(NsView([lo(), L(2, 'up0'), L(3, 'br0', kind='bridge')]))
+    have.routes = {4: [(ipaddress.ip_network('172.18.0.0/16'), 3),      # its own subnet
+                       (ipaddress.ip_network('10.0.0.0/8'), 2)],        # elsewhere
+                   6: [(ipaddress.ip_network('fd00::/8'), 2)]}
+    plan.check_overlaps(bridge_want(), have)
+    have.routes[4].append((ipaddress.ip_network('172.16.0.0/12'), 2))
+    plan.check_overlaps(bridge_want(state='absent'), have)
+    with pytest.raises(PlanError, match='overlaps the route 172.16.0.0/12 dev up0'):
+        plan.check_overlaps(bridge_want(), have)
+
+
 def test_bridge_absent():
     have = plan.L2Have(NsView([L(3, 'br0', kind='bridge')]))
     assert ops(plan.plan_bridges(bridge_want(state='absent'), have)) == [('link_delete', 'br0')]
