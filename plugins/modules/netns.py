@@ -14,8 +14,9 @@ description:
   - Creates and removes named network namespaces exactly as C(ip netns add) does
     (a bind mount under C(/run/netns)), so C(ip netns list) and C(ip netns exec) see them.
   - Namespaces are created in-process (no fork per namespace), with C(lo) up.
-  - Removing a namespace first deletes every interface in it, so the namespace's
-    interfaces (and their veth peers on the host) go even when processes still run inside.
+  - Removing a namespace unmounts it, and the kernel destroys it with its interfaces
+    (and their veth peers on the host). When a process or thread is still in it (found
+    by one scan of C(/proc)), its interfaces are deleted first, so they go even then.
   - With O(owner), every namespace created is tagged (as the alias of its C(lo)); with
     O(exclusive=true), tagged namespaces of that owner that are not listed are removed.
 extends_documentation_fragment:
