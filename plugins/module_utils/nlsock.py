@@ -25,24 +25,11 @@ import threading
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
 
-# The L2 modules speak rtnetlink themselves (:mod:`rtnl`); pyroute2 remains the
-# collection's requirement (nftables, :mod:`nft_netlink`). It is only looked for
-# here, not imported: importing it costs ~0.15 s per module process.
-PYROUTE2_IMPORT_ERROR = None
-PYROUTE2_VERSION = None
-try:
-    from importlib.util import find_spec as _find_spec
-    HAS_PYROUTE2 = _find_spec('pyroute2') is not None
-except ImportError:  # pragma: no cover - Python 2
-    HAS_PYROUTE2 = True
-if HAS_PYROUTE2:
-    try:
-        from importlib.metadata import version as _dist_version
-        PYROUTE2_VERSION = _dist_version('pyroute2')
-    except Exception:  # pragma: no cover
-        PYROUTE2_VERSION = '0'
-else:
-    PYROUTE2_IMPORT_ERROR = "ImportError: No module named 'pyroute2'"
+# pyroute2 is imported (under a guard) by :mod:`rtnl`, whose messages the L2 modules
+# send; the modules report a missing pyroute2 with missing_required_lib.
+HAS_PYROUTE2 = rtnl.HAS_PYROUTE2
+PYROUTE2_IMPORT_ERROR = rtnl.PYROUTE2_IMPORT_ERROR
+PYROUTE2_VERSION = rtnl.PYROUTE2_VERSION
 
 NETNS_RUN_DIR = '/run/netns'
 CLONE_NEWNET = 0x40000000
