@@ -48,8 +48,8 @@ options:
   refuse_overlap:
     description:
       - Fail, changing nothing, when the subnet of an address of a present bridge overlaps
-        a route of the host's main table through another interface (Docker refuses such a
-        network too): the containers would be unreachable from the host or shadow that route.
+        a route of the host's main table through another interface, as Docker refuses such
+        a network. The containers would be unreachable from the host, or shadow that route.
       - Routes through the bridge itself and default routes never count.
     type: bool
     default: false
