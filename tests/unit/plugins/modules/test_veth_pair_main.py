@@ -1,29 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """main() of the veth_pair module, run in-process with patch_module_args (no kernel)."""
-import json
-
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import l2
 from ansible_collections.linuxnet.container_network.plugins.modules import veth_pair
-
-
-class NoKernel(object):
-    def __init__(self, *a, **kw):
-        raise AssertionError('the kernel was opened although validation failed')
-
-
-def run_main(monkeypatch, capsys, args, check_mode=False):
-    """Run main(); return (exit code, result). Opening the kernel fails the test."""
-    monkeypatch.setattr(l2, 'Kernel', NoKernel)
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as ei:
-            veth_pair.main()
-    out = capsys.readouterr().out
-    return ei.value.code, json.loads(out)
 
 
 GOOD = {'name': 'veth0', 'peer': 'ceth0', 'netns': 'netns0', 'addresses': ['172.18.0.10/16'],
@@ -41,28 +20,28 @@ GOOD = {'name': 'veth0', 'peer': 'ceth0', 'netns': 'netns0', 'addresses': ['172.
     ({'gateway': '10.0.0.1'}, ['10.0.0.1', "pair 'veth1'", 'outside the subnet']),
     ({'name': 'veth0'}, ["host end 'veth0'", 'listed twice']),
 ])
-def test_validation_failure_names_item_and_touches_nothing(monkeypatch, capsys, bad, words):
+def test_validation_failure_names_item_and_touches_nothing(run_main, bad, words):
     second = {'name': 'veth1', 'peer': 'ceth1', 'netns': 'netns1',
               'addresses': ['172.18.0.20/16'], 'gateway': '172.18.0.1'}
     second.update(bad)
-    rc, res = run_main(monkeypatch, capsys, {'pairs': [GOOD, second]})
+    rc, res = run_main(veth_pair, {'pairs': [GOOD, second]})
     assert rc == 1 and res['failed'] is True
     assert res['changed'] is False and res['actions'] == []
     for w in words:
         assert w in res['msg'], res['msg']
 
 
-def test_validation_failure_in_check_mode(monkeypatch, capsys):
-    rc, res = run_main(monkeypatch, capsys, {'pairs': [dict(GOOD, mtu=1)]}, check_mode=True)
+def test_validation_failure_in_check_mode(run_main):
+    rc, res = run_main(veth_pair, {'pairs': [dict(GOOD, mtu=1)]}, check_mode=True)
     assert rc == 1 and "pair 'veth0'" in res['msg'] and res['changed'] is False
 
 
-def test_argument_spec_rejects_missing_peer(monkeypatch, capsys):
-    rc, res = run_main(monkeypatch, capsys, {'pairs': [{'name': 'veth0'}]})
+def test_argument_spec_rejects_missing_peer(run_main):
+    rc, res = run_main(veth_pair, {'pairs': [{'name': 'veth0'}]})
     assert rc == 1 and 'peer' in res['msg']
 
 
-def test_sentinel_catches_kernel_access(monkeypatch, capsys):
-    """The NoKernel guard above really fires once input is valid (so it can fail)."""
-    rc, res = run_main(monkeypatch, capsys, {'pairs': [GOOD]})
+def test_sentinel_catches_kernel_access(run_main):
+    """The NoKernel guard (conftest) really fires once input is valid (so it can fail)."""
+    rc, res = run_main(veth_pair, {'pairs': [GOOD]})
     assert rc == 1 and 'the kernel was opened' in res['msg']
