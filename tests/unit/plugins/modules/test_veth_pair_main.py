@@ -42,6 +42,6 @@ def test_argument_spec_rejects_missing_peer(run_main):
 
 
 def test_sentinel_catches_kernel_access(run_main):
-    """The NoKernel guard (conftest) really fires once input is valid (so it can fail)."""
+    """The NoKernel guard (tests/conftest.py) really fires once input is valid (so it can fail)."""
     rc, res = run_main(veth_pair, {'pairs': [GOOD]})
     assert rc == 1 and 'the kernel was opened' in res['msg']
