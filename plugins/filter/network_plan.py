@@ -44,7 +44,7 @@ def _ip(value, what):
         _fail('%s %r is not an IP address' % (what, value))
 
 
-def container_network_plan(v, routes=None):
+def container_network_plan(v):
     state = v.get('state', 'present')
     bridge = v['bridge']
     subnet = _net(v['subnet'], 'subnet')
@@ -95,17 +95,6 @@ def container_network_plan(v, routes=None):
         ports.append({'name': host_if, 'hairpin': True})
         bynames[name] = pair
     if state == 'present':
-        for r in routes or []:
-            dst = r.get('dst')
-            if not dst or dst == 'default' or r.get('dev') == bridge:
-                continue
-            try:
-                net = ipaddress.ip_network(dst if '/' in dst else dst + '/32', strict=False)
-            except ValueError:
-                continue
-            if net.version == subnet.version and net.overlaps(subnet):
-                _fail('subnet %s overlaps the route %s dev %s that the host already has: '
-                      'choose another subnet' % (subnet, dst, r.get('dev')))
         keys = set()
         for p in v.get('published_ports') or []:
             if p['container'] not in bynames:

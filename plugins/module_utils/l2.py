@@ -24,24 +24,13 @@ class _Resource(object):
     """Shared parts: kernel context and applying through :class:`Applier`."""
 
     def context(self, module):
-        k = Kernel()
-        # In check mode, what an earlier task of the same play would have created
-        # (a namespace, a bridge, a host end) is predicted as new and empty instead
-        # of failing the run, so a whole role can be checked on a fresh host.
-        k.predict_missing = module.check_mode
-        return k
+        return Kernel(predict_missing=module.check_mode)
 
-    def apply(self, ctx, actions):
-        Applier(ctx, getattr(ctx, 'observed', None)).apply(actions)
+    def apply(self, ctx, actions, have=None):
+        Applier(ctx, have).apply(actions)
 
     def result(self, want, have, actions):
         return {}
-
-
-def _seen(k, have):
-    """Keep the observation on the kernel context: the applier takes indices from it."""
-    k.observed = have
-    return have
 
 
 def _link_view(link, fields):
@@ -78,7 +67,7 @@ class NetnsResource(_Resource):
         if want.exclusive:
             look = sorted(existing)
         views = _read_namespaces(k, look, set(want.names), addresses=False)
-        return _seen(k, plan.NetnsHave(existing, views))
+        return plan.NetnsHave(existing, views)
 
     def plan(self, want, have):
         return plan.plan_netns(want, have)
@@ -116,7 +105,7 @@ class BridgeResource(_Resource):
             versions = set(a.version for b in want if b.state == 'present'
                            for a in b.addresses or ())
             have.routes = dict((v, observe.read_routes(k.raw(), v)) for v in versions)
-        return _seen(k, have)
+        return have
 
     def plan(self, want, have):
         if self.refuse_overlap:
@@ -153,13 +142,13 @@ class VethResource(_Resource):
         views = dict((ns, _read_namespaces(k, [ns], namespaces,
                                            routes=versions.get(ns, ()))[ns])
                      for ns in sorted(namespaces))
-        if getattr(k, 'predict_missing', False):
+        if k.predict_missing:
             for p in want.pairs:
                 if p.netns and p.netns not in existing and p.state == 'present':
                     existing.add(p.netns)
                     views[p.netns] = observe.NsView([])
-        return _seen(k, plan.L2Have(observe.read_ns(k.raw(), routes=versions.get(None, ())),
-                                    views, existing))
+        return plan.L2Have(observe.read_ns(k.raw(), routes=versions.get(None, ())),
+                           views, existing)
 
     def plan(self, want, have):
         return plan.plan_veth(want, have)
@@ -227,14 +216,14 @@ class PortsResource(_Resource):
 
     def observe(self, k, want):
         host = observe.read_ns(k.raw(), addresses=False, hairpin=True)
-        if getattr(k, 'predict_missing', False):
+        if k.predict_missing:
             links = list(host.links.values())
             for i, name in enumerate([want.bridge] + [p.name for p in want.ports]):
                 if host.get(name) is None:
                     links.append(observe.Link(index=-1 - i, name=name, addresses=[],
                                               kind='bridge' if name == want.bridge else None))
             host = observe.NsView(links)
-        return _seen(k, plan.L2Have(host))
+        return plan.L2Have(host)
 
     def plan(self, want, have):
         return plan.plan_ports(want, have)

@@ -535,7 +535,7 @@ class MasqueradeResource(_NatResource):
             actions.append(Action('remove_file', SYSCTL_DROPIN))
         return actions
 
-    def apply(self, ctx, actions):
+    def apply(self, ctx, actions, have=None):
         ctx.backend.apply([a for a in actions if a.op in NFT_OPS])
         done = [a for a in actions if a.op in NFT_OPS]
         for a in actions:
@@ -719,7 +719,7 @@ class PortPublishResource(_NatResource):
                         % (i, pub_label(p), o.rid.split('/')[1], pub_label(other)))
         return have['backend'].plan(have['compiled'], have['nat'], scope)
 
-    def apply(self, ctx, actions):
+    def apply(self, ctx, actions, have=None):
         ctx.backend.apply(actions)
 
     def render(self, want, have, actions):

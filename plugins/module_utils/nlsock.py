@@ -143,7 +143,11 @@ class Kernel(object):
     releases them all. ``ns=None`` means the host (the module's own) namespace.
     """
 
-    def __init__(self):
+    def __init__(self, predict_missing=False):
+        # In check mode, what an earlier task of the same play would have created (a
+        # namespace, a bridge, a host end) is observed as new and empty instead of
+        # failing the run, so a whole role can be checked on a fresh host.
+        self.predict_missing = predict_missing
         self._raw = {}     # ns -> netlink socket opened in it (rtnl requests)
         self._run_dir_ready = False
         self._held = None

@@ -67,25 +67,28 @@ def read_ns(sock, addresses=True, routes=False, hairpin=False):
             addresses=addrs.get(m['index'], []), hairpin=modes.get(m['index'])))
     gws = {}
     if routes:
-        versions = (4, 6) if routes is True else routes
-        for family, version in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
-            if version not in versions:
-                continue
-            for r in rtnl.routes(sock, family):
-                if r['dst_len'] == 0 and r['type'] == RTN_UNICAST and \
-                        r['table'] == RT_TABLE_MAIN:
-                    gw = r['gateway']
-                    gws[version] = ipaddress.ip_address(gw) if gw else 'direct'
+        for version in ((4, 6) if routes is True else routes):
+            for dst, gw, _oif in main_routes(sock, version):
+                if dst.prefixlen == 0:
+                    gws[version] = gw or 'direct'
     return NsView(links, gws)
+
+
+def main_routes(sock, version):
+    """(destination network, gateway or None, output ifindex) of each unicast route of
+    the main table, for one IP version (one dump)."""
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    out = []
+    for r in rtnl.routes(sock, family):
+        if r['type'] == RTN_UNICAST and r['table'] == RT_TABLE_MAIN:
+            dst = r['dst'] or ('0.0.0.0' if version == 4 else '::')
+            out.append((ipaddress.ip_network('%s/%d' % (dst, r['dst_len']), strict=False),
+                        ipaddress.ip_address(r['gateway']) if r['gateway'] else None,
+                        r['oif']))
+    return out
 
 
 def read_routes(sock, version):
     """(destination network, output ifindex) of the main table's routes of one IP version
-    that have a destination (not default routes)."""
-    family = socket.AF_INET if version == 4 else socket.AF_INET6
-    out = []
-    for r in rtnl.routes(sock, family):
-        if r['dst'] and r['dst_len'] and r['table'] == RT_TABLE_MAIN:
-            out.append((ipaddress.ip_network('%s/%d' % (r['dst'], r['dst_len']), strict=False),
-                        r['oif']))
-    return out
+    that are not default routes."""
+    return [(dst, oif) for dst, _gw, oif in main_routes(sock, version) if dst.prefixlen]

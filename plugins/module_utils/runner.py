@@ -18,8 +18,9 @@ AnsibleModule and a *resource* to :func:`run`. A resource is any object with:
     Return the explicit list of :class:`Action` that turns ``have`` into
     ``want``; empty when converged. Raises :class:`PlanError` for conflicts
     that cannot be converged (nothing applied).
-``apply(ctx, actions)``
-    Carry the actions out; raises :class:`ApplyError` on failure.
+``apply(ctx, actions, have)``
+    Carry the actions out (``have`` is the observation they were planned from);
+    raises :class:`ApplyError` on failure.
 ``render(want, have, actions)``
     ``(before, after)`` dicts for ``--diff``; ``after`` is predicted from the
     plan, so check mode and a real run show the same diff.
@@ -112,7 +113,7 @@ def run(module, resource):
                 before, after = resource.render(want, have, actions)
                 result['diff'] = {'before': before, 'after': after}
             if actions and not module.check_mode:
-                resource.apply(ctx, actions)
+                resource.apply(ctx, actions, have)
             result.update(resource.result(want, have, actions))
     except (ValidationError, PlanError) as e:
         module.fail_json(msg=str(e), **result)

@@ -49,9 +49,10 @@ def build(n=N):
     def converge(resource, params):
         with Kernel() as k:
             want = resource.want(params)
-            actions = resource.plan(want, resource.observe(k, want))
+            have = resource.observe(k, want)
+            actions = resource.plan(want, have)
             if actions:
-                resource.apply(k, actions)
+                resource.apply(k, actions, have)
         return len(actions)
 
     c0, t0 = cpu(), time.perf_counter()
