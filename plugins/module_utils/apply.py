@@ -154,7 +154,15 @@ class Applier(object):
     # -- driver -----------------------------------------------------------
 
     def _forget(self, a):
-        """Drop the cached indices the action may have made stale."""
+        """Drop the cached indices and namespace views the action may have made stale."""
+        if a.op in ('netns_create', 'netns_delete'):
+            self.k.forget(a.target)
+        elif a.op in _RESETS_INDEX:
+            self.k.views.clear()
+        else:
+            self.k.forget(a.args.get('netns'))
+            if a.op == 'veth_create':
+                self.k.forget(None)
         if a.op in _RESETS_INDEX:
             self._index = {}
         elif a.op in ('veth_create', 'bridge_create'):
@@ -208,4 +216,5 @@ class Applier(object):
             except Exception:
                 pass
             self._index = {}
+            self.k.views.clear()
         return undone

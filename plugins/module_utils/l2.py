@@ -46,9 +46,10 @@ def _link_view(link, fields):
 def _read_namespaces(k, names, required, **what):
     """Views of named namespaces; a stale /run/netns entry fails if required, else is skipped."""
     views = {}
+    k.open_many([n for n in names if n not in k.views])
     for n in names:
         try:
-            views[n] = observe.read_ns(k.raw(n), **what)
+            views[n] = observe.ns_view(k, n, **what)
         except OSError as e:
             if n in required:
                 raise PlanError("'/run/netns/%s' exists but is not a network namespace (%s): "
@@ -100,7 +101,7 @@ class BridgeResource(_Resource):
         return model.bridge_want(params)
 
     def observe(self, k, want):
-        have = plan.L2Have(observe.read_ns(k.raw()))
+        have = plan.L2Have(observe.ns_view(k))
         if self.refuse_overlap:
             versions = set(a.version for b in want if b.state == 'present'
                            for a in b.addresses or ())
@@ -147,7 +148,7 @@ class VethResource(_Resource):
                 if p.netns and p.netns not in existing and p.state == 'present':
                     existing.add(p.netns)
                     views[p.netns] = observe.NsView([])
-        return plan.L2Have(observe.read_ns(k.raw(), routes=versions.get(None, ())),
+        return plan.L2Have(observe.ns_view(k, routes=versions.get(None, ())),
                            views, existing)
 
     def plan(self, want, have):
@@ -215,7 +216,7 @@ class PortsResource(_Resource):
         return model.ports_want(params)
 
     def observe(self, k, want):
-        host = observe.read_ns(k.raw(), addresses=False, hairpin=True)
+        host = observe.ns_view(k, addresses=False, hairpin=True)
         if k.predict_missing:
             links = list(host.links.values())
             for i, name in enumerate([want.bridge] + [p.name for p in want.ports]):

@@ -78,9 +78,23 @@ def _in_thread(fn):
     return box.get('value')
 
 
+SOL_NETLINK = 270
+NETLINK_GET_STRICT_CHK = 12
+
+
 def _open_here():
-    """A netlink socket in the calling thread's network namespace."""
-    return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+    """A netlink socket in the calling thread's network namespace.
+
+    Strict checking (Linux >= 4.20) makes the kernel apply the filters a dump request
+    carries (e.g. the main routing table only); older kernels ignore them, and the
+    answers are filtered here anyway.
+    """
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+    try:
+        sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+    except OSError:
+        pass
+    return sock
 
 
 # First link group tried for batched deletes (any group no link of the namespace uses).
@@ -151,6 +165,10 @@ class Kernel(object):
         self._raw = {}     # ns -> netlink socket opened in it (rtnl requests)
         self._run_dir_ready = False
         self._held = None
+        # Views of namespaces read in this run (observe.ns_view), and what to read in
+        # addition to what is asked ({'host'|'netns': {'addresses', 'routes', 'hairpin'}}).
+        self.views = {}
+        self.read_hint = {}
 
     def __enter__(self):
         return self
@@ -190,6 +208,33 @@ class Kernel(object):
                 sock = _in_thread(enter)
             self._raw[ns] = sock
         return sock
+
+    def open_many(self, names):
+        """Open the sockets of several namespaces from one thread that enters each in turn
+        (a thread start per namespace saved). A namespace that cannot be entered is
+        skipped; :meth:`raw` reports its error when it is asked for."""
+        todo = [n for n in names if n is not None and n not in self._raw]
+        if len(todo) < 2:
+            return
+
+        def hop():
+            out = {}
+            for n in todo:
+                try:
+                    fd = os.open(netns_path(n), os.O_RDONLY | os.O_CLOEXEC)
+                    try:
+                        _check(libc().setns(fd, CLONE_NEWNET), 'setns')
+                    finally:
+                        os.close(fd)
+                except OSError:
+                    continue
+                out[n] = _open_here()
+            return out
+        self._raw.update(_in_thread(hop))
+
+    def forget(self, ns):
+        """A change was made in ``ns`` (None: host): its cached view is stale."""
+        self.views.pop(ns, None)
 
     def ns_fd(self, ns):
         """An open fd of the namespace (caller closes)."""

@@ -25,12 +25,16 @@ class Link(Record):
 
 
 class NsView(object):
-    """What one namespace holds: links by name (with addresses), default routes."""
+    """What one namespace holds: links by name (with addresses), default routes.
 
-    def __init__(self, links, default_routes=None):
+    ``read`` says what was read: (addresses?, IP versions of default routes, hairpin?).
+    """
+
+    def __init__(self, links, default_routes=None, read=(True, frozenset((4, 6)), True)):
         self.links = dict((l.name, l) for l in links)
         self.by_index = dict((l.index, l) for l in links)
         self.default_routes = default_routes or {}
+        self.read = read
 
     def get(self, name):
         return self.links.get(name)
@@ -38,6 +42,32 @@ class NsView(object):
     def master_name(self, link):
         m = self.by_index.get(link.master) if link.master else None
         return m.name if m else None
+
+
+def _versions(routes):
+    return frozenset((4, 6) if routes is True else (routes or ()))
+
+
+def ns_view(k, ns=None, addresses=True, routes=(), hairpin=False):
+    """:func:`read_ns` of namespace ``ns`` (None: host) through ``k``'s cache of views.
+
+    A view read earlier in this module run is reused while it holds what is asked
+    and nothing was applied in that namespace since (:meth:`Kernel.forget`). A read
+    also takes what ``k.read_hint`` says later stages will ask for, so that a composite
+    (several resources in one call) reads each namespace once.
+    """
+    versions = _versions(routes)
+    v = k.views.get(ns)
+    if v is not None and (v.read[0] or not addresses) and versions <= v.read[1] and \
+            (v.read[2] or not hairpin):
+        return v
+    hint = k.read_hint.get('host' if ns is None else 'netns', {})
+    addresses = addresses or hint.get('addresses', False)
+    versions = versions | _versions(hint.get('routes'))
+    hairpin = hairpin or hint.get('hairpin', False)
+    v = read_ns(k.raw(ns), addresses, versions, hairpin)
+    k.views[ns] = v
+    return v
 
 
 def read_ns(sock, addresses=True, routes=False, hairpin=False):
@@ -66,12 +96,12 @@ def read_ns(sock, addresses=True, routes=False, hairpin=False):
             master=m['master'] or None, alias=m['alias'] or None, peer_index=m['link'],
             addresses=addrs.get(m['index'], []), hairpin=modes.get(m['index'])))
     gws = {}
-    if routes:
-        for version in ((4, 6) if routes is True else routes):
-            for dst, gw, _oif in main_routes(sock, version):
-                if dst.prefixlen == 0:
-                    gws[version] = gw or 'direct'
-    return NsView(links, gws)
+    versions = _versions(routes)
+    for version in sorted(versions):
+        for dst, gw, _oif in main_routes(sock, version):
+            if dst.prefixlen == 0:
+                gws[version] = gw or 'direct'
+    return NsView(links, gws, (bool(addresses), versions, bool(hairpin)))
 
 
 def main_routes(sock, version):

@@ -100,9 +100,26 @@ def _error(data, offset):
         raise OSError(code, os.strerror(code))
 
 
-def _dump(sock, cls, msg_type, family):
+_dump_requests = {}  # (class, type, fields) -> the encoded request (its sequence number varies)
+
+
+def _dump(sock, cls, msg_type, fields):
     """Send one dump request; yield each answer, decoded by pyroute2."""
-    seq = _send(sock, cls, msg_type, NLM_F_REQUEST | NLM_F_DUMP, {'family': family}, [])
+    key = (cls, msg_type, tuple(sorted(fields.items())))
+    request = _dump_requests.get(key)
+    if request is None:
+        msg = cls()
+        for name, value in fields.items():
+            msg[name] = value
+        msg['attrs'] = []
+        msg['header']['type'] = msg_type
+        msg['header']['flags'] = NLM_F_REQUEST | NLM_F_DUMP
+        msg.encode()
+        request = _dump_requests[key] = bytes(msg.data)
+    seq = _next_seq()
+    data = bytearray(request)
+    struct.pack_into('=I', data, 8, seq)
+    sock.sendall(data)
     for kind, data, offset, length in _answers(sock, seq):
         if kind == NLMSG_DONE:
             return
@@ -202,43 +219,72 @@ def replace_default_route(sock, gateway, oif):
               'type': RTN_UNICAST}, [('RTA_GATEWAY', gateway), ('RTA_OIF', oif)])
 
 
+def _pick(msg, names):
+    """The attributes ``names`` of a decoded message, in one pass over its attributes."""
+    out = {}
+    for slot in msg['attrs']:
+        name = slot.cell[0] if hasattr(slot, 'cell') else slot[0]
+        if name in names and name not in out:
+            out[name] = slot.get_value() if hasattr(slot, 'get_value') else slot[1]
+    return out
+
+
+_LINK_ATTRS = frozenset(('IFLA_IFNAME', 'IFLA_LINKINFO', 'IFLA_PROTINFO', 'IFLA_MTU',
+                         'IFLA_ADDRESS', 'IFLA_MASTER', 'IFLA_IFALIAS', 'IFLA_LINK',
+                         'IFLA_GROUP'))
+
+
 def links(sock, family=socket.AF_UNSPEC):
     """One dict per link: index, flags, name, kind, mtu, mac, master, alias, link, hairpin."""
     out = []
-    for m in _dump(sock, ifinfmsg, RTM_GETLINK, family):
-        info = m.get_attr('IFLA_LINKINFO')
-        protinfo = m.get_attr('IFLA_PROTINFO')
+    for m in _dump(sock, ifinfmsg, RTM_GETLINK, {'family': family}):
+        a = _pick(m, _LINK_ATTRS)
+        info = a.get('IFLA_LINKINFO')
+        protinfo = a.get('IFLA_PROTINFO')
         hairpin = None
         if protinfo is not None and hasattr(protinfo, 'get_attr'):
             mode = protinfo.get_attr('IFLA_BRPORT_MODE')
             hairpin = None if mode is None else bool(mode)
         out.append({
-            'index': m['index'], 'flags': m['flags'], 'name': m.get_attr('IFLA_IFNAME'),
+            'index': m['index'], 'flags': m['flags'], 'name': a.get('IFLA_IFNAME'),
             'kind': info.get_attr('IFLA_INFO_KIND') if info is not None else None,
-            'mtu': m.get_attr('IFLA_MTU'), 'mac': m.get_attr('IFLA_ADDRESS'),
-            'master': m.get_attr('IFLA_MASTER'), 'alias': m.get_attr('IFLA_IFALIAS'),
-            'link': m.get_attr('IFLA_LINK'), 'group': m.get_attr('IFLA_GROUP'),
+            'mtu': a.get('IFLA_MTU'), 'mac': a.get('IFLA_ADDRESS'),
+            'master': a.get('IFLA_MASTER'), 'alias': a.get('IFLA_IFALIAS'),
+            'link': a.get('IFLA_LINK'), 'group': a.get('IFLA_GROUP'),
             'hairpin': hairpin})
     return out
+
+
+_ADDR_ATTRS = frozenset(('IFA_LOCAL', 'IFA_ADDRESS'))
 
 
 def addresses(sock):
     """(family, prefixlen, scope, index, address string) per address."""
     out = []
-    for m in _dump(sock, ifaddrmsg, RTM_GETADDR, socket.AF_UNSPEC):
-        ip = m.get_attr('IFA_LOCAL') or m.get_attr('IFA_ADDRESS')
-        if ip is None or m['family'] not in (socket.AF_INET, socket.AF_INET6):
+    for m in _dump(sock, ifaddrmsg, RTM_GETADDR, {'family': socket.AF_UNSPEC}):
+        if m['family'] not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        a = _pick(m, _ADDR_ATTRS)
+        ip = a.get('IFA_LOCAL') or a.get('IFA_ADDRESS')
+        if ip is None:
             continue
         out.append((m['family'], m['prefixlen'], m['scope'], m['index'], ip))
     return out
 
 
-def routes(sock, family):
-    """One dict per route of the family: dst (string or None), dst_len, type, table,
-    gateway (string or None), oif (ifindex or None)."""
+_ROUTE_ATTRS = frozenset(('RTA_DST', 'RTA_TABLE', 'RTA_GATEWAY', 'RTA_OIF'))
+
+
+def routes(sock, family, table=RT_TABLE_MAIN):
+    """One dict per route of the family in ``table`` (asked of the kernel, which filters
+    on a strict-checking socket; also filtered here): dst (string or None), dst_len,
+    type, table, gateway (string or None), oif (ifindex or None)."""
     out = []
-    for m in _dump(sock, rtmsg, RTM_GETROUTE, family):
-        out.append({'dst': m.get_attr('RTA_DST'), 'dst_len': m['dst_len'], 'type': m['type'],
-                    'table': m.get_attr('RTA_TABLE') or m['table'],
-                    'gateway': m.get_attr('RTA_GATEWAY'), 'oif': m.get_attr('RTA_OIF')})
+    for m in _dump(sock, rtmsg, RTM_GETROUTE, {'family': family, 'table': table}):
+        a = _pick(m, _ROUTE_ATTRS)
+        rt_table = a.get('RTA_TABLE') or m['table']
+        if rt_table != table:
+            continue
+        out.append({'dst': a.get('RTA_DST'), 'dst_len': m['dst_len'], 'type': m['type'],
+                    'table': rt_table, 'gateway': a.get('RTA_GATEWAY'), 'oif': a.get('RTA_OIF')})
     return out
