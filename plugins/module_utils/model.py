@@ -184,7 +184,9 @@ class Record(object):
 
 
 class NetnsWant(Record):
-    __slots__ = ('names', 'state', 'owner', 'exclusive')
+    # keep: namespaces that exclusive must not remove, without creating them (the
+    # network composite removes unlisted namespaces in a stage of their own)
+    __slots__ = ('names', 'state', 'owner', 'exclusive', 'keep')
 
 
 class Bridge(Record):
@@ -222,7 +224,8 @@ def netns_want(params):
     if exclusive and not owner:
         raise ValidationError('exclusive needs owner: only namespaces tagged with that owner '
                               'are ever removed')
-    return NetnsWant(names=names, state=state, owner=owner, exclusive=exclusive)
+    return NetnsWant(names=names, state=state, owner=owner, exclusive=exclusive,
+                     keep=frozenset(params.get('keep') or ()))
 
 
 def _addresses(values, item, what='address'):

@@ -342,6 +342,28 @@ def plan_rules(desired, have, in_scope, table=TABLE):
     return actions
 
 
+def observed_after(have, actions):
+    """The table as ``actions`` (planned from ``have``) would leave it: what a later step
+    of the same check-mode run observes. Added rules have no handle yet (the kernel
+    assigns it); they are in another step's scope, which never deletes them."""
+    after = Observed(have.table_exists, dict(have.chains), list(have.owned),
+                     have.foreign_rules, have.table_use)
+    for a in actions:
+        if a.op == 'create_table':
+            after.table_exists = True
+        elif a.op == 'create_chain':
+            after.chains[a.target] = CHAINS[a.target]
+            after.table_use += 1
+        elif a.op == 'delete_rule':
+            after.owned = [o for o in after.owned if o.handle != a.args['handle']]
+        elif a.op == 'add_rule':
+            c = a.args['_compiled']
+            after.owned.append(OwnedRule(c.rid, c.digest, c.chain, None, c.text))
+        elif a.op == 'delete_table':
+            after = Observed()
+    return after
+
+
 def batch_ops(actions, table=TABLE):
     ops = []
     for a in actions:

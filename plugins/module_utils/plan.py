@@ -70,7 +70,7 @@ def plan_netns(want, have):
         if tag and lo is not None and lo.alias != tag:
             actions.append(Action('link_set', 'lo', netns=name, alias=tag))
     if want.exclusive:
-        listed = set(want.names)
+        listed = set(want.names) | set(want.keep or ())
         for name in sorted(have.existing - listed):
             lo = have.views[name].get('lo') if name in have.views else None
             if lo is not None and lo.alias == tag:

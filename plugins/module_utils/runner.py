@@ -99,22 +99,57 @@ def run_module(resource, argument_spec, has_lib, lib_error, **module_kwargs):
     run(module, resource)
 
 
+def converge(resource, ctx, want, check_mode, diff, result, stage=None):
+    """observe -> plan -> apply for one resource, recording its actions in ``result``.
+
+    Returns ``(actions, extra)``: the planned actions and the resource's extra result
+    keys. With ``diff``, the ``(before, after)`` rendering goes to ``result['diff']``
+    (under ``stage`` when given: a composite resource runs several stages, and labels
+    their actions with it), before anything is applied.
+    """
+    have = resource.observe(ctx, want)
+    actions = resource.plan(want, have)
+    for a in actions:
+        d = a.as_dict()
+        if stage is not None:
+            d['stage'] = stage
+        result['actions'].append(d)
+    result['changed'] = result['changed'] or bool(actions)
+    if diff:
+        before, after = resource.render(want, have, actions)
+        if stage is None:
+            result['diff'] = {'before': before, 'after': after}
+        else:
+            d = result.setdefault('diff', {'before': {}, 'after': {}})
+            d['before'][stage] = _lines(before)
+            d['after'][stage] = _lines(after)
+    if actions and not check_mode:
+        resource.apply(ctx, actions, have)
+    return actions, resource.result(want, have, actions)
+
+
+def _lines(text):
+    """Text renderings nest in a composite's diff as lists of lines."""
+    return text.splitlines() if isinstance(text, str) else text
+
+
 def run(module, resource):
-    """Run one module invocation end to end and exit the module."""
+    """Run one module invocation end to end and exit the module.
+
+    A resource with its own ``converge(ctx, want, check_mode, diff, result)`` (a
+    composite of several resources) drives its stages itself and returns its extra
+    result keys; any other goes through :func:`converge` once.
+    """
     result = {'changed': False, 'actions': []}
     try:
         want = resource.want(module.params)
         with resource.context(module) as ctx:
-            have = resource.observe(ctx, want)
-            actions = resource.plan(want, have)
-            result['changed'] = bool(actions)
-            result['actions'] = [a.as_dict() for a in actions]
-            if module._diff:
-                before, after = resource.render(want, have, actions)
-                result['diff'] = {'before': before, 'after': after}
-            if actions and not module.check_mode:
-                resource.apply(ctx, actions, have)
-            result.update(resource.result(want, have, actions))
+            if hasattr(resource, 'converge'):
+                extra = resource.converge(ctx, want, module.check_mode, module._diff, result)
+            else:
+                extra = converge(resource, ctx, want, module.check_mode, module._diff,
+                                 result)[1]
+            result.update(extra)
     except (ValidationError, PlanError) as e:
         module.fail_json(msg=str(e), **result)
     except ApplyError as e:

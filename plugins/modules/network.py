@@ -1,0 +1,198 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: network
+short_description: A whole container bridge network in one call (bridge, namespaces, veths, NAT)
+version_added: 0.2.0
+description:
+  - Builds, converges or tears down the seed article's network for a list of containers,
+    as the role M(linuxnet.container_network.container_bridge_network) does: a bridge with
+    the gateway address, one network namespace per container joined to it by a veth pair
+    (address, default route, hairpin on the host end), masquerade of the subnet and
+    published ports (DNAT from outside, from the host and between containers).
+  - It runs the modules M(linuxnet.container_network.bridge) (with C(refuse_overlap)),
+    M(linuxnet.container_network.netns), M(linuxnet.container_network.veth_pair),
+    M(linuxnet.container_network.bridge_port), M(linuxnet.container_network.masquerade) and
+    M(linuxnet.container_network.port_publish) as stages of one process, in that order,
+    with exactly their behaviour, so a host costs one module start-up and each namespace is
+    read once, whatever the number of containers. Namespaces no longer listed are removed
+    after their veth pairs; a teardown removes the pairs, then the bridge, then the
+    namespaces, so check mode predicts the kernel's asynchronous namespace cleanup exactly.
+  - The network owns what it creates, identified by O(bridge) - namespaces, veth pairs and
+    rules of containers or ports no longer listed are removed; other networks and
+    anything untagged are never touched.
+  - Every parameter is validated before anything is read or changed. When a stage fails,
+    the namespaces and links created by earlier stages of the same call are removed.
+extends_documentation_fragment:
+  - linuxnet.container_network.netlink
+options:
+  bridge:
+    description: Bridge name (1 to 15 characters); also names the network, the owner of all it creates.
+    type: str
+    required: true
+  subnet:
+    description: IPv4 container subnet, host bits zero (e.g. C(172.18.0.0/16)); must not overlap a route of the host.
+    type: str
+    required: true
+  gateway:
+    description: Address of the bridge, the containers' default gateway; a host address of O(subnet).
+    type: str
+    required: true
+  containers:
+    description: One network namespace per container.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Container (network namespace) name.
+        type: str
+        required: true
+      address:
+        description: Address in O(subnet); allocated when omitted (derived from the name, kept across runs).
+        type: str
+      host_ifname:
+        description: Host end of the veth pair; derived from O(bridge) and the name when omitted.
+        type: str
+      ifname:
+        description: Interface name inside the container.
+        type: str
+        default: eth0
+  published_ports:
+    description: Ports published on the host and forwarded (DNAT) to a container.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      container:
+        description: Name of a container in O(containers).
+        type: str
+        required: true
+      host_port:
+        description: Port (e.g. C(5000)) or range (e.g. C(8000-8010)) on the host.
+        type: raw
+        required: true
+      container_port:
+        description: Port or range in the container; defaults to O(published_ports[].host_port).
+        type: raw
+      protocol:
+        description: Protocol.
+        type: str
+        choices: [tcp, udp]
+        default: tcp
+      host_ip:
+        description: Publish on this local address only; every local address when omitted.
+        type: str
+  masquerade:
+    description: Source NAT of traffic from O(subnet) leaving through another interface (and IPv4 forwarding).
+    type: bool
+    default: true
+  ingress_protection:
+    description: Drop traffic from outside routed straight at container addresses (only published ports get in).
+    type: bool
+    default: true
+  state:
+    description: C(absent) tears the whole network down.
+    type: str
+    choices: [present, absent]
+    default: present
+'''
+
+EXAMPLES = r'''
+- name: The seed's network, one published port
+  linuxnet.container_network.network:
+    bridge: br0
+    subnet: 172.18.0.0/16
+    gateway: 172.18.0.1
+    containers:
+      - {name: netns0, address: 172.18.0.10, host_ifname: veth0, ifname: ceth0}
+      - {name: netns1}
+    published_ports:
+      - {container: netns0, host_port: 5000}
+
+- name: Tear it down
+  linuxnet.container_network.network:
+    bridge: br0
+    subnet: 172.18.0.0/16
+    gateway: 172.18.0.1
+    state: absent
+'''
+
+RETURN = r'''
+actions:
+  description:
+    - The changes made (or, in check mode, that would be made), in order.
+    - C(stage) names the module whose step made it; C(netns_unlisted) is the removal of
+      the network's namespaces no longer listed, after their veth pairs.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{op: bridge_create, target: br0, stage: bridge}, {op: netns_create, target: netns0, stage: netns}]
+pairs:
+  description: Each container's veth pair by host end, with the container's address.
+  returned: success
+  type: dict
+  sample: {veth0: {peer: ceth0, netns: netns0, address: 172.18.0.10, addresses: [172.18.0.10/16]}}
+namespaces:
+  description: The containers' namespaces.
+  returned: success
+  type: list
+  elements: str
+rules:
+  description: The network's nftables rules after the run, one line each.
+  returned: success
+  type: list
+  elements: str
+backend:
+  description: The NAT backend used.
+  returned: success
+  type: str
+  sample: nftables
+'''
+
+from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import NetworkResource
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_netlink import (
+    HAS_NFT, NFT_IMPORT_ERROR,
+)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
+    HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR,
+)
+
+
+ARGUMENT_SPEC = dict(
+    bridge=dict(type='str', required=True),
+    subnet=dict(type='str', required=True),
+    gateway=dict(type='str', required=True),
+    containers=dict(type='list', elements='dict', default=[], options=dict(
+        name=dict(type='str', required=True),
+        address=dict(type='str'),
+        host_ifname=dict(type='str'),
+        ifname=dict(type='str', default='eth0'),
+    )),
+    published_ports=dict(type='list', elements='dict', default=[], options=dict(
+        container=dict(type='str', required=True),
+        host_port=dict(type='raw', required=True),
+        container_port=dict(type='raw'),
+        protocol=dict(type='str', choices=['tcp', 'udp'], default='tcp'),
+        host_ip=dict(type='str'),
+    )),
+    masquerade=dict(type='bool', default=True),
+    ingress_protection=dict(type='bool', default=True),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+)
+
+
+def main():
+    runner.run_module(NetworkResource(), ARGUMENT_SPEC, HAS_PYROUTE2 and HAS_NFT,
+                      PYROUTE2_IMPORT_ERROR or NFT_IMPORT_ERROR)
+
+
+if __name__ == '__main__':
+    main()
