@@ -43,13 +43,14 @@ def _link_view(link, fields):
     return v
 
 
-def _read_namespaces(k, names, required, **what):
-    """Views of named namespaces; a stale /run/netns entry fails if required, else is skipped."""
+def _read_namespaces(k, names, required, lo_only=False, **what):
+    """Views of named namespaces; a stale /run/netns entry fails if required, else is skipped.
+    ``lo_only``: just their lo (:func:`observe.lo_view`), e.g. to read owner tags."""
     views = {}
     k.open_many([n for n in names if n not in k.views])
     for n in names:
         try:
-            views[n] = observe.ns_view(k, n, **what)
+            views[n] = observe.lo_view(k, n) if lo_only else observe.ns_view(k, n, **what)
         except OSError as e:
             if n in required:
                 raise PlanError("'/run/netns/%s' exists but is not a network namespace (%s): "
@@ -64,10 +65,11 @@ class NetnsResource(_Resource):
 
     def observe(self, k, want):
         existing = list_netns()
-        look = [n for n in want.names if n in existing] if want.state == 'present' else []
-        if want.exclusive:
-            look = sorted(existing)
-        views = _read_namespaces(k, look, set(want.names), addresses=False)
+        listed = [n for n in want.names if n in existing] if want.state == 'present' else []
+        views = _read_namespaces(k, listed, set(want.names), addresses=False)
+        if want.exclusive:  # the owner tags of those it may remove
+            others = existing - set(want.names) - set(want.keep or ())
+            views.update(_read_namespaces(k, sorted(others), (), lo_only=True))
         return plan.NetnsHave(existing, views)
 
     def plan(self, want, have):

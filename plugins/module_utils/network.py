@@ -181,11 +181,12 @@ class _PlannedNat(object):
 class _Ctx(object):
     """One kernel context for the L2 stages, one nftables context for the NAT stages."""
 
-    def __init__(self, module):
+    def __init__(self, module, present):
         self.kernel = Kernel(predict_missing=module.check_mode)
-        # Every namespace is read once, with all that the stages after netns look at.
+        # Every namespace is read once, with all that the stages after netns look at
+        # (the bridge ports' hairpin flags only when bridge_port runs).
         self.kernel.read_hint = {'netns': {'addresses': True, 'routes': (4,)},
-                                 'host': {'addresses': True, 'hairpin': True}}
+                                 'host': {'addresses': True, 'hairpin': present}}
         self.nat = MasqueradeResource().context(module)
         self.nat.backend = _PlannedNat(self.nat.backend)
 
@@ -244,7 +245,7 @@ class NetworkResource(object):
         return {'net': net, 'stages': stages}
 
     def context(self, module):
-        return _Ctx(module)
+        return _Ctx(module, module.params.get('state') != 'absent')
 
     def converge(self, ctx, want, check_mode, diff, result):
         """Run the stages in order; on a failure, undo what earlier stages created."""

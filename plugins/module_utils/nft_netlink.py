@@ -29,6 +29,9 @@ import struct
 
 NFT_IMPORT_ERROR = None
 try:
+    # before the first pyroute2 import: its package __init__ is not needed
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import pyroute2_lite
+    pyroute2_lite.prepare()
     from pyroute2.netlink import NLM_F_REQUEST, NLM_F_ACK, NLM_F_CREATE, NLM_F_APPEND, NLM_F_DUMP
     from pyroute2.netlink.nfnetlink import nfgen_msg, NFNL_SUBSYS_NFTABLES
     from pyroute2.netlink.nfnetlink.nftsocket import NFTSocket

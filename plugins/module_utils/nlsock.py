@@ -279,7 +279,12 @@ class Kernel(object):
         sock = self.raw(ns)
         indices = list(indices)
         if len(indices) > 1:
-            used = set(l['group'] for l in rtnl.links(sock))
+            # a cached view holds every link and is current (forgotten on any change)
+            view = self.views.get(ns)
+            if view is not None:
+                used = set(l.group for l in view.links.values())
+            else:
+                used = set(l['group'] for l in rtnl.links(sock))
             group = _BATCH_GROUP
             while group in used:
                 group += 1

@@ -21,7 +21,7 @@ RT_SCOPE_LINK = 253
 class Link(Record):
     """One interface as the kernel reports it."""
     __slots__ = ('index', 'name', 'kind', 'up', 'mtu', 'mac', 'master', 'alias', 'peer_index',
-                 'addresses', 'hairpin')
+                 'addresses', 'hairpin', 'group')
 
 
 class NsView(object):
@@ -70,6 +70,24 @@ def ns_view(k, ns=None, addresses=True, routes=(), hairpin=False):
     return v
 
 
+def lo_view(k, ns):
+    """A view of namespace ``ns`` holding its ``lo`` only (one RTM_GETLINK; lo is ifindex 1
+    in every namespace): enough to read an owner tag. A cached full view is reused;
+    this one is not cached (it lacks the other links)."""
+    v = k.views.get(ns)
+    if v is not None:
+        return v
+    m = rtnl.link(k.raw(ns), 1)
+    return NsView([_link(m, [], None)] if m is not None else [], read=(False, frozenset(), False))
+
+
+def _link(m, addresses, hairpin):
+    return Link(index=m['index'], name=m['name'], kind=m['kind'],
+                up=bool(m['flags'] & IFF_UP), mtu=m['mtu'], mac=m['mac'],
+                master=m['master'] or None, alias=m['alias'] or None, peer_index=m['link'],
+                addresses=addresses, hairpin=hairpin, group=m['group'])
+
+
 def read_ns(sock, addresses=True, routes=False, hairpin=False):
     """Snapshot of one namespace through a netlink socket opened in it (:mod:`rtnl`).
 
@@ -90,11 +108,7 @@ def read_ns(sock, addresses=True, routes=False, hairpin=False):
                 modes[m['index']] = m['hairpin']
     links = []
     for m in rtnl.links(sock):
-        links.append(Link(
-            index=m['index'], name=m['name'], kind=m['kind'],
-            up=bool(m['flags'] & IFF_UP), mtu=m['mtu'], mac=m['mac'],
-            master=m['master'] or None, alias=m['alias'] or None, peer_index=m['link'],
-            addresses=addrs.get(m['index'], []), hairpin=modes.get(m['index'])))
+        links.append(_link(m, addrs.get(m['index'], []), modes.get(m['index'])))
     gws = {}
     versions = _versions(routes)
     for version in sorted(versions):

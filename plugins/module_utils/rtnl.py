@@ -25,6 +25,9 @@ import struct
 
 PYROUTE2_IMPORT_ERROR = None
 try:
+    # before the first pyroute2 import: its package __init__ is not needed
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import pyroute2_lite
+    pyroute2_lite.prepare()
     from pyroute2.netlink import (
         NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
         NLMSG_DONE, NLMSG_ERROR, NLA_F_NESTED,
@@ -234,25 +237,41 @@ _LINK_ATTRS = frozenset(('IFLA_IFNAME', 'IFLA_LINKINFO', 'IFLA_PROTINFO', 'IFLA_
                          'IFLA_GROUP'))
 
 
-def links(sock, family=socket.AF_UNSPEC):
-    """One dict per link: index, flags, name, kind, mtu, mac, master, alias, link, hairpin."""
-    out = []
-    for m in _dump(sock, ifinfmsg, RTM_GETLINK, {'family': family}):
-        a = _pick(m, _LINK_ATTRS)
-        info = a.get('IFLA_LINKINFO')
-        protinfo = a.get('IFLA_PROTINFO')
-        hairpin = None
-        if protinfo is not None and hasattr(protinfo, 'get_attr'):
-            mode = protinfo.get_attr('IFLA_BRPORT_MODE')
-            hairpin = None if mode is None else bool(mode)
-        out.append({
-            'index': m['index'], 'flags': m['flags'], 'name': a.get('IFLA_IFNAME'),
+def _link_dict(m):
+    a = _pick(m, _LINK_ATTRS)
+    info = a.get('IFLA_LINKINFO')
+    protinfo = a.get('IFLA_PROTINFO')
+    hairpin = None
+    if protinfo is not None and hasattr(protinfo, 'get_attr'):
+        mode = protinfo.get_attr('IFLA_BRPORT_MODE')
+        hairpin = None if mode is None else bool(mode)
+    return {'index': m['index'], 'flags': m['flags'], 'name': a.get('IFLA_IFNAME'),
             'kind': info.get_attr('IFLA_INFO_KIND') if info is not None else None,
             'mtu': a.get('IFLA_MTU'), 'mac': a.get('IFLA_ADDRESS'),
             'master': a.get('IFLA_MASTER'), 'alias': a.get('IFLA_IFALIAS'),
-            'link': a.get('IFLA_LINK'), 'group': a.get('IFLA_GROUP'),
-            'hairpin': hairpin})
-    return out
+            'link': a.get('IFLA_LINK'), 'group': a.get('IFLA_GROUP'), 'hairpin': hairpin}
+
+
+def links(sock, family=socket.AF_UNSPEC):
+    """One dict per link: index, flags, name, kind, mtu, mac, master, alias, link, hairpin."""
+    return [_link_dict(m) for m in _dump(sock, ifinfmsg, RTM_GETLINK, {'family': family})]
+
+
+def link(sock, index):
+    """The dict of :func:`links` of one link, by index (one RTM_GETLINK); None if none."""
+    seq = _send(sock, ifinfmsg, RTM_GETLINK, NLM_F_REQUEST, {'index': index}, [])
+    for kind, data, offset, length in _answers(sock, seq):
+        if kind == NLMSG_ERROR:
+            try:
+                _error(data, offset)
+            except OSError as e:
+                if e.errno == errno.ENODEV:
+                    return None
+                raise
+            return None
+        msg = ifinfmsg(data[offset:offset + length])
+        msg.decode()
+        return _link_dict(msg)
 
 
 _ADDR_ATTRS = frozenset(('IFA_LOCAL', 'IFA_ADDRESS'))

@@ -122,6 +122,7 @@ def test_a_rerun_reads_each_namespace_once():
     class Module(object):
         check_mode = False
         _diff = False
+        params = {'state': 'present'}
 
     def converge(params):
         res = net.NetworkResource()

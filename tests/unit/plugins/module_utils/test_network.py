@@ -1,0 +1,100 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The network module's planning of its stages (pure: no kernel)."""
+import ipaddress
+
+import pytest
+
+from ansible_collections.linuxnet.container_network.plugins.module_utils import nat, network
+from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
+    Action, ValidationError,
+)
+
+BASE = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
+        'containers': [{'name': 'web', 'address': '172.18.0.10', 'host_ifname': 'veth0',
+                        'ifname': 'ceth0'},
+                       {'name': 'db'}],
+        'published_ports': [{'container': 'web', 'host_port': 8080, 'container_port': 80}],
+        'masquerade': True, 'ingress_protection': True, 'state': 'present'}
+
+
+def want(**kw):
+    return network.network_want(dict(BASE, **kw))
+
+
+def test_pairs_ports_and_names_are_derived():
+    w = want()
+    web, db = w['pairs']
+    assert web == {'name': 'veth0', 'peer': 'ceth0', 'netns': 'web', 'addresses': ['172.18.0.10/16'],
+                   'gateway': '172.18.0.1', 'mtu': None, 'mac': None, 'state': None}
+    assert db['name'] == network.derived_ifname('br0', 'db') and len(db['name']) == 15
+    assert db['peer'] == 'eth0' and db['addresses'] == ['auto']
+    # the derived name depends on the network: two networks never collide on it
+    assert network.derived_ifname('br1', 'db') != db['name']
+    assert [p['hairpin'] for p in w['ports']] == [True, True]
+    assert w['netns'] == ['web', 'db'] and w['gateway_cidr'] == '172.18.0.1/16'
+
+
+def test_teardown_lists_nothing_but_keeps_the_network_identity():
+    w = want(state='absent')
+    assert w['netns'] == [] and w['pairs'] == [] and w['published'] == []
+    assert w['bridge'] == 'br0'
+
+
+@pytest.mark.parametrize('kw, words', [
+    ({'subnet': '172.18.0.1/16'}, ['subnet', 'host bits']),
+    ({'gateway': '172.18.0.0'}, ['not a host address']),
+    ({'containers': [{'name': 'a'}, {'name': 'a'}]}, ["'a' is listed twice"]),
+    ({'containers': [{'name': 'a', 'host_ifname': 'x'}, {'name': 'b', 'host_ifname': 'x'}]},
+     ["'a' and 'b' both use host interface 'x'"]),
+    ({'containers': [{'name': 'a', 'address': '172.18.0.1'}]}, ['is the gateway']),
+    ({'containers': [{'name': 'a', 'address': '10.0.0.1'}]}, ['not a host address of subnet']),
+    ({'containers': [{'name': 'a', 'address': '172.18.0.9'}, {'name': 'b', 'address': '172.18.0.9'}]},
+     ['both have address']),
+    ({'published_ports': [{'container': 'nope', 'host_port': 1}]}, ["names container 'nope'"]),
+    ({'published_ports': [{'container': 'web', 'host_port': 1}, {'container': 'db', 'host_port': 1}]},
+     ['published twice']),
+    ({'bridge': 'br 0'}, ['br 0']),
+])
+def test_bad_networks_name_what_is_wrong(kw, words):
+    with pytest.raises(ValidationError) as e:
+        want(**kw)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_publications_take_the_allocated_addresses():
+    w = want()
+    allocated = {'veth0': {'address': '172.18.0.10'}}
+    assert network.publications(w, allocated) == [
+        {'host_port': '8080', 'container_port': '80', 'protocol': 'tcp',
+         'container_address': '172.18.0.10'}]
+
+
+def test_the_resource_validates_every_stage_before_anything():
+    """A bad port fails NetworkResource.want (no kernel) although the containers'
+    addresses are only allocated later."""
+    with pytest.raises(ValidationError) as e:
+        network.NetworkResource().want(dict(BASE, published_ports=[
+            {'container': 'db', 'host_port': '70000'}]))
+    assert '70000' in str(e.value)
+    stages = network.NetworkResource().want(BASE)['stages']
+    assert [s.name for s in stages] == ['bridge', 'netns', 'veth_pair', 'bridge_port',
+                                        'netns_unlisted', 'masquerade', 'port_publish']
+    stages = network.NetworkResource().want(dict(BASE, state='absent'))['stages']
+    assert [s.name for s in stages] == ['veth_pair', 'bridge', 'netns_unlisted', 'masquerade',
+                                        'port_publish']
+
+
+def test_observed_after_is_what_the_plan_leaves():
+    empty = nat.Observed()
+    spec = nat.RuleSpec('masq/br0', 'postrouting', saddr=ipaddress.ip_network(
+        '172.18.0.0/16'), oif_not='br0', action='masquerade')
+    rule = nat.CompiledRule(spec, 'ip saddr 172.18.0.0/16 oifname != "br0" masquerade', None)
+    actions = nat.plan_rules([rule], empty, lambda rid: rid == 'masq/br0')
+    after = nat.observed_after(empty, actions)
+    assert after.table_exists and set(after.chains) == set(nat.CHAINS)
+    assert [(o.rid, o.digest) for o in after.owned] == [('masq/br0', rule.digest)]
+    # planning the same rule against what the first plan leaves: nothing to do
+    assert nat.plan_rules([rule], after, lambda rid: rid == 'masq/br0') == []
+    gone = nat.observed_after(after, [Action('delete_table', 'ip linuxnet')])
+    assert not gone.table_exists and gone.owned == []
