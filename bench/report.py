@@ -210,9 +210,9 @@ def markdown(result):
         A("")
         A("Wall time of each task of the role (callback plugin), median over rounds; the "
           "last column is its marginal cost per added container between the smallest and "
-          "the largest N. A module task costs ~0.35–0.5 s before it does anything: Ansible "
-          "builds and ships the module, a new Python process starts and imports "
-          "ansible.module_utils (the nftables modules also pyroute2).")
+          "the largest N. A module task costs ~0.4–0.5 s before its kernel work: Ansible "
+          "builds and ships the AnsiballZ payload, a new Python process starts and imports "
+          "ansible.module_utils and pyroute2.")
         A("")
         ns = result["sizes"]
         for phase in ("converge", "rerun", "teardown"):
