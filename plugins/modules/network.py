@@ -12,7 +12,7 @@ short_description: A whole container bridge network in one call (bridge, namespa
 version_added: 0.2.0
 description:
   - Builds, converges or tears down the seed article's network for a list of containers,
-    as the role C(linuxnet.container_network.container_bridge_network) does: a bridge with
+    as the role C(linuxnet.container_network.container_bridge_network) does - a bridge with
     the gateway address, one network namespace per container joined to it by a veth pair
     (address, default route, hairpin on the host end), masquerade of the subnet and
     published ports (DNAT from outside, from the host and between containers).

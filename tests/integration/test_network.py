@@ -82,8 +82,8 @@ def test_a_failing_stage_undoes_what_earlier_stages_created(play):
 def test_a_port_conflict_with_another_network_fails_before_any_change(play):
     """Planned before the first stage applies: no L2 stage runs, no masquerade rule."""
     other = {'bridge': 'br1', 'subnet': '10.77.0.0/24', 'gateway': '10.77.0.1',
-             'containers': [{'name': 'x'}], 'published_ports': [{'container': 'x',
-                                                                  'host_port': 8081}]}
+             'containers': [{'name': 'x'}],
+             'published_ports': [{'container': 'x', 'host_port': 8081}]}
     assert play([task('network', **other)])[0]['_status'] == 'ok'
     before = snapshot()
     rules_before = subprocess.run(['nft', 'list', 'table', 'ip', 'linuxnet'],
