@@ -10,7 +10,7 @@ import errno
 import ipaddress
 import os
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
+from ansible_collections.linuxnet.container_network.plugins.module_utils import observe, rtnl
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError,
 )
@@ -65,6 +65,8 @@ class Applier(object):
         self.k.create_netns(a.target)
         # lo is ifindex 1 in every new namespace
         rtnl.set_link(self.k.raw(a.target), 1, up=True, alias=a.args.get('alias') or None)
+        # nothing else is in it: later stages need not read it
+        self.k.views[a.target] = observe.fresh_view(a.args.get('alias'))
 
     def netns_delete(self, a):
         self.k.delete_netns(a.target)
@@ -84,7 +86,8 @@ class Applier(object):
             fd = peer['netns_fd'] = self.k.ns_fd(a.args['netns'])
         try:
             rtnl.new_link(self.k.raw(), a.target, 'veth', mtu=a.args.get('mtu') or None,
-                          alias=a.args.get('alias') or None, peer=peer)
+                          alias=a.args.get('alias') or None, peer=peer,
+                          up=bool(a.args.get('up')))
         finally:
             if fd is not None:
                 os.close(fd)
@@ -155,7 +158,9 @@ class Applier(object):
 
     def _forget(self, a):
         """Drop the cached indices and namespace views the action may have made stale."""
-        if a.op in ('netns_create', 'netns_delete'):
+        if a.op == 'netns_create':
+            pass  # netns_create() left the view of the new namespace
+        elif a.op == 'netns_delete':
             self.k.forget(a.target)
         elif a.op in _RESETS_INDEX:
             self.k.views.clear()

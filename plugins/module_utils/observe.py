@@ -81,6 +81,16 @@ def lo_view(k, ns):
     return NsView([_link(m, [], None)] if m is not None else [], read=(False, frozenset(), False))
 
 
+def fresh_view(alias=None):
+    """The view of a namespace this run has just created: ``lo`` (up, tagged) and nothing
+    else, no routes. What the planners look at, known without a read (lo's own
+    addresses are not tracked: no plan looks at them)."""
+    return NsView([Link(index=1, name='lo', kind=None, up=True, mtu=65536,
+                        mac='00:00:00:00:00:00', master=None, alias=alias or None,
+                        peer_index=None, addresses=[], hairpin=None, group=0)],
+                  {}, (True, frozenset((4, 6)), True))
+
+
 def _link(m, addresses, hairpin):
     return Link(index=m['index'], name=m['name'], kind=m['kind'],
                 up=bool(m['flags'] & IFF_UP), mtu=m['mtu'], mac=m['mac'],

@@ -236,8 +236,10 @@ def plan_veth(want, have):
                 actions.append(Action('link_delete', p.name))
             if peer is not None:
                 actions.append(Action('link_delete', p.peer, netns=p.netns))
+            # the host end is brought up by its RTM_NEWLINK; the peer cannot be (the kernel
+            # opens it before the pair is linked), so it gets its own link_set below
             actions.append(Action('veth_create', p.name, peer=p.peer, netns=p.netns, mtu=p.mtu,
-                                  mac=p.mac, alias=tag))
+                                  mac=p.mac, alias=tag, up=True))
             host_view, peer_view = None, None
         else:
             host_view, peer_view = host, peer
@@ -247,7 +249,7 @@ def plan_veth(want, have):
                 actions.append(Action('link_set', p.name, mtu=p.mtu))
             if tag and host_view.alias != tag:
                 actions.append(Action('link_set', p.name, alias=tag))
-        if host_view is None or not host_view.up:
+        if host_view is not None and not host_view.up:
             actions.append(Action('link_set', p.name, up=True))
         # peer end
         if peer_view is not None:

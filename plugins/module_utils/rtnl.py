@@ -155,9 +155,9 @@ def link_index(sock, name):
                     return None
                 raise
             return None
-        msg = ifinfmsg(data[offset:offset + _length])
-        msg.decode()
-        return msg['index']
+        # only the index is wanted: read it from the fixed ifinfomsg header (family, pad,
+        # type, index) instead of decoding every attribute of the link
+        return struct.unpack_from('=i', data, offset + _HDR.size + 4)[0]
 
 
 def _link_attrs(name=None, mtu=None, mac=None, alias=None, master=None, group=None,
@@ -178,15 +178,17 @@ def set_link(sock, index, up=False, mtu=None, mac=None, alias=None, master=None,
              _link_attrs(mtu=mtu, mac=mac, alias=alias, master=master, group=group))
 
 
-def new_link(sock, name, kind, mtu=None, alias=None, peer=None):
-    """Like ``ip link add NAME [mtu M] type KIND [peer name P [mtu M] [address A]
-    [netns FD]]``. ``peer``: a dict with name, and optionally mtu, mac, netns_fd."""
+def new_link(sock, name, kind, mtu=None, alias=None, peer=None, up=False):
+    """Like ``ip link add NAME [mtu M] [up] type KIND [peer name P [mtu M] [address A]
+    [netns FD]]``. ``peer``: a dict with name, and optionally mtu, mac, netns_fd.
+    ``up`` brings the new link (not a veth's peer) up in the same request."""
     info = [('IFLA_INFO_KIND', kind)]
     if peer is not None:
         info.append(('IFLA_INFO_DATA', {'attrs': [('VETH_INFO_PEER', {'attrs': _link_attrs(
             name=peer['name'], mtu=peer.get('mtu'), mac=peer.get('mac'),
             netns_fd=peer.get('netns_fd'))})]}))
-    _request(sock, ifinfmsg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, {},
+    _request(sock, ifinfmsg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
+             {'flags': IFF_UP, 'change': IFF_UP} if up else {},
              _link_attrs(name=name, mtu=mtu, alias=alias) +
              [('IFLA_LINKINFO', {'attrs': info})])
 

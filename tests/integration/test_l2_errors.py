@@ -139,7 +139,7 @@ def test_apply_failure_rolls_back_what_it_created(play, toolchain):
     assert r['rolled_back'] == [{'op': 'link_delete', 'target': 'veth1'},
                                 {'op': 'link_delete', 'target': 'veth0'}]
     assert {'op': 'veth_create', 'target': 'veth0', 'peer': 'ceth0',
-            'netns': 'netns0'} in r['done']
+            'netns': 'netns0', 'up': True} in r['done']
     assert snapshot() == before
     run_in('netns1', 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=0',
            'net.ipv6.conf.default.disable_ipv6=0')

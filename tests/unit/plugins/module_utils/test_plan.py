@@ -176,10 +176,10 @@ def test_bridge_absent():
 def test_veth_create_from_nothing():
     have = plan.L2Have(NsView([lo()]), {'netns0': NsView([lo()])}, ['netns0'])
     acts = plan.plan_veth(veth_want({'mtu': 1400, 'mac': '02:00:00:00:00:01'}), have)
+    # the host end comes up with its creation; the peer in a request of its own
     assert [a.as_dict() for a in acts] == [
         {'op': 'veth_create', 'target': 'veth0', 'peer': 'ceth0', 'netns': 'netns0',
-         'mtu': 1400, 'mac': '02:00:00:00:00:01'},
-        {'op': 'link_set', 'target': 'veth0', 'up': True},
+         'mtu': 1400, 'mac': '02:00:00:00:00:01', 'up': True},
         {'op': 'addr_add', 'target': 'ceth0', 'netns': 'netns0', 'address': '172.18.0.10/16'},
         {'op': 'link_set', 'target': 'ceth0', 'netns': 'netns0', 'up': True},
         {'op': 'route_default', 'target': 'ceth0', 'netns': 'netns0', 'gateway': '172.18.0.1'}]
@@ -201,8 +201,7 @@ def test_veth_peer_in_wrong_netns_recreated():
     have = plan.L2Have(host, {'netns0': NsView([lo()], {})}, ['netns0', 'netns1'])
     acts = plan.plan_veth(veth_want({}), have)
     assert ops(acts) == [('link_delete', 'veth0'), ('veth_create', 'veth0'),
-                         ('link_set', 'veth0'), ('addr_add', 'ceth0'), ('link_set', 'ceth0'),
-                         ('route_default', 'ceth0')]
+                         ('addr_add', 'ceth0'), ('link_set', 'ceth0'), ('route_default', 'ceth0')]
 
 
 def test_veth_peer_deleted_recreated():
