@@ -157,15 +157,23 @@ class _Stage(object):
         self.want = None
 
 
-class _PlannedNat(object):
-    """A NAT backend that remembers its last observation; once ``advance`` is called, it
-    observes the table as the planned actions would leave it (check mode: the
-    port_publish stage must see the table and chains the masquerade stage would create)."""
+class _OneBatchNat(object):
+    """The NAT stages' backend: one nftables transaction for both stages.
+
+    It remembers its last observation; after ``advance``, it observes the table as the
+    planned actions leave it, so the second stage plans on what the first one planned
+    (in check mode too: no second "create the table"). While ``defer`` is set, applied
+    actions are queued; the next apply without it (or ``flush``) sends everything queued
+    in one atomic batch. The composite runs port_publish deferred, then masquerade,
+    whose sysctl changes thus follow a batch that went in.
+    """
 
     def __init__(self, backend):
         self._backend = backend
         self.last = None
         self.after = None
+        self.defer = False
+        self.pending = []
 
     def __getattr__(self, name):
         return getattr(self._backend, name)
@@ -176,6 +184,16 @@ class _PlannedNat(object):
 
     def advance(self, actions):
         self.after = observed_after(self.last, actions)
+
+    def apply(self, actions):
+        self.pending.extend(actions)
+        if not self.defer:
+            self.flush()
+
+    def flush(self):
+        pending, self.pending = self.pending, []
+        if pending:
+            self._backend.apply(pending)
 
 
 class _Ctx(object):
@@ -188,7 +206,7 @@ class _Ctx(object):
         self.kernel.read_hint = {'netns': {'addresses': True, 'routes': (4,)},
                                  'host': {'addresses': True, 'hairpin': present}}
         self.nat = MasqueradeResource().context(module)
-        self.nat.backend = _PlannedNat(self.nat.backend)
+        self.nat.backend = _OneBatchNat(self.nat.backend)
 
     def __enter__(self):
         return self
@@ -230,9 +248,6 @@ class NetworkResource(object):
                       unlisted]
         else:  # the pairs (one group delete), then the bridge without ports, namespaces
             stages = [veth, bridge, unlisted]
-        stages.append(_Stage('masquerade', MasqueradeResource(), {
-            'networks': [{'name': br, 'subnet': net['subnet'], 'bridge': br, 'state': None}],
-            'state': 'present' if state == 'present' and net['masquerade'] else 'absent'}))
         stages.append(_Stage('port_publish', PortPublishResource(), {
             'network': br, 'bridge': br, 'subnet': net['subnet'], 'state': state,
             'ingress_protection': net['ingress_protection'],
@@ -240,6 +255,10 @@ class NetworkResource(object):
             # validated here with the gateway in their place, so a bad port fails now
             'publications': publications(net, dict(
                 (p['name'], {'address': net['gateway']}) for p in net['pairs']))}))
+        # last: its nft actions go in one batch with port_publish's, before its sysctl
+        stages.append(_Stage('masquerade', MasqueradeResource(), {
+            'networks': [{'name': br, 'subnet': net['subnet'], 'bridge': br, 'state': None}],
+            'state': 'present' if state == 'present' and net['masquerade'] else 'absent'}))
         for s in stages:
             s.want = s.resource.want(s.params)
         return {'net': net, 'stages': stages}
@@ -249,22 +268,26 @@ class NetworkResource(object):
 
     def converge(self, ctx, want, check_mode, diff, result):
         """Run the stages in order; on a failure, undo what earlier stages created."""
+        nat_backend = ctx.nat.backend
         # The NAT stages' conflicts (another network publishing the same port, a chain
         # changed by hand) do not depend on the containers' addresses: plan them once
         # before the first change, so they fail the call with nothing changed.
         for s in want['stages']:
             if s.name in ('masquerade', 'port_publish'):
                 s.resource.plan(s.want, s.resource.observe(ctx.nat, s.want))
-        ctx.nat.backend.after = None
+        nat_backend.after = None
         extra, done = {}, []
         for s in want['stages']:
             if s.name == 'port_publish':
                 s.params['publications'] = publications(want['net'], extra.get('pairs', {}))
                 s.want = s.resource.want(s.params)
             nat = s.name in ('masquerade', 'port_publish')
+            nat_backend.defer = s.name == 'port_publish'
             try:
                 actions, more = converge(s.resource, ctx.nat if nat else ctx.kernel, s.want,
                                          check_mode, diff, result, stage=s.name)
+                if s is want['stages'][-1]:
+                    nat_backend.flush()  # masquerade had nothing to apply
             except ApplyError as e:
                 e.rolled_back.extend(self._undo(ctx, done))
                 e.done[:0] = done
@@ -277,8 +300,8 @@ class NetworkResource(object):
                 raise
             if not check_mode:
                 done.extend(actions)
-            elif nat:
-                ctx.nat.backend.advance(actions)
+            if nat:
+                nat_backend.advance(actions)
             for key, value in more.items():
                 if key in ('rules', 'warnings') and key in extra:
                     extra[key] = extra[key] + value

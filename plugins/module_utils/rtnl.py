@@ -143,10 +143,10 @@ def _request(sock, cls, msg_type, flags, fields, attrs):
             return
 
 
-def link_index(sock, name):
-    """ifindex of the link called ``name``, None if there is none (one RTM_GETLINK)."""
-    seq = _send(sock, ifinfmsg, RTM_GETLINK, NLM_F_REQUEST, {}, [('IFLA_IFNAME', name)])
-    for kind, data, offset, _length in _answers(sock, seq):
+def _get_link(sock, fields, attrs):
+    """One RTM_GETLINK (not a dump): (data, offset, length) of the answer, None if ENODEV."""
+    seq = _send(sock, ifinfmsg, RTM_GETLINK, NLM_F_REQUEST, fields, attrs)
+    for kind, data, offset, length in _answers(sock, seq):
         if kind == NLMSG_ERROR:
             try:
                 _error(data, offset)
@@ -155,9 +155,17 @@ def link_index(sock, name):
                     return None
                 raise
             return None
-        # only the index is wanted: read it from the fixed ifinfomsg header (family, pad,
-        # type, index) instead of decoding every attribute of the link
-        return struct.unpack_from('=i', data, offset + _HDR.size + 4)[0]
+        return data, offset, length
+
+
+def link_index(sock, name):
+    """ifindex of the link called ``name``, None if there is none (one RTM_GETLINK)."""
+    answer = _get_link(sock, {}, [('IFLA_IFNAME', name)])
+    if answer is None:
+        return None
+    # only the index is wanted: read it from the fixed ifinfomsg header (family, pad,
+    # type, index) instead of decoding every attribute of the link
+    return struct.unpack_from('=i', answer[0], answer[1] + _HDR.size + 4)[0]
 
 
 def _link_attrs(name=None, mtu=None, mac=None, alias=None, master=None, group=None,
@@ -261,19 +269,13 @@ def links(sock, family=socket.AF_UNSPEC):
 
 def link(sock, index):
     """The dict of :func:`links` of one link, by index (one RTM_GETLINK); None if none."""
-    seq = _send(sock, ifinfmsg, RTM_GETLINK, NLM_F_REQUEST, {'index': index}, [])
-    for kind, data, offset, length in _answers(sock, seq):
-        if kind == NLMSG_ERROR:
-            try:
-                _error(data, offset)
-            except OSError as e:
-                if e.errno == errno.ENODEV:
-                    return None
-                raise
-            return None
-        msg = ifinfmsg(data[offset:offset + length])
-        msg.decode()
-        return _link_dict(msg)
+    answer = _get_link(sock, {'index': index}, [])
+    if answer is None:
+        return None
+    data, offset, length = answer
+    msg = ifinfmsg(data[offset:offset + length])
+    msg.decode()
+    return _link_dict(msg)
 
 
 _ADDR_ATTRS = frozenset(('IFA_LOCAL', 'IFA_ADDRESS'))

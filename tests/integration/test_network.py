@@ -17,7 +17,7 @@ NET = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
        'containers': [{'name': 'c%d' % i} for i in range(5)],
        'published_ports': [{'container': 'c1', 'host_port': 8081},
                            {'container': 'c3', 'host_port': '9000-9001', 'protocol': 'udp'}]}
-STAGES = ['bridge', 'netns', 'veth_pair', 'bridge_port', 'masquerade', 'port_publish']
+STAGES = ['bridge', 'netns', 'veth_pair', 'bridge_port', 'port_publish', 'masquerade']
 
 
 def network(**kw):
@@ -147,3 +147,46 @@ def test_a_rerun_reads_each_namespace_once():
     assert not result['changed'], result
     assert len(reads) == 21, len(reads)      # the host and 20 namespaces, once each
     assert len(threads) == 1, threads
+
+
+def test_one_nftables_transaction_per_run():
+    """In-process: the NAT stages of a call go to the kernel as one batch (converge and
+    teardown), none when converged."""
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
+        network as net, nft_netlink,
+    )
+
+    class Module(object):
+        check_mode = False
+        _diff = False
+
+        def __init__(self, state):
+            self.params = {'state': state}
+
+    def converge(state):
+        params = dict(NET, state=state, masquerade=True, ingress_protection=True)
+        res = net.NetworkResource()
+        result = {'changed': False, 'actions': []}
+        want = res.want(params)
+        with res.context(Module(state)) as ctx:
+            res.converge(ctx, want, False, False, result)
+        return result
+
+    batches = []
+    real = nft_netlink.NftSocket.batch
+    nft_netlink.NftSocket.batch = lambda self, ops: batches.append(len(ops)) or real(self, ops)
+    try:
+        counts = []
+        for state in ('present', 'present', 'absent'):
+            del batches[:]
+            result = converge(state)
+            counts.append((len(batches), result['changed']))
+            if batches:
+                nat_actions = [a for a in result['actions']
+                               if a['stage'] in ('masquerade', 'port_publish') and
+                               a['op'] not in ('set_sysctl', 'write_file', 'remove_file')]
+                assert batches == [len(nat_actions)], (batches, nat_actions)
+    finally:
+        nft_netlink.NftSocket.batch = real
+    assert counts == [(1, True), (0, False), (1, True)], counts
+    assert nft_tables() == []

@@ -79,10 +79,10 @@ def test_the_resource_validates_every_stage_before_anything():
     assert '70000' in str(e.value)
     stages = network.NetworkResource().want(BASE)['stages']
     assert [s.name for s in stages] == ['bridge', 'netns', 'veth_pair', 'bridge_port',
-                                        'netns_unlisted', 'masquerade', 'port_publish']
+                                        'netns_unlisted', 'port_publish', 'masquerade']
     stages = network.NetworkResource().want(dict(BASE, state='absent'))['stages']
-    assert [s.name for s in stages] == ['veth_pair', 'bridge', 'netns_unlisted', 'masquerade',
-                                        'port_publish']
+    assert [s.name for s in stages] == ['veth_pair', 'bridge', 'netns_unlisted', 'port_publish',
+                                        'masquerade']
 
 
 def test_observed_after_is_what_the_plan_leaves():
