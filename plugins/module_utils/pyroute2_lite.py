@@ -12,7 +12,9 @@ access to a name the package itself defines (``from pyroute2 import IPRoute``) r
 the real ``__init__`` then, so the package stays whole for any other user in the
 process. Call it before the first pyroute2 import. It does nothing when pyroute2 is
 already imported or cannot be found (the import then fails as usual and the module
-reports ``missing_required_lib``).
+reports ``missing_required_lib``). It imports the submodules the collection uses at once;
+if one of them fails that way (a pyroute2 whose submodules need its ``__init__``), it
+removes what it imported, and the plain import runs as if it had not been called.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -20,9 +22,23 @@ __metaclass__ = type
 
 import sys
 
+# The pyroute2 modules the collection imports (rtnl.py, nft_netlink.py).
+USED = ('pyroute2.netlink', 'pyroute2.netlink.exceptions', 'pyroute2.netlink.rtnl',
+        'pyroute2.netlink.rtnl.ifinfmsg', 'pyroute2.netlink.rtnl.ifaddrmsg',
+        'pyroute2.netlink.rtnl.rtmsg', 'pyroute2.netlink.nfnetlink',
+        'pyroute2.netlink.nfnetlink.nftsocket')
+
+
+def _forget():
+    for name in [m for m in sys.modules if m == 'pyroute2' or m.startswith('pyroute2.')]:
+        del sys.modules[name]
+
+
+_failed = []
+
 
 def prepare():
-    if 'pyroute2' in sys.modules:
+    if 'pyroute2' in sys.modules or _failed:
         return
     try:
         import importlib
@@ -54,5 +70,8 @@ def prepare():
             return getattr(pkg, name)
         pkg.__getattr__ = complete
         sys.modules['pyroute2'] = pkg
-    except Exception:  # pragma: no cover - fall back to the plain import
-        sys.modules.pop('pyroute2', None)
+        for name in USED:
+            importlib.import_module(name)
+    except Exception:  # fall back to the plain import
+        _failed.append(True)
+        _forget()
