@@ -302,6 +302,10 @@ class NetworkResource(object):
                 done.extend(actions)
             if nat:
                 nat_backend.advance(actions)
+            if s.name == 'port_publish' and s is not want['stages'][-1] and \
+                    want['stages'][-1].want['networks'][0]['state'] == 'present':
+                # its "ip_forward is 0" warning: the masquerade stage next turns it on
+                more = dict((k, v) for k, v in more.items() if k != 'warnings')
             for key, value in more.items():
                 if key in ('rules', 'warnings') and key in extra:
                     extra[key] = extra[key] + value

@@ -190,3 +190,34 @@ def test_one_nftables_transaction_per_run():
         nft_netlink.NftSocket.batch = real
     assert counts == [(1, True), (0, False), (1, True)], counts
     assert nft_tables() == []
+
+
+def test_the_forwarding_warning_only_when_forwarding_stays_off():
+    """In-process, ip_forward 0 as in a fresh namespace: without masquerade, published
+    ports get the warning; with it, the masquerade stage turns forwarding on after the
+    port_publish stage, and there is nothing to warn about."""
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
+        network as net,
+    )
+
+    class Module(object):
+        check_mode = False
+        _diff = False
+        params = {'state': 'present'}
+
+    def converge(masquerade):
+        params = dict(NET, state='present', masquerade=masquerade, ingress_protection=True)
+        res = net.NetworkResource()
+        want = res.want(params)
+        with res.context(Module()) as ctx:
+            return res.converge(ctx, want, False, False, {'changed': False, 'actions': []})
+
+    def forwarding():
+        with open('/proc/sys/net/ipv4/ip_forward') as f:
+            return f.read().strip()
+
+    assert forwarding() == '0'
+    off = converge(False)
+    assert forwarding() == '0' and 'ip_forward is 0' in ' '.join(off.get('warnings', [])), off
+    on = converge(True)
+    assert forwarding() == '1' and 'warnings' not in on, on
