@@ -158,13 +158,11 @@ class Applier(object):
 
     def _forget(self, a):
         """Drop the cached indices and namespace views the action may have made stale."""
-        if a.op == 'netns_create':
-            pass  # netns_create() left the view of the new namespace
-        elif a.op == 'netns_delete':
+        if a.op == 'netns_delete':
             self.k.forget(a.target)
         elif a.op in _RESETS_INDEX:
             self.k.views.clear()
-        else:
+        elif a.op != 'netns_create':  # netns_create() left the new namespace's view
             self.k.forget(a.args.get('netns'))
             if a.op == 'veth_create':
                 self.k.forget(None)

@@ -276,6 +276,7 @@ class NetworkResource(object):
             if s.name in ('masquerade', 'port_publish'):
                 s.resource.plan(s.want, s.resource.observe(ctx.nat, s.want))
         nat_backend.after = None
+        forwarding = want['net']['state'] == 'present' and want['net']['masquerade']
         extra, done = {}, []
         for s in want['stages']:
             if s.name == 'port_publish':
@@ -302,8 +303,7 @@ class NetworkResource(object):
                 done.extend(actions)
             if nat:
                 nat_backend.advance(actions)
-            if s.name == 'port_publish' and s is not want['stages'][-1] and \
-                    want['stages'][-1].want['networks'][0]['state'] == 'present':
+            if s.name == 'port_publish' and forwarding:
                 # its "ip_forward is 0" warning: the masquerade stage next turns it on
                 more = dict((k, v) for k, v in more.items() if k != 'warnings')
             for key, value in more.items():

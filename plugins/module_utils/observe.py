@@ -13,7 +13,6 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils import 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.model import Record
 
 IFF_UP = 1
-RT_TABLE_MAIN = 254
 RTN_UNICAST = 1
 RT_SCOPE_LINK = 253
 
@@ -134,7 +133,7 @@ def main_routes(sock, version):
     family = socket.AF_INET if version == 4 else socket.AF_INET6
     out = []
     for r in rtnl.routes(sock, family):
-        if r['type'] == RTN_UNICAST and r['table'] == RT_TABLE_MAIN:
+        if r['type'] == RTN_UNICAST:  # rtnl.routes() returns the main table's only
             dst = r['dst'] or ('0.0.0.0' if version == 4 else '::')
             out.append((ipaddress.ip_network('%s/%d' % (dst, r['dst_len']), strict=False),
                         ipaddress.ip_address(r['gateway']) if r['gateway'] else None,

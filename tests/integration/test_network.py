@@ -111,37 +111,42 @@ def test_bad_input_fails_before_any_stage(play, bad, words):
     assert snapshot() == before and nft_tables() == []
 
 
-def test_a_rerun_reads_each_namespace_once():
-    """In-process: a converged network's rerun reads every container namespace once
-    and opens its socket from one thread (not one per stage, not one per namespace)."""
-    import threading
+def in_process(**kw):
+    """Run the network module's resource in this process (no Ansible) on NET updated
+    with ``kw``; returns the module result (changed, actions and the extra keys)."""
     from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        network as net, observe,
+        network as net,
     )
+    params = dict(NET, state='present', masquerade=True, ingress_protection=True)
+    params.update(kw)
 
     class Module(object):
         check_mode = False
         _diff = False
-        params = {'state': 'present'}
 
-    def converge(params):
-        res = net.NetworkResource()
-        result = {'changed': False, 'actions': []}
-        want = res.want(params)
-        with res.context(Module()) as ctx:
-            res.converge(ctx, want, False, False, result)
-        return result
+    Module.params = params
+    res = net.NetworkResource()
+    result = {'changed': False, 'actions': []}
+    want = res.want(params)
+    with res.context(Module()) as ctx:
+        result.update(res.converge(ctx, want, False, False, result))
+    return result
 
-    params = dict(NET, containers=[{'name': 'c%d' % i} for i in range(20)],
-                  published_ports=[], state='present', masquerade=True,
-                  ingress_protection=True)
-    assert converge(params)['changed']
+
+def test_a_rerun_reads_each_namespace_once():
+    """In-process: a converged network's rerun reads every container namespace once
+    and opens its socket from one thread (not one per stage, not one per namespace)."""
+    import threading
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import observe
+
+    params = dict(containers=[{'name': 'c%d' % i} for i in range(20)], published_ports=[])
+    assert in_process(**params)['changed']
     reads, threads = [], []
     real_read, real_start = observe.read_ns, threading.Thread.start
     observe.read_ns = lambda sock, *a, **kw: reads.append(sock) or real_read(sock, *a, **kw)
     threading.Thread.start = lambda self: threads.append(self) or real_start(self)
     try:
-        result = converge(params)
+        result = in_process(**params)
     finally:
         observe.read_ns, threading.Thread.start = real_read, real_start
     assert not result['changed'], result
@@ -152,25 +157,7 @@ def test_a_rerun_reads_each_namespace_once():
 def test_one_nftables_transaction_per_run():
     """In-process: the NAT stages of a call go to the kernel as one batch (converge and
     teardown), none when converged."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        network as net, nft_netlink,
-    )
-
-    class Module(object):
-        check_mode = False
-        _diff = False
-
-        def __init__(self, state):
-            self.params = {'state': state}
-
-    def converge(state):
-        params = dict(NET, state=state, masquerade=True, ingress_protection=True)
-        res = net.NetworkResource()
-        result = {'changed': False, 'actions': []}
-        want = res.want(params)
-        with res.context(Module(state)) as ctx:
-            res.converge(ctx, want, False, False, result)
-        return result
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_netlink
 
     batches = []
     real = nft_netlink.NftSocket.batch
@@ -179,7 +166,7 @@ def test_one_nftables_transaction_per_run():
         counts = []
         for state in ('present', 'present', 'absent'):
             del batches[:]
-            result = converge(state)
+            result = in_process(state=state)
             counts.append((len(batches), result['changed']))
             if batches:
                 nat_actions = [a for a in result['actions']
@@ -196,28 +183,12 @@ def test_the_forwarding_warning_only_when_forwarding_stays_off():
     """In-process, ip_forward 0 as in a fresh namespace: without masquerade, published
     ports get the warning; with it, the masquerade stage turns forwarding on after the
     port_publish stage, and there is nothing to warn about."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        network as net,
-    )
-
-    class Module(object):
-        check_mode = False
-        _diff = False
-        params = {'state': 'present'}
-
-    def converge(masquerade):
-        params = dict(NET, state='present', masquerade=masquerade, ingress_protection=True)
-        res = net.NetworkResource()
-        want = res.want(params)
-        with res.context(Module()) as ctx:
-            return res.converge(ctx, want, False, False, {'changed': False, 'actions': []})
-
     def forwarding():
         with open('/proc/sys/net/ipv4/ip_forward') as f:
             return f.read().strip()
 
     assert forwarding() == '0'
-    off = converge(False)
+    off = in_process(masquerade=False)
     assert forwarding() == '0' and 'ip_forward is 0' in ' '.join(off.get('warnings', [])), off
-    on = converge(True)
+    on = in_process(masquerade=True)
     assert forwarding() == '1' and 'warnings' not in on, on
