@@ -23,6 +23,9 @@ import ipaddress
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import model
 from ansible_collections.linuxnet.container_network.plugins.module_utils.apply import Applier
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import (
+    MODES as FIREWALL_MODES, FirewallResource,
+)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import (
     BridgeResource, NetnsResource, PortsResource, VethResource,
 )
@@ -62,9 +65,13 @@ def network_want(params):
 
     ``params``: state, bridge, subnet, gateway, containers (name, address, host_ifname,
     ifname), published_ports (container, host_port, container_port, protocol, host_ip),
-    masquerade, ingress_protection.
+    masquerade, ingress_protection, firewall_integration.
     """
     state = params.get('state') or 'present'
+    firewall = params.get('firewall_integration') or 'auto'
+    if firewall not in FIREWALL_MODES:
+        raise ValidationError('firewall_integration %r is not one of: %s'
+                              % (firewall, ', '.join(FIREWALL_MODES)))
     bridge = params['bridge']
     model.ifname(bridge, None, 'bridge name')
     subnet = _net(params.get('subnet'), 'subnet')
@@ -128,7 +135,8 @@ def network_want(params):
             'netns': [c['name'] for c in containers], 'pairs': pairs, 'ports': ports,
             'containers': bynames, 'published': published,
             'masquerade': params.get('masquerade', True) is not False,
-            'ingress_protection': params.get('ingress_protection', True) is not False}
+            'ingress_protection': params.get('ingress_protection', True) is not False,
+            'firewall_integration': firewall}
 
 
 def publications(net, allocated):
@@ -207,6 +215,13 @@ class _Ctx(object):
                                  'host': {'addresses': True, 'hairpin': present}}
         self.nat = MasqueradeResource().context(module)
         self.nat.backend = _OneBatchNat(self.nat.backend)
+        self.firewall = FirewallResource().context(module)
+
+    def of(self, stage):
+        """The context a stage runs in."""
+        if stage in ('masquerade', 'port_publish'):
+            return self.nat
+        return self.firewall if stage == 'firewall' else self.kernel
 
     def __enter__(self):
         return self
@@ -259,6 +274,9 @@ class NetworkResource(object):
         stages.append(_Stage('masquerade', MasqueradeResource(), {
             'networks': [{'name': br, 'subnet': net['subnet'], 'bridge': br, 'state': None}],
             'state': 'present' if state == 'present' and net['masquerade'] else 'absent'}))
+        # after our own table: lets the network's traffic through the firewall in charge
+        stages.append(_Stage('firewall', FirewallResource(), {
+            'bridge': br, 'state': state, 'integration': net['firewall_integration']}))
         for s in stages:
             s.want = s.resource.want(s.params)
         return {'net': net, 'stages': stages}
@@ -285,9 +303,9 @@ class NetworkResource(object):
             nat = s.name in ('masquerade', 'port_publish')
             nat_backend.defer = s.name == 'port_publish'
             try:
-                actions, more = converge(s.resource, ctx.nat if nat else ctx.kernel, s.want,
+                actions, more = converge(s.resource, ctx.of(s.name), s.want,
                                          check_mode, diff, result, stage=s.name)
-                if s is want['stages'][-1]:
+                if s.name == 'masquerade':
                     nat_backend.flush()  # masquerade had nothing to apply
             except ApplyError as e:
                 e.rolled_back.extend(self._undo(ctx, done))

@@ -51,7 +51,13 @@ except ImportError:  # pragma: no cover - reported by the module's HAS_PYROUTE2 
     NFNL_SUBSYS_NFTABLES = 10
 
 # ---------------------------------------------------------------- constants
+NFPROTO_UNSPEC = 0
+NFPROTO_INET = 1
 NFPROTO_IPV4 = 2
+NFPROTO_BRIDGE = 7
+NFPROTO_IPV6 = 10
+FAMILY_NAMES = {NFPROTO_INET: 'inet', NFPROTO_IPV4: 'ip', NFPROTO_BRIDGE: 'bridge',
+                NFPROTO_IPV6: 'ip6'}
 NLA_F_NESTED = 0x8000
 NLA_TYPE_MASK = 0x3fff
 
@@ -596,12 +602,16 @@ def _bytes(v):
 class Chain(object):
     """A chain as dumped (base chain: hook/prio/type set)."""
 
-    def __init__(self, name, hook=None, priority=None, ctype=None, policy=None):
+    def __init__(self, name, hook=None, priority=None, ctype=None, policy=None, family=None,
+                 table=None):
         self.name = name
         self.hook = hook
         self.priority = priority
         self.ctype = ctype
         self.policy = policy
+        self.family = family
+        self.table = table
+        self.rules = []  # filled by hooked_chains: [Rule]
 
     def __repr__(self):
         return 'Chain(%s, %s)' % (self.name, self.hook)
@@ -658,9 +668,9 @@ class NftSocket(object):
         return False
 
     # -- reading
-    def _dump(self, msg_class, msg_type, attrs):
+    def _dump(self, msg_class, msg_type, attrs, family=None):
         msg = msg_class()
-        msg['nfgen_family'] = self.family
+        msg['nfgen_family'] = self.family if family is None else family
         msg['attrs'] = attrs
         try:
             return list(self.sock.request_get(msg, msg_type, NLM_F_REQUEST | NLM_F_DUMP))
@@ -668,6 +678,46 @@ class NftSocket(object):
             if e.code == 2:  # ENOENT: no such table
                 return []
             raise
+
+    @staticmethod
+    def _chain(c):
+        hook = c.get_attr('NFTA_CHAIN_HOOK')
+        ch = Chain(c.get_attr('NFTA_CHAIN_NAME'), ctype=c.get_attr('NFTA_CHAIN_TYPE'),
+                   policy=c.get_attr('NFTA_CHAIN_POLICY'), family=c['nfgen_family'],
+                   table=c.get_attr('NFTA_CHAIN_TABLE'))
+        if hook is not None:
+            hm = attr_map(_bytes(hook))
+            if NFTA_HOOK_HOOKNUM in hm:
+                ch.hook = unbe32(hm[NFTA_HOOK_HOOKNUM])
+            if NFTA_HOOK_PRIORITY in hm:
+                ch.priority = unbe32s(hm[NFTA_HOOK_PRIORITY])
+        return ch
+
+    @staticmethod
+    def _rule(r):
+        return Rule(r.get_attr('NFTA_RULE_CHAIN'), r.get_attr('NFTA_RULE_HANDLE'),
+                    decode_comment(_bytes(r.get_attr('NFTA_RULE_USERDATA'))),
+                    decode_exprs(_bytes(r.get_attr('NFTA_RULE_EXPRESSIONS'))))
+
+    def hooked_chains(self, hooks, families):
+        """Base chains of every table of ``families`` on ``hooks``, each with its rules.
+
+        One chain dump of all families, then one rule dump per table that has such a
+        chain: what a firewall check reads, whoever owns the tables.
+        """
+        chains = [self._chain(c) for c in self._dump(_chain_msg, NFT_MSG_GETCHAIN, [],
+                                                     family=NFPROTO_UNSPEC)]
+        chains = [c for c in chains if c.family in families and c.hook in hooks
+                  and c.ctype == 'filter']
+        by_key = dict(((c.family, c.table, c.name), c) for c in chains)
+        for family, table in sorted(set((c.family, c.table) for c in chains)):
+            for r in self._dump(_rule_msg, NFT_MSG_GETRULE, [('NFTA_RULE_TABLE', table)],
+                                family=family):
+                c = by_key.get((r['nfgen_family'], r.get_attr('NFTA_RULE_TABLE'),
+                                r.get_attr('NFTA_RULE_CHAIN')))
+                if c is not None:
+                    c.rules.append(self._rule(r))
+        return chains
 
     def dump_table(self, name):
         """Read one table of our family: its chains and rules (three dumps)."""
@@ -681,23 +731,12 @@ class NftSocket(object):
         for c in self._dump(_chain_msg, NFT_MSG_GETCHAIN, [('NFTA_CHAIN_TABLE', name)]):
             if c['nfgen_family'] != self.family or c.get_attr('NFTA_CHAIN_TABLE') != name:
                 continue
-            hook = c.get_attr('NFTA_CHAIN_HOOK')
-            ch = Chain(c.get_attr('NFTA_CHAIN_NAME'), ctype=c.get_attr('NFTA_CHAIN_TYPE'),
-                       policy=c.get_attr('NFTA_CHAIN_POLICY'))
-            if hook is not None:
-                hm = attr_map(_bytes(hook))
-                if NFTA_HOOK_HOOKNUM in hm:
-                    ch.hook = unbe32(hm[NFTA_HOOK_HOOKNUM])
-                if NFTA_HOOK_PRIORITY in hm:
-                    ch.priority = unbe32s(hm[NFTA_HOOK_PRIORITY])
+            ch = self._chain(c)
             state.chains[ch.name] = ch
         for r in self._dump(_rule_msg, NFT_MSG_GETRULE, [('NFTA_RULE_TABLE', name)]):
             if r['nfgen_family'] != self.family or r.get_attr('NFTA_RULE_TABLE') != name:
                 continue
-            state.rules.append(Rule(
-                r.get_attr('NFTA_RULE_CHAIN'), r.get_attr('NFTA_RULE_HANDLE'),
-                decode_comment(_bytes(r.get_attr('NFTA_RULE_USERDATA'))),
-                decode_exprs(_bytes(r.get_attr('NFTA_RULE_EXPRESSIONS')))))
+            state.rules.append(self._rule(r))
         return state
 
     # -- writing

@@ -149,6 +149,8 @@ def run(module, resource):
             else:
                 extra = converge(resource, ctx, want, module.check_mode, module._diff,
                                  result)[1]
+            for w in extra.pop('warnings', None) or []:
+                module.warn(w)
             result.update(extra)
     except (ValidationError, PlanError) as e:
         module.fail_json(msg=str(e), **result)

@@ -97,6 +97,36 @@ options:
     description: Drop traffic from outside routed straight at container addresses (only published ports get in).
     type: bool
     default: true
+  firewall_integration:
+    description:
+      - How the network gets through a firewall that is already in charge of the host. A
+        C(drop) or C(reject) in any nftables table or iptables chain drops what this
+        collection's own table accepts.
+      - C(auto) detects it on every run and does the least that lets the network's own
+        traffic through, each through that firewall's own interface. B(firewalld) running -
+        the bridge goes into zone C(linuxnet) (target ACCEPT) and the policy
+        C(linuxnet-forwarding) (from ANY zone to it, target ACCEPT; firewalld >= 0.9), runtime
+        and permanent, so C(firewall-cmd --reload) and a restart keep them; creating or
+        deleting the zone reloads firewalld once, as Docker does for its C(docker) zone; the
+        zone and policy go with the last network in them. Published ports do not depend on
+        firewalld's C(ct status dnat accept) rule, so C(StrictForwardPorts=yes) does not
+        break them. B(iptables) (C(iptables-nft) and C(iptables-legacy): Docker, ufw, a
+        FORWARD or INPUT policy of DROP) - accept rules for traffic from the bridge and for
+        replies and published ports to it, in C(DOCKER-USER) when it exists, else at the
+        top of C(FORWARD) (and C(-i BRIDGE -j ACCEPT) at the top of C(INPUT) when INPUT
+        drops), each with the comment C(linuxnet:BRIDGE/in|out|input); a rerun restores
+        them after C(iptables -F), C(ufw reload) or a restart of Docker. B(Any other) base
+        chain on the forward or input hook whose policy or last rule drops or rejects is
+        never changed - a warning names its table, chain and hook and the rules to add, and
+        RV(firewall.reachable) is false.
+      - Our own table still decides ingress protection and isolation, whatever the other
+        firewall accepts; no foreign chain's policy is changed, no foreign rule is flushed
+        or moved.
+      - C(none) touches nothing outside our table (what an earlier C(auto) run added is
+        removed) but warns all the same. O(state=absent) removes what the network added.
+    type: str
+    choices: [auto, none]
+    default: auto
   state:
     description: C(absent) tears the whole network down.
     type: str
@@ -154,6 +184,29 @@ backend:
   returned: success
   type: str
   sample: nftables
+firewall:
+  description:
+    - What is in charge of the host's firewall, as found before the run's changes.
+    - C(firewalld) - C(running), C(version), C(zone), C(policy), C(strict_forward_ports).
+    - C(iptables) - one entry per variant in use (C(nft), C(legacy)) - C(forward) and
+      C(input) say why that chain would drop the network's traffic (or null), C(docker),
+      C(ufw), and C(rules), the accept rules the integration keeps there.
+    - C(docker) - Docker's iptables chains seen, and Docker's own nftables tables
+      (Docker >= 29).
+    - C(unhandled) - base chains of other tables that may drop the network's traffic,
+      with the rules to add (C(suggested)).
+    - C(reachable) - false when something may still drop the network's traffic.
+  returned: success
+  type: dict
+  sample:
+    integration: auto
+    firewalld: {running: true, version: 1.3.3, zone: linuxnet, policy: linuxnet-forwarding,
+                strict_forward_ports: false}
+    iptables: []
+    docker: {iptables: false, nftables: []}
+    ufw: false
+    unhandled: []
+    reachable: true
 '''
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
@@ -185,6 +238,7 @@ ARGUMENT_SPEC = dict(
     )),
     masquerade=dict(type='bool', default=True),
     ingress_protection=dict(type='bool', default=True),
+    firewall_integration=dict(type='str', default='auto', choices=['auto', 'none']),
     state=dict(type='str', default='present', choices=['present', 'absent']),
 )
 

@@ -79,10 +79,16 @@ def test_the_resource_validates_every_stage_before_anything():
     assert '70000' in str(e.value)
     stages = network.NetworkResource().want(BASE)['stages']
     assert [s.name for s in stages] == ['bridge', 'netns', 'veth_pair', 'bridge_port',
-                                        'netns_unlisted', 'port_publish', 'masquerade']
+                                        'netns_unlisted', 'port_publish', 'masquerade',
+                                        'firewall']
     stages = network.NetworkResource().want(dict(BASE, state='absent'))['stages']
     assert [s.name for s in stages] == ['veth_pair', 'bridge', 'netns_unlisted', 'port_publish',
-                                        'masquerade']
+                                        'masquerade', 'firewall']
+    assert stages[-1].want == {'bridge': BASE['bridge'], 'state': 'absent',
+                               'integration': 'auto'}
+    with pytest.raises(ValidationError) as e:
+        network.NetworkResource().want(dict(BASE, firewall_integration='off'))
+    assert "firewall_integration 'off' is not one of: auto, none" in str(e.value)
 
 
 def test_observed_after_is_what_the_plan_leaves():

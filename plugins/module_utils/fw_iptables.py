@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The iptables side of the firewall integration (Docker, ufw, plain iptables).
+
+A host may run iptables rules through ``iptables-nft`` (tables ``ip filter`` etc. in
+nftables), through ``iptables-legacy`` (the old x_tables), or both. Either one with a
+``FORWARD`` policy of DROP (Docker, ufw, a hardened host) drops what our own nftables
+table accepts: a packet passes only if every table on the hook lets it through.
+
+For each variant in use this module reads the ``filter`` table (``iptables -S``,
+argv only), decides whether it would drop our traffic (:func:`blocks`: the chain's
+policy or a DROP/REJECT reachable from it), and derives the least accept rules that
+let the network's own traffic through (:func:`desired_rules`):
+
+* forward, in ``DOCKER-USER`` when it exists (Docker's place for users' rules), else at
+  the top of ``FORWARD``: ``-i BRIDGE -j ACCEPT`` (containers out, container to
+  container) and ``-o BRIDGE -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT``
+  (replies and published ports). Traffic routed from outside straight at a container
+  is not accepted here: that stays the foreign firewall's and our table's decision.
+* input, at the top of ``INPUT`` when it drops: ``-i BRIDGE -j ACCEPT`` (containers to
+  the host's services, as a firewalld zone with target ACCEPT does).
+
+Every rule carries the comment ``linuxnet:BRIDGE/KIND``: found and removed exactly by it,
+never any other rule. Nothing here changes a chain's policy or moves a foreign rule.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import shlex
+
+TAG_PREFIX = 'linuxnet:'
+LEGACY_TABLES = '/proc/net/ip_tables_names'
+BUILTIN = ('INPUT', 'FORWARD', 'OUTPUT')
+
+
+class FilterTable(object):
+    """The ``filter`` table as ``iptables -S`` prints it."""
+
+    def __init__(self, variant, argv0):
+        self.variant = variant          # 'nft' | 'legacy'
+        self.argv0 = argv0              # the binary, e.g. /usr/sbin/iptables-nft
+        self.policies = {}              # built-in chain -> ACCEPT | DROP
+        self.chains = []                # every chain, in order
+        self.rules = []                 # [(chain, [args after the chain name])]
+
+    @property
+    def name(self):
+        return 'iptables-%s' % self.variant
+
+    def ours(self, bridge):
+        """Our rules for ``bridge``: [(chain, tag, args)] in table order."""
+        out = []
+        for chain, args in self.rules:
+            tag = rule_tag(args)
+            if tag is not None and tag.rsplit('/', 1)[0] == TAG_PREFIX + bridge:
+                out.append((chain, tag, args))
+        return out
+
+
+def parse_rules(variant, argv0, text):
+    """``iptables -S`` output -> :class:`FilterTable`."""
+    t = FilterTable(variant, argv0)
+    for line in text.splitlines():
+        words = shlex.split(line)
+        if len(words) < 2:
+            continue
+        if words[0] == '-P' and len(words) >= 3:
+            t.policies[words[1]] = words[2]
+            t.chains.append(words[1])
+        elif words[0] == '-N':
+            t.chains.append(words[1])
+        elif words[0] == '-A':
+            t.rules.append((words[1], words[2:]))
+    return t
+
+
+def rule_tag(args):
+    """The ``linuxnet:`` comment of a rule's args, or None."""
+    for i, w in enumerate(args[:-1]):
+        if w == '--comment' and args[i + 1].startswith(TAG_PREFIX):
+            return args[i + 1]
+    return None
+
+
+def _target(args):
+    for i, w in enumerate(args[:-1]):
+        if w in ('-j', '--jump', '-g', '--goto'):
+            return args[i + 1]
+    return None
+
+
+def blocks(table, chain):
+    """Why ``chain`` may drop traffic (policy or a DROP/REJECT reachable), or None."""
+    if table.policies.get(chain) in ('DROP', 'REJECT'):
+        return 'policy %s' % table.policies[chain]
+    seen, todo = set(), [chain]
+    while todo:
+        c = todo.pop()
+        if c in seen:
+            continue
+        seen.add(c)
+        for rc, args in table.rules:
+            if rc != c:
+                continue
+            target = _target(args)
+            if target in ('DROP', 'REJECT'):
+                return 'a %s rule in chain %s' % (target, c)
+            if target in table.chains and target not in BUILTIN:
+                todo.append(target)
+    return None
+
+
+def desired_rules(table, bridge):
+    """The accept rules the network needs in ``table``: [(chain, tag, args)]."""
+    out = []
+    tag = TAG_PREFIX + bridge + '/'
+    if blocks(table, 'FORWARD'):
+        chain = 'DOCKER-USER' if 'DOCKER-USER' in table.chains else 'FORWARD'
+        out.append((chain, tag + 'in', ['-i', bridge, '-m', 'comment', '--comment', tag + 'in',
+                                        '-j', 'ACCEPT']))
+        out.append((chain, tag + 'out', ['-o', bridge, '-m', 'conntrack', '--ctstate',
+                                         'RELATED,ESTABLISHED,DNAT', '-m', 'comment',
+                                         '--comment', tag + 'out', '-j', 'ACCEPT']))
+    if blocks(table, 'INPUT'):
+        out.append(('INPUT', tag + 'input', ['-i', bridge, '-m', 'comment', '--comment',
+                                             tag + 'input', '-j', 'ACCEPT']))
+    return out
+
+
+def rule_line(chain, args):
+    return '-A %s %s' % (chain, ' '.join(shlex.quote(a) for a in args))
+
+
+def insert_argv(table, chain, args):
+    return [table.argv0, '-w', '-t', 'filter', '-I', chain, '1'] + list(args)
+
+
+def delete_argv(table, chain, args):
+    return [table.argv0, '-w', '-t', 'filter', '-D', chain] + list(args)
+
+
+def find_binary(cmds, variant):
+    """The iptables binary of ``variant`` ('nft' | 'legacy'), or None."""
+    path = cmds.which('iptables-%s' % variant)
+    if path:
+        return path
+    path = cmds.which('iptables')
+    if path:
+        rc, out, err = cmds.run([path, '--version'])
+        text = out + err
+        if rc == 0 and (('nf_tables' in text) == (variant == 'nft')):
+            return path
+    return None
+
+
+def legacy_in_use():
+    """iptables-legacy has a filter table in this network namespace."""
+    try:
+        with open(LEGACY_TABLES) as f:
+            return 'filter' in f.read().split()
+    except (IOError, OSError):
+        return False
+
+
+def read_table(cmds, variant):
+    """(FilterTable, None) or (None, why it could not be read)."""
+    argv0 = find_binary(cmds, variant)
+    if argv0 is None:
+        return None, 'no iptables-%s binary to read it with' % variant
+    rc, out, err = cmds.run([argv0, '-w', '-t', 'filter', '-S'])
+    if rc != 0:
+        return None, '%s -t filter -S failed: %s' % (argv0, (err or out).strip())
+    return parse_rules(variant, argv0, out), None

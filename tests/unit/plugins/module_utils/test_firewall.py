@@ -1,0 +1,229 @@
+"""Firewall integration: parsing, deciding and planning (pure logic, no kernel)."""
+import pytest
+
+from ansible_collections.linuxnet.container_network.plugins.module_utils import (
+    firewall, fw_firewalld as fwd, fw_iptables as ipt, nft_netlink as nft)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import PlanError
+
+DOCKER = """-P INPUT ACCEPT
+-P FORWARD DROP
+-P OUTPUT ACCEPT
+-N DOCKER
+-N DOCKER-FORWARD
+-N DOCKER-USER
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-FORWARD
+-A DOCKER -i docker0 ! -o docker0 -j DROP
+-A DOCKER-USER -j RETURN
+"""
+UFW = """-P INPUT DROP
+-P FORWARD DROP
+-P OUTPUT ACCEPT
+-N ufw-before-forward
+-A FORWARD -j ufw-before-forward
+"""
+OPEN = """-P INPUT ACCEPT
+-P FORWARD ACCEPT
+-P OUTPUT ACCEPT
+-N user
+-A FORWARD -j user
+-A user -p tcp --dport 22 -j ACCEPT
+"""
+DEEP_REJECT = OPEN + "-A user -s 10.0.0.0/8 -j REJECT --reject-with icmp-port-unreachable\n"
+
+
+def table(text, variant='nft'):
+    return ipt.parse_rules(variant, '/usr/sbin/iptables-' + variant, text)
+
+
+def test_parse_and_block_reasons():
+    t = table(DOCKER)
+    assert t.policies == {'INPUT': 'ACCEPT', 'FORWARD': 'DROP', 'OUTPUT': 'ACCEPT'}
+    assert 'DOCKER-USER' in t.chains and ('DOCKER-USER', ['-j', 'RETURN']) in t.rules
+    assert ipt.blocks(t, 'FORWARD') == 'policy DROP'
+    assert ipt.blocks(t, 'INPUT') is None
+    assert ipt.blocks(table(OPEN), 'FORWARD') is None
+    # a REJECT reached through a user chain counts
+    assert ipt.blocks(table(DEEP_REJECT), 'FORWARD') == 'a REJECT rule in chain user'
+
+
+def test_desired_rules_go_to_docker_user_or_the_top_of_forward_and_input():
+    d = ipt.desired_rules(table(DOCKER), 'br0')
+    assert [(c, tag) for c, tag, _ in d] == [('DOCKER-USER', 'linuxnet:br0/in'),
+                                            ('DOCKER-USER', 'linuxnet:br0/out')]
+    assert d[1][2][:6] == ['-o', 'br0', '-m', 'conntrack', '--ctstate',
+                           'RELATED,ESTABLISHED,DNAT']
+    u = ipt.desired_rules(table(UFW), 'br0')
+    assert [(c, tag) for c, tag, _ in u] == [('FORWARD', 'linuxnet:br0/in'),
+                                            ('FORWARD', 'linuxnet:br0/out'),
+                                            ('INPUT', 'linuxnet:br0/input')]
+    assert ipt.desired_rules(table(OPEN), 'br0') == []
+
+
+def test_iptables_plan_inserts_once_then_nothing_and_removes_exactly_ours():
+    t = table(DOCKER)
+    acts = firewall.plan_iptables(t, 'br0', ipt.desired_rules(t, 'br0'))
+    assert [a.op for a in acts] == ['iptables_insert'] * 2
+    assert acts[0].args['_argv'] == [['/usr/sbin/iptables-nft', '-w', '-t', 'filter', '-I',
+                                      'DOCKER-USER', '1', '-i', 'br0', '-m', 'comment',
+                                      '--comment', 'linuxnet:br0/in', '-j', 'ACCEPT']]
+    # as iptables -S prints them once inserted (plus another network's and a foreign rule)
+    done = DOCKER + (
+        '-A DOCKER-USER -i br0 -m comment --comment "linuxnet:br0/in" -j ACCEPT\n'
+        '-A DOCKER-USER -o br0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT '
+        '-m comment --comment "linuxnet:br0/out" -j ACCEPT\n'
+        '-A DOCKER-USER -i br1 -m comment --comment "linuxnet:br1/in" -j ACCEPT\n'
+        '-A DOCKER-USER -i br0 -m comment --comment "mine" -j ACCEPT\n')
+    t2 = table(done)
+    assert firewall.plan_iptables(t2, 'br0', ipt.desired_rules(t2, 'br0')) == []
+    gone = firewall.plan_iptables(t2, 'br0', [])
+    assert [a.op for a in gone] == ['iptables_delete'] * 2
+    assert all('linuxnet:br0/' in ' '.join(a.args['_argv'][0]) for a in gone)
+    assert gone[0].args['_argv'][0][:6] == ['/usr/sbin/iptables-nft', '-w', '-t', 'filter',
+                                            '-D', 'DOCKER-USER']
+
+
+def test_iptables_rule_in_the_wrong_chain_moves():
+    t = table(DOCKER + '-A FORWARD -i br0 -m comment --comment linuxnet:br0/in -j ACCEPT\n')
+    acts = firewall.plan_iptables(t, 'br0', ipt.desired_rules(t, 'br0'))
+    assert [(a.op, a.target) for a in acts] == [
+        ('iptables_delete', 'iptables-nft FORWARD'),
+        ('iptables_insert', 'iptables-nft DOCKER-USER'),
+        ('iptables_insert', 'iptables-nft DOCKER-USER')]
+
+
+class FakeCmd(object):
+    argv0 = '/usr/bin/firewall-cmd'
+
+    def argv(self, args):
+        return [self.argv0] + list(args)
+
+
+def state(zone_p=None, zone_rt=None, pol_p=None, pol_rt=None, version=(1, 3, 3)):
+    return fwd.FirewalldState(True, version, {'permanent': zone_p, 'runtime': zone_rt},
+                              {'permanent': pol_p, 'runtime': pol_rt})
+
+
+ZONE_OK = {'target': 'ACCEPT', 'interfaces': 'br0'}
+POL_OK = {'target': 'ACCEPT', 'ingress-zones': 'ANY', 'egress-zones': 'linuxnet'}
+
+
+def test_firewalld_fresh_host_creates_zone_policy_binds_and_reloads_once():
+    acts = firewall.plan_firewalld(state(), FakeCmd(), 'br0', True)
+    assert [a.op for a in acts] == ['firewalld_new_zone', 'firewalld_new_policy',
+                                    'firewalld_bind', 'firewalld_reload']
+    assert acts[2].args['_argv'] == [['/usr/bin/firewall-cmd', '--permanent', '--zone=linuxnet',
+                                      '--change-interface=br0']]
+    # firewalld 0.8 (EL8): no policies
+    old = firewall.plan_firewalld(state(version=(0, 8, 2)), FakeCmd(), 'br0', True)
+    assert [a.op for a in old] == ['firewalld_new_zone', 'firewalld_bind', 'firewalld_reload']
+
+
+def test_firewalld_converged_is_empty_and_a_lost_runtime_binding_is_restored():
+    assert firewall.plan_firewalld(state(ZONE_OK, ZONE_OK, POL_OK, POL_OK), FakeCmd(), 'br0',
+                                   True) == []
+    acts = firewall.plan_firewalld(state(ZONE_OK, {'target': 'ACCEPT', 'interfaces': ''},
+                                         POL_OK, POL_OK), FakeCmd(), 'br0', True)
+    assert [(a.op, a.args.get('config')) for a in acts] == [('firewalld_bind', 'runtime')]
+
+
+def test_firewalld_teardown_keeps_the_zone_while_another_network_uses_it():
+    two = {'target': 'ACCEPT', 'interfaces': 'br0 br1'}
+    acts = firewall.plan_firewalld(state(two, two, POL_OK, POL_OK), FakeCmd(), 'br0', False)
+    assert [(a.op, a.args.get('config')) for a in acts] == [
+        ('firewalld_unbind', 'permanent'), ('firewalld_unbind', 'runtime')]
+    last = firewall.plan_firewalld(state(ZONE_OK, ZONE_OK, POL_OK, POL_OK), FakeCmd(), 'br0',
+                                   False)
+    assert [a.op for a in last] == ['firewalld_unbind', 'firewalld_unbind', 'firewalld_delete',
+                                    'firewalld_reload']
+    assert last[2].args['_argv'] == [
+        ['/usr/bin/firewall-cmd', '--permanent', '--delete-policy=linuxnet-forwarding'],
+        ['/usr/bin/firewall-cmd', '--permanent', '--delete-zone=linuxnet']]
+    assert firewall.plan_firewalld(state(), FakeCmd(), 'br0', False) == []
+
+
+def test_firewall_cmd_output_parsing():
+    info = fwd.parse_info('linuxnet (active)\n  target: ACCEPT\n  icmp-block-inversion: no\n'
+                          '  interfaces: br0 br1\n  sources: \n')
+    assert info['target'] == 'ACCEPT' and fwd.words(info, 'interfaces') == ['br0', 'br1']
+    assert fwd.words(info, 'sources') == []
+    assert fwd.version_tuple('1.3.3\n') == (1, 3, 3) and fwd.version_tuple('0.8') == (0, 8, 0)
+    assert fwd.policy_ok(POL_OK) and not fwd.policy_ok(dict(POL_OK, target='CONTINUE'))
+
+
+def test_strict_forward_ports_is_read_from_the_config(tmp_path):
+    conf = tmp_path / 'firewalld.conf'
+    conf.write_text('# StrictForwardPorts=yes\nStrictForwardPorts=yes\n')
+    assert fwd.strict_forward_ports(str(conf)) is True
+    conf.write_text('StrictForwardPorts=no\n')
+    assert fwd.strict_forward_ports(str(conf)) is False
+    assert fwd.strict_forward_ports(str(tmp_path / 'missing')) is False
+
+
+def chain(family, table_name, name, hook, policy, rules=()):
+    c = nft.Chain(name, hook=hook, priority=0, ctype='filter', policy=policy, family=family,
+                  table=table_name)
+    c.rules = [nft.Rule(name, i + 1, None, nft.decode_exprs(nft.encode_exprs(r)))
+               for i, r in enumerate(rules)]
+    return c
+
+
+def have(chains=(), firewalld=None, tables=()):
+    return {'chains': list(chains), 'firewalld': firewalld, 'fwcmd': FakeCmd(),
+            'iptables': list(tables), 'unreadable': []}
+
+
+def test_foreign_chains_that_drop_are_reported_with_the_rules_to_add():
+    accept_br0 = nft.match_ifname('iif', 'br0') + [nft.verdict(nft.NF_ACCEPT)]
+    chains = [
+        chain(nft.NFPROTO_INET, 'hard', 'fwd', nft.NF_INET_FORWARD, nft.NF_DROP),
+        chain(nft.NFPROTO_INET, 'ends', 'in', nft.NF_INET_LOCAL_IN, nft.NF_ACCEPT,
+              [[nft.verdict(nft.NF_DROP)]]),
+        chain(nft.NFPROTO_INET, 'open', 'fwd', nft.NF_INET_FORWARD, nft.NF_ACCEPT),
+        chain(nft.NFPROTO_INET, 'mine', 'fwd', nft.NF_INET_FORWARD, nft.NF_DROP, [accept_br0]),
+        chain(nft.NFPROTO_IPV4, 'linuxnet', 'forward', nft.NF_INET_FORWARD, nft.NF_ACCEPT,
+              [[nft.verdict(nft.NF_DROP)]]),
+    ]
+    want = {'bridge': 'br0', 'state': 'present', 'integration': 'auto'}
+    report, warnings = firewall.assess(want, have(chains))
+    assert [(u['table'], u['chain'], u['hook'], u['why']) for u in report['unhandled']] == [
+        ('hard', 'fwd', 'forward', 'policy drop'), ('ends', 'in', 'input', 'its last rule drops')]
+    assert report['reachable'] is False and len(warnings) == 2
+    assert 'nft insert rule inet hard fwd iifname "br0" accept' in warnings[0]
+    assert report['unhandled'][1]['suggested'] == ['nft insert rule inet ends in iifname "br0" accept']
+    # nothing to change for them: the plan is empty
+    assert firewall.FirewallResource().plan(want, have(chains)) == []
+
+
+def test_none_mode_warns_about_what_auto_would_handle_and_plans_removal_only():
+    t = table(DOCKER + '-A DOCKER-USER -i br0 -m comment --comment linuxnet:br0/in -j ACCEPT\n')
+    want = {'bridge': 'br0', 'state': 'present', 'integration': 'none'}
+    h = have(firewalld=state(ZONE_OK, ZONE_OK, POL_OK, POL_OK), tables=[t])
+    report, warnings = firewall.assess(want, h)
+    assert report['reachable'] is False
+    assert any(w.startswith('firewalld is running') for w in warnings)
+    assert any(w.startswith('iptables-nft would drop traffic of br0 (FORWARD policy DROP)')
+               for w in warnings)
+    ops = [a.op for a in firewall.FirewallResource().plan(want, h)]
+    assert ops == ['firewalld_unbind', 'firewalld_unbind', 'firewalld_delete', 'firewalld_reload',
+                   'iptables_delete']
+    auto = dict(want, integration='auto')
+    report, warnings = firewall.assess(auto, h)
+    assert report['reachable'] is True and warnings == []
+    assert report['docker'] == {'iptables': True, 'nftables': []}
+
+
+def test_diff_lines_follow_the_plan():
+    t = table(DOCKER)
+    want = {'bridge': 'br0', 'state': 'present', 'integration': 'auto'}
+    h = have(firewalld=state(), tables=[t])
+    res = firewall.FirewallResource()
+    before, after = res.render(want, h, res.plan(want, h))
+    assert before == ''
+    assert 'firewalld interface br0 in zone linuxnet (runtime)' in after
+    assert 'iptables-nft -A DOCKER-USER -i br0 -m comment --comment linuxnet:br0/in -j ACCEPT' in after
+
+
+def test_bad_mode_is_refused():
+    with pytest.raises(PlanError):
+        firewall.FirewallResource().want({'bridge': 'br0', 'integration': 'sometimes'})
