@@ -123,7 +123,7 @@ class FirewallResource(object):
                 'integration': mode}
 
     def context(self, module):
-        return _Ctx(Commands(module.run_command))
+        return _Ctx(Commands(getattr(module, 'run_command', None)))
 
     def observe(self, ctx, want):
         chains = ctx.hooked_chains()

@@ -1,0 +1,189 @@
+"""Firewall integration (issue 9): the role on hosts where another firewall is in charge.
+
+Every test runs in its own sandbox (conftest) with the `world` of test_role: an uplink
+to an `outside` namespace with a whoami server. Checks use real packets, TCP always
+(firewalld < 1.0 forwards ICMP from any zone: a ping proves nothing there).
+"""
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ip
+from test_role import SERVER, failed, role, wait_for, world  # noqa: F401 (world: a fixture)
+
+ABSENT = {'container_bridge_network_state': 'absent'}
+
+
+def changed(results):
+    return [r for r in results if r.get('changed')]
+
+
+def net_result(results):
+    [r] = [r for r in results if 'firewall' in r]
+    return r
+
+
+@pytest.fixture
+def servers(world):
+    """start(): whoami in netns0:5000 and a TCP service of the host on 172.18.0.1:7000
+    (call it once the network exists)."""
+    procs = []
+
+    def start():
+        world.serve('netns0', '0.0.0.0', 5000, 'netns0')
+        procs.append(subprocess.Popen([sys.executable, '-c', SERVER, '172.18.0.1', '7000',
+                                       'host']))
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(5)
+
+
+def traffic(world):
+    """The seed's checks plus container <-> container TCP and container -> host TCP."""
+    return {
+        'container->container': wait_for(lambda: world.fetch('netns1', '172.18.0.10', 5000),
+                                         timeout=3),
+        'container->host service': world.fetch('netns1', '172.18.0.1', 7000),
+        'container->outside': world.fetch('netns0', '198.51.100.1', 8080),
+        'outside->published': world.fetch('outside', '198.51.100.2', 5000),
+        'host->published': world.fetch(None, '198.51.100.2', 5000),
+        'hairpin': world.fetch('netns1', '198.51.100.2', 5000),
+    }
+
+
+def assert_all_works(world):
+    t = traffic(world)
+    assert t == {'container->container': 'netns0 172.18.0.20',
+                 'container->host service': 'host 172.18.0.20',
+                 'container->outside': 'outside 198.51.100.2',
+                 'outside->published': t['outside->published'],
+                 'host->published': t['host->published'],
+                 'hairpin': t['hairpin']}, t
+    for k in ('outside->published', 'host->published', 'hairpin'):
+        assert (t[k] or '').startswith('netns0 '), t
+
+
+def direct_access_dropped(world):
+    ip('route', 'replace', '172.18.0.0/16', 'via', '198.51.100.2', ns='outside')
+    return world.fetch('outside', '172.18.0.10', 5000) is None
+
+
+def iptables_save(variant):
+    out = subprocess.run(['iptables-%s-save' % variant, '-t', 'filter'], capture_output=True,
+                         text=True, check=True).stdout
+    # policies' packet counters vary with the traffic; the rules are what must not
+    return [re.sub(r' \[\d+:\d+\]$', '', l) for l in out.splitlines() if not l.startswith('#')]
+
+
+def ipt(variant, *args):
+    subprocess.run(['iptables-%s' % variant, '-w'] + list(args), check=True)
+
+
+@pytest.mark.parametrize('variant', ['nft', 'legacy'])
+def test_iptables_drop_policies_get_tagged_accepts_and_nothing_else(play, world, servers,
+                                                                  variant):
+    ipt(variant, '-P', 'FORWARD', 'DROP')
+    ipt(variant, '-P', 'INPUT', 'DROP')
+    ipt(variant, '-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED',
+        '-j', 'ACCEPT')
+    before = iptables_save(variant)
+    r = role(play)
+    assert not failed(r), r
+    servers()
+    fw = net_result(r)['firewall']
+    assert fw['reachable'] is True and fw['unhandled'] == []
+    [entry] = [e for e in fw['iptables'] if e['variant'] == variant]
+    assert entry['forward'] == 'policy DROP' and entry['input'] == 'policy DROP'
+    assert_all_works(world)
+    assert direct_access_dropped(world)
+    rules = [l for l in iptables_save(variant) if 'linuxnet:' in l]
+    assert sorted(rules) == sorted([
+        '-A FORWARD -i br0 -m comment --comment "linuxnet:br0/in" -j ACCEPT',
+        '-A FORWARD -o br0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT '
+        '-m comment --comment "linuxnet:br0/out" -j ACCEPT',
+        '-A INPUT -i br0 -m comment --comment "linuxnet:br0/input" -j ACCEPT']), rules
+    # at the top of their chains, the foreign rule untouched after them
+    assert iptables_save(variant)[iptables_save(variant).index(
+        '-A INPUT -i br0 -m comment --comment "linuxnet:br0/input" -j ACCEPT') + 1] == \
+        '-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'
+    assert changed(role(play)) == []
+    # an admin flushes the chains: the next run reports a change and restores
+    ipt(variant, '-F', 'FORWARD')
+    ipt(variant, '-D', 'INPUT', '-i', 'br0', '-m', 'comment', '--comment', 'linuxnet:br0/input',
+        '-j', 'ACCEPT')
+    assert traffic(world)['container->container'] is None
+    again = role(play)
+    assert [a['op'] for a in net_result(again)['actions']] == ['iptables_insert'] * 3
+    assert_all_works(world)
+    assert not failed(role(play, ABSENT))
+    assert iptables_save(variant) == before
+
+
+def test_none_touches_nothing_warns_and_the_network_stays_cut_off(play, world, servers):
+    ipt('nft', '-P', 'FORWARD', 'DROP')
+    before = iptables_save('nft')
+    r = role(play, {'container_bridge_network_firewall_integration': 'none'})
+    servers()
+    res = net_result(r)
+    assert res['firewall']['reachable'] is False
+    assert any('iptables-nft would drop traffic of br0 (FORWARD policy DROP)' in w
+               for w in res.get('warnings', [])), res
+    assert iptables_save('nft') == before
+    assert traffic(world)['container->container'] is None  # what auto exists for
+    # auto then none: what auto added is removed again
+    role(play)
+    assert iptables_save('nft') != before
+    role(play, {'container_bridge_network_firewall_integration': 'none'})
+    assert iptables_save('nft') == before
+
+
+def nft_ruleset():
+    return subprocess.run(['nft', 'list', 'table', 'inet', 'hardening'], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_an_unknown_drop_table_is_named_in_a_warning_and_left_alone(play, world, servers):
+    subprocess.run(['nft', '-f', '-'], check=True, text=True, input=(
+        'table inet hardening {\n'
+        ' chain fw_forward { type filter hook forward priority 10; policy drop; }\n'
+        ' chain fw_input { type filter hook input priority 10; policy accept;\n'
+        '  tcp dport 22 accept\n  reject\n }\n}\n'))
+    before = nft_ruleset()
+    r = role(play)
+    servers()
+    res = net_result(r)
+    assert not failed(r)
+    fw = res['firewall']
+    assert fw['reachable'] is False
+    assert sorted((u['table'], u['chain'], u['hook'], u['why']) for u in fw['unhandled']) == [
+        ('hardening', 'fw_forward', 'forward', 'policy drop'),
+        ('hardening', 'fw_input', 'input', 'its last rule rejects')]
+    text = ' '.join(res.get('warnings', []))
+    assert 'table inet hardening, chain fw_forward (hook forward, policy drop)' in text
+    assert 'nft insert rule inet hardening fw_forward iifname "br0" accept' in text
+    assert nft_ruleset() == before
+    assert traffic(world)['container->container'] is None
+    # the user adds what the warning says: the network works, and no more warning
+    for u in fw['unhandled']:
+        for rule in u['suggested']:
+            subprocess.run(rule.replace('"br0"', 'br0').split(), check=True)
+    again = net_result(role(play))
+    assert again['firewall']['reachable'] is True and not again.get('warnings'), again
+    assert_all_works(world)
+
+
+def test_check_mode_and_diff_show_the_integration_and_change_nothing(play, world):
+    ipt('nft', '-P', 'FORWARD', 'DROP')
+    before = iptables_save('nft')
+    r = role(play, check=True, diff=True)
+    res = net_result(r)
+    fw_actions = [a for a in res['actions'] if a['stage'] == 'firewall']
+    assert [a['op'] for a in fw_actions] == ['iptables_insert'] * 2
+    assert iptables_save('nft') == before
+    real = net_result(role(play, diff=True))
+    assert [a for a in real['actions'] if a['stage'] == 'firewall'] == fw_actions
+    assert real['diff']['after']['firewall'] == res['diff']['after']['firewall']
+    assert any('linuxnet:br0/in' in l for l in res['diff']['after']['firewall'])
