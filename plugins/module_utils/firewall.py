@@ -9,7 +9,7 @@ in charge and, with ``integration: auto``, does the least that lets the network'
 traffic through, each through that firewall's own interface:
 
 * **firewalld** running: the bridge in zone ``linuxnet`` (target ACCEPT) and the policy
-  ``linuxnet-forwarding`` (``fw_firewalld``);
+  ``linuxnet-forward`` (``fw_firewalld``);
 * **iptables** (``iptables-nft`` and/or ``iptables-legacy``: Docker, ufw, a FORWARD or
   INPUT policy of DROP): tagged accept rules in ``DOCKER-USER`` or at the top of
   ``FORWARD``/``INPUT`` (``fw_iptables``);

@@ -7,7 +7,7 @@ firewalld rejects traffic forwarded from an interface that is in no zone (it fal
 the default zone's catch-all), and, with ``br_netfilter``, even bridged container to
 container traffic crosses that forward hook. Docker's answer is the model here: the
 bridge goes into a zone of ours, ``linuxnet``, with target ACCEPT, and (firewalld >= 0.9,
-which has policies) a policy ``linuxnet-forwarding`` from ANY zone to it with target
+which has policies) a policy ``linuxnet-forward`` from ANY zone to it with target
 ACCEPT, so traffic to the containers - replies, published ports - does not depend on
 firewalld's ``ct status dnat accept`` rule that ``StrictForwardPorts=yes`` (firewalld
 >= 2.3) removes. Our nftables table still decides ingress protection and isolation:
@@ -30,7 +30,7 @@ import os
 import re
 
 ZONE = 'linuxnet'
-POLICY = 'linuxnet-forwarding'
+POLICY = 'linuxnet-forward'
 NOT_RUNNING = 252
 BUS_SOCKETS = ('/run/dbus/system_bus_socket', '/var/run/dbus/system_bus_socket')
 CONF = '/etc/firewalld/firewalld.conf'

@@ -105,7 +105,7 @@ options:
       - C(auto) detects it on every run and does the least that lets the network's own
         traffic through, each through that firewall's own interface. B(firewalld) running -
         the bridge goes into zone C(linuxnet) (target ACCEPT) and the policy
-        C(linuxnet-forwarding) (from ANY zone to it, target ACCEPT; firewalld >= 0.9), runtime
+        C(linuxnet-forward) (from ANY zone to it, target ACCEPT; firewalld >= 0.9), runtime
         and permanent, so C(firewall-cmd --reload) and a restart keep them; creating or
         deleting the zone reloads firewalld once, as Docker does for its C(docker) zone; the
         zone and policy go with the last network in them. Published ports do not depend on
@@ -200,7 +200,7 @@ firewall:
   type: dict
   sample:
     integration: auto
-    firewalld: {running: true, version: 1.3.3, zone: linuxnet, policy: linuxnet-forwarding,
+    firewalld: {running: true, version: 1.3.3, zone: linuxnet, policy: linuxnet-forward,
                 strict_forward_ports: false}
     iptables: []
     docker: {iptables: false, nftables: []}

@@ -4,6 +4,7 @@ Every test runs in its own sandbox (conftest) with the `world` of test_role: an 
 to an `outside` namespace with a whoami server. Checks use real packets, TCP always
 (firewalld < 1.0 forwards ICMP from any zone: a ping proves nothing there).
 """
+import os
 import re
 import subprocess
 import sys
@@ -187,3 +188,69 @@ def test_check_mode_and_diff_show_the_integration_and_change_nothing(play, world
     assert [a for a in real['actions'] if a['stage'] == 'firewall'] == fw_actions
     assert real['diff']['after']['firewall'] == res['diff']['after']['firewall']
     assert any('linuxnet:br0/in' in l for l in res['diff']['after']['firewall'])
+
+
+# ----------------------------------------------------------- the firewalls users have
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import firewalls  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def foreign_state(kind, fw):
+    """What teardown must leave exactly as it found it."""
+    if kind.startswith('firewalld'):
+        return fw.snapshot(permanent=True), fw.snapshot(permanent=False)
+    variants = ('nft', 'legacy') if kind == 'docker-legacy' else ('nft',)
+    return tuple(firewalls.iptables_save(v) for v in variants)
+
+
+def disturb(kind, fw):
+    """The firewall's own reload / restart / an admin's flush; returns what was done."""
+    if kind.startswith('firewalld'):
+        fw.reload()
+        return 'firewall-cmd --reload'
+    if kind.startswith('docker'):
+        firewalls.docker_restart(fw)
+        return 'systemctl restart docker'
+    fw.reload()
+    return 'ufw reload'
+
+
+@pytest.mark.parametrize('kind', ['docker-nft', 'docker-legacy', 'firewalld', 'firewalld-el8',
+                                  'ufw'])
+def test_the_network_works_under_the_firewall_in_charge(play, world, servers, tmp_path, kind):
+    with firewalls.foreign(kind, str(tmp_path)) as fw:
+        before = foreign_state(kind, fw)
+        r = role(play)
+        assert not failed(r), r
+        servers()
+        res = net_result(r)
+        assert res['firewall']['reachable'] is True and not res.get('warnings'), res
+        if kind.startswith('firewalld'):
+            assert res['firewall']['firewalld']['running'] is True
+            assert 'br0' in fw.cmd('--zone=linuxnet', '--list-interfaces').stdout.split()
+            assert 'br0' in fw.cmd('--permanent', '--zone=linuxnet',
+                                   '--list-interfaces').stdout.split()
+        elif kind.startswith('docker'):
+            assert res['firewall']['docker']['iptables'] is True
+            variant = kind.split('-')[1]
+            user = firewalls.iptables(variant, '-S', 'DOCKER-USER').stdout
+            assert 'linuxnet:br0/in' in user and 'linuxnet:br0/out' in user, user
+        else:
+            assert res['firewall']['ufw'] is True
+        assert_all_works(world)
+        assert direct_access_dropped(world)
+        assert changed(role(play)) == []
+        what = disturb(kind, fw)
+        if kind.startswith('firewalld'):
+            # runtime and permanent: firewalld's own reload and restart keep the binding
+            assert_all_works(world)
+            fw.restart()
+            assert_all_works(world)
+            assert changed(role(play)) == [], what
+        else:
+            rerun = role(play)
+            assert not failed(rerun), (what, rerun)
+            assert_all_works(world)
+            assert changed(role(play)) == []
+        assert not failed(role(play, ABSENT))
+        assert foreign_state(kind, fw) == before, kind
