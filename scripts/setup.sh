@@ -19,16 +19,55 @@ export DEBIAN_FRONTEND=noninteractive
 apt_pkgs=(iproute2 nftables iptables openssh-server openssh-client
           containernetworking-plugins python3-pyroute2 python3-venv python3-pip
           procps psmisc util-linux rsync iputils-ping sudo
-          vagrant)  # vagrant: molecule's vagrant driver needs the binary even for
+          vagrant   # vagrant: molecule's vagrant driver needs the binary even for
                     # `molecule syntax -s default` (no box is ever booted here)
+          # foreign firewalls for tests/firewalls.py (run only inside the sandbox,
+          # each with a private D-Bus / config): iptables has iptables-nft and
+          # iptables-legacy; firewalld brings python3-firewall; dbus-daemon is its bus
+          firewalld python3-firewall ufw dbus-daemon)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# No package's maintainer script may start a service (firewalld, ufw, dbus, sshd)
+# on this machine: a policy-rc.d that refuses everything is in place during the
+# install (any existing one is set aside and put back), and the packages are
+# unpacked and configured inside a private network namespace (downloaded first,
+# installed from the cache with no network), so even a postinst that ran
+# iptables or ufw would only touch a throwaway namespace.
+policy=/usr/sbin/policy-rc.d
+policy_saved=
+policy_restore() {
+  rm -f "$policy"
+  if [ -n "$policy_saved" ]; then mv -f "$policy_saved" "$policy"; fi
+}
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt-get install -y -q --no-install-recommends --download-only "${missing[@]}"
+  # (one left behind by an interrupted run of ours is not worth keeping)
+  if { [ -e "$policy" ] || [ -L "$policy" ]; } && ! grep -qs 'linuxnet setup.sh' "$policy"; then
+    policy_saved=$(mktemp /usr/sbin/policy-rc.d.linuxnet.XXXXXX)
+    mv -f "$policy" "$policy_saved"
+  fi
+  trap policy_restore EXIT
+  printf '#!/bin/sh\n# linuxnet setup.sh: no service starts during the install\nexit 101\n' > "$policy"
+  chmod 0755 "$policy"
+  unshare --net -- apt-get install -y -q --no-install-recommends --no-download "${missing[@]}"
+  policy_restore
+  trap - EXIT
+  # Their units were enabled by the postinsts: a reboot would start firewalld/ufw on
+  # the machine's own network. The tests start private instances by hand inside the
+  # sandbox, never through systemd: disable (ufw: its sysv links too) and mask what
+  # this run installed (an admin's own, already installed firewalld is left alone).
+  # ufw's init script is inert anyway while /etc/ufw/ufw.conf says ENABLED=no, which
+  # nothing here changes (tests/firewalls.py enables a private copy).
+  for svc in firewalld ufw; do
+    if [[ " ${missing[*]} " == *" $svc "* ]]; then
+      systemctl --no-reload disable "$svc.service" >/dev/null 2>&1 || true
+      systemctl --no-reload mask "$svc.service" >/dev/null 2>&1 || true
+    fi
+  done
 fi
 # The Debian sshd unit must never start on the real host network for us; the lab
 # starts its own sshd processes inside sandbox namespaces.
