@@ -94,8 +94,8 @@ def chain_drops(chain):
 
 def accept_rules(chain, bridge):
     """The nft rules a user would add to ``chain`` for this network (text)."""
-    where = 'nft insert rule %s %s %s ' % (nft.FAMILY_NAMES[chain.family], chain.table,
-                                            chain.name)
+    where = 'nft insert rule %s %s %s ' % (
+        nft.FAMILY_NAMES[chain.family], chain.table, chain.name)
     if chain.family == nft.NFPROTO_BRIDGE:
         return [where + 'meta ibrname "%s" accept' % bridge]
     rules = [where + 'iifname "%s" accept' % bridge]

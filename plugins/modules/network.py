@@ -110,7 +110,7 @@ options:
         deleting the zone reloads firewalld once, as Docker does for its C(docker) zone; the
         zone and policy go with the last network in them. Published ports do not depend on
         firewalld's C(ct status dnat accept) rule, so C(StrictForwardPorts=yes) does not
-        break them. B(iptables) (C(iptables-nft) and C(iptables-legacy): Docker, ufw, a
+        break them. B(iptables) (C(iptables-nft) and C(iptables-legacy) - Docker, ufw, a
         FORWARD or INPUT policy of DROP) - accept rules for traffic from the bridge and for
         replies and published ports to it, in C(DOCKER-USER) when it exists, else at the
         top of C(FORWARD) (and C(-i BRIDGE -j ACCEPT) at the top of C(INPUT) when INPUT

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from conftest import ip
-from test_role import SERVER, failed, role, wait_for, world  # noqa: F401 (world: a fixture)
+from test_role import SERVER, failed, role, wait_for, world  # noqa: F401 pylint: disable=unused-import
 
 ABSENT = {'container_bridge_network_state': 'absent'}
 
@@ -84,8 +84,8 @@ def ipt(variant, *args):
 
 
 @pytest.mark.parametrize('variant', ['nft', 'legacy'])
-def test_iptables_drop_policies_get_tagged_accepts_and_nothing_else(play, world, servers,
-                                                                  variant):
+def test_iptables_drop_policies_get_tagged_accepts_and_nothing_else(
+        play, world, servers, variant):
     ipt(variant, '-P', 'FORWARD', 'DROP')
     ipt(variant, '-P', 'INPUT', 'DROP')
     ipt(variant, '-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED',

@@ -49,14 +49,14 @@ def test_parse_and_block_reasons():
 
 def test_desired_rules_go_to_docker_user_or_the_top_of_forward_and_input():
     d = ipt.desired_rules(table(DOCKER), 'br0')
-    assert [(c, tag) for c, tag, _ in d] == [('DOCKER-USER', 'linuxnet:br0/in'),
-                                            ('DOCKER-USER', 'linuxnet:br0/out')]
+    assert [(c, tag) for c, tag, _args in d] == [
+        ('DOCKER-USER', 'linuxnet:br0/in'), ('DOCKER-USER', 'linuxnet:br0/out')]
     assert d[1][2][:6] == ['-o', 'br0', '-m', 'conntrack', '--ctstate',
                            'RELATED,ESTABLISHED,DNAT']
     u = ipt.desired_rules(table(UFW), 'br0')
-    assert [(c, tag) for c, tag, _ in u] == [('FORWARD', 'linuxnet:br0/in'),
-                                            ('FORWARD', 'linuxnet:br0/out'),
-                                            ('INPUT', 'linuxnet:br0/input')]
+    assert [(c, tag) for c, tag, _args in u] == [
+        ('FORWARD', 'linuxnet:br0/in'), ('FORWARD', 'linuxnet:br0/out'),
+        ('INPUT', 'linuxnet:br0/input')]
     assert ipt.desired_rules(table(OPEN), 'br0') == []
 
 
@@ -137,7 +137,7 @@ def test_firewalld_teardown_keeps_the_zone_while_another_network_uses_it():
     assert [a.op for a in last] == ['firewalld_unbind', 'firewalld_unbind', 'firewalld_delete',
                                     'firewalld_reload']
     assert last[2].args['_argv'] == [
-        ['/usr/bin/firewall-cmd', '--permanent', '--delete-policy=linuxnet-forwarding'],
+        ['/usr/bin/firewall-cmd', '--permanent', '--delete-policy=linuxnet-forward'],
         ['/usr/bin/firewall-cmd', '--permanent', '--delete-zone=linuxnet']]
     assert firewall.plan_firewalld(state(), FakeCmd(), 'br0', False) == []
 
