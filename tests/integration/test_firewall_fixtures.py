@@ -159,10 +159,10 @@ def test_firewalld_reload_restart_and_cleanup(tmp_path):
 def test_a_killed_run_leaves_no_firewalld_behind(tmp_path):
     """firewalld and dbus-daemon get SIGTERM when the process that started them dies."""
     workdir = str(tmp_path / 'fw')
+    tests = os.path.dirname(firewalls.__file__)
     code = ('import os, signal, sys; sys.path.append(%r); import firewalls; '
             'firewalls.Firewalld(%r).open(); print("up", flush=True); '
-            'os.kill(os.getpid(), signal.SIGKILL)' % (firewalls.__file__.rsplit('/', 1)[0],
-                                                     workdir))
+            'os.kill(os.getpid(), signal.SIGKILL)') % (tests, workdir)
     # its own mount namespace: the mounts it leaves die with it
     proc = firewalls.run(['unshare', '--mount', '--propagation', 'private', sys.executable,
                           '-c', code], check=False)
