@@ -56,6 +56,9 @@ CONTROLLER_ADDR = "198.51.100.254"
 WHOAMI_PORT = 8080
 DEFAULT_PYTHON = "/opt/linuxnet/venv-2.19/bin/python"
 MAX_HOSTS = 200
+# check: TCP servers it starts in each container and in the host (on the gateway address)
+C2C_TCP_PORT = 7070
+HOST_TCP_PORT = 7000
 
 # The role's defaults (roles/container_bridge_network/defaults/main.yml contract).
 ROLE_DEFAULTS = {
@@ -802,23 +805,12 @@ def check_host(state, h, v, py, timeout):
         chk.add("own network stack", name, "-", "lo + %s only" % addrs[name],
                 "ifaces %s" % ",".join(seen), ok)
 
-    # container <-> container
-    for a in containers:
-        for b in containers:
-            if a is b or not addrs[b["name"]]:
-                continue
-            ok, out = chk.probe(hn + "/" + a["name"], "icmp", addrs[b["name"]])
-            chk.add("container -> container", a["name"], "%s %s" % (b["name"], addrs[b["name"]]),
-                    "echo reply", out, ok)
-    # host <-> container
-    for c in containers:
-        if not addrs[c["name"]]:
-            chk.add("host -> container", hn, c["name"], "echo reply", "no address found", False)
-            continue
-        ok, out = chk.probe(hn, "icmp", addrs[c["name"]])
-        chk.add("host -> container", hn, "%s %s" % (c["name"], addrs[c["name"]]), "echo reply", out, ok)
-        ok, out = chk.probe(hn + "/" + c["name"], "icmp", gw)
-        chk.add("container -> host", c["name"], "gateway %s" % gw, "echo reply", out, ok)
+    pubs = v["container_bridge_network_published_ports"] or []
+    servers = []
+    try:
+        _check_l3(chk, state, hn, gw, containers, addrs, pubs, py, servers)
+    finally:
+        _stop_servers(servers)
     # container -> outside (masqueraded)
     masq = bool(v["container_bridge_network_masquerade"])
     dst = state["outside"]["internet"]
@@ -837,7 +829,6 @@ def check_host(state, h, v, py, timeout):
                     expected, out, good)
 
     # published ports: a server in the container, reached from outside and from the host
-    pubs = v["container_bridge_network_published_ports"] or []
     servers = []
     try:
         for i, p in enumerate(pubs):
@@ -868,13 +859,101 @@ def check_host(state, h, v, py, timeout):
             chk.add("host -> published port", hn, "%s:%d/%s" % (target, hport, proto),
                     "answer from %s:%d" % (cname, cport), out, ok and out.startswith(tag + " "))
     finally:
-        for srv in servers:
-            try:
-                os.killpg(srv.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            srv.wait()
+        _stop_servers(servers)
     return chk.rows
+
+
+def _stop_servers(servers):
+    for srv in servers:
+        try:
+            os.killpg(srv.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        srv.wait()
+    del servers[:]
+
+
+def _start_server(state, where, py, port, tag, bind="0.0.0.0", tcp_only=True):
+    """A _serve in WHERE; returns (Popen, its first line: 'ready ...' once it listens)."""
+    srv = subprocess.Popen(
+        ns_prefix(state, where) + [py, SELF, "_serve", "--port", str(port), "--tag", tag,
+                                   "--bind", bind] + (["--tcp-only"] if tcp_only else []),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True)
+    return srv, srv.stdout.readline().strip()
+
+
+def _free_port(port, taken):
+    while port in taken:
+        port += 1
+    taken.add(port)
+    return port
+
+
+def _seen(out):
+    """The source address in a _serve answer ('<tag> from=IP:PORT'), else None."""
+    return out.split("from=")[-1].rsplit(":", 1)[0] if "from=" in out else None
+
+
+def _check_l3(chk, state, hn, gw, containers, addrs, pubs, py, servers):
+    """container <-> container and host <-> container: ICMP, and TCP to servers the
+    check starts in each container and in the host (on the gateway address): ICMP
+    alone proves little (firewalld < 1.0 forwards ICMP from any zone)."""
+    taken = set()
+    for p in pubs:
+        taken.add(port_first(p["host_port"]))
+        taken.add(port_first(p.get("container_port", p["host_port"])))
+    c_port = _free_port(C2C_TCP_PORT, taken)
+    h_port = _free_port(HOST_TCP_PORT, taken)
+    salt = "%04x" % ((os.getpid() * 17) & 0xFFFF)
+    listening = {}   # container name -> its server's tag
+    for c in containers:
+        if not addrs[c["name"]]:
+            continue
+        tag = "c2c-%s/%s" % (c["name"], salt)
+        srv, line = _start_server(state, hn + "/" + c["name"], py, c_port, tag)
+        servers.append(srv)
+        if line.startswith("ready"):
+            listening[c["name"]] = tag
+        else:
+            chk.add("container tcp server", "-", "%s :%d" % (c["name"], c_port), "server starts",
+                    (line or "server died")[:60], False)
+    host_tag = "host-%s/%s" % (hn, salt)
+    srv, line = _start_server(state, hn, py, h_port, host_tag, bind=gw)
+    servers.append(srv)
+    if not line.startswith("ready"):
+        chk.add("host tcp server", "-", "%s %s:%d" % (hn, gw, h_port), "server starts",
+                (line or "server died")[:60], False)
+        host_tag = None
+
+    # container <-> container
+    for a in containers:
+        for b in containers:
+            if a is b or not addrs[b["name"]]:
+                continue
+            bn, baddr = b["name"], addrs[b["name"]]
+            ok, out = chk.probe(hn + "/" + a["name"], "icmp", baddr)
+            chk.add("container -> container (icmp)", a["name"], "%s %s" % (bn, baddr),
+                    "echo reply", out, ok)
+            if bn in listening:
+                ok, out = chk.probe(hn + "/" + a["name"], "tcp", baddr, c_port)
+                chk.add("container -> container (tcp)", a["name"], "%s %s:%d" % (bn, baddr, c_port),
+                        "answer from %s, source %s" % (bn, addrs[a["name"]]), out,
+                        ok and out.startswith(listening[bn] + " ") and _seen(out) == addrs[a["name"]])
+    # host <-> container
+    for c in containers:
+        if not addrs[c["name"]]:
+            chk.add("host -> container (icmp)", hn, c["name"], "echo reply", "no address found", False)
+            continue
+        ok, out = chk.probe(hn, "icmp", addrs[c["name"]])
+        chk.add("host -> container (icmp)", hn, "%s %s" % (c["name"], addrs[c["name"]]), "echo reply", out, ok)
+        ok, out = chk.probe(hn + "/" + c["name"], "icmp", gw)
+        chk.add("container -> host (icmp)", c["name"], "gateway %s" % gw, "echo reply", out, ok)
+        if host_tag:
+            ok, out = chk.probe(hn + "/" + c["name"], "tcp", gw, h_port)
+            chk.add("container -> host (tcp)", c["name"], "host service %s:%d" % (gw, h_port),
+                    "answer from %s, source %s" % (hn, addrs[c["name"]]), out,
+                    ok and out.startswith(host_tag + " ") and _seen(out) == addrs[c["name"]])
 
 
 def print_table(rows):
