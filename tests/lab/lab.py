@@ -24,6 +24,11 @@ World built by ``up`` (all of it inside the sandbox's network namespace):
   Ansible does over SSH lands in that host's namespaces.
 * The sandbox's own namespace is the controller: ``lab-ctl`` with
   198.51.100.254/24 on the outside bridge.
+* ``up --firewall KIND``: on every host, before Ansible runs, a foreign firewall
+  (``tests/firewalls.py``'s ``foreign(KIND)``: firewalld with its private D-Bus,
+  Docker's iptables rules, ufw, an unknown nftables drop table) is put in charge
+  inside the host's network and mount namespaces by a keeper process
+  (``lab.py fw-keep``) that holds it until ``down`` sends it SIGTERM, then undoes it.
 
 Only the Python standard library is used (``--vars`` accepts JSON, or YAML when
 PyYAML happens to be importable).
@@ -59,6 +64,13 @@ MAX_HOSTS = 200
 # check: TCP servers it starts in each container and in the host (on the gateway address)
 C2C_TCP_PORT = 7070
 HOST_TCP_PORT = 7000
+
+# --firewall: the foreign firewalls of tests/firewalls.py (KINDS), "docker" = docker-nft
+FIREWALL_ALIASES = {"docker": "docker-nft"}
+FIREWALL_CHOICES = ("firewalld", "firewalld-el8", "docker", "docker-nft", "docker-legacy",
+                    "ufw", "nft-drop")
+FIREWALL_READY_TIMEOUT = 90
+FIREWALL_STOP_TIMEOUT = 60
 
 # The role's defaults (roles/container_bridge_network/defaults/main.yml contract).
 ROLE_DEFAULTS = {
@@ -270,6 +282,7 @@ def cmd_up(args):
         "pids": [],           # [{pid, starttime, what}]
         "hosts": [],
         "python": args.python,
+        "firewall": firewall_kind(args.firewall),
         "complete": False,
     }
     save_state(d, state)
@@ -285,9 +298,10 @@ def cmd_up(args):
         raise
     state["complete"] = True
     save_state(d, state)
-    print("lab up: %d host(s) %s; inventory %s" % (
+    print("lab up: %d host(s) %s; inventory %s%s" % (
         n, ", ".join("%s=%s" % (h["name"], h["address"]) for h in state["hosts"]),
-        os.path.join(d, "inventory.ini")))
+        os.path.join(d, "inventory.ini"),
+        "; firewall in charge: %s" % state["firewall"] if state["firewall"] else ""))
     return 0
 
 
@@ -379,11 +393,118 @@ def _up(d, n, args, state):
         if host["net_ns"] != "net:[%d]" % netns_inode("/run/netns/" + name):
             raise LabError("sshd of %s is not in netns %s" % (name, name))
         save_state(d, state)
+        if state["firewall"]:
+            # one host after the other: the fixtures create and remove mount points
+            # (/run/ufw.lock, /run/firewalld) that the hosts' mount namespaces share
+            start_firewall(d, state, host)
 
     if not wait_tcp(INTERNET_ADDR, WHOAMI_PORT, timeout=10):
         raise LabError("whoami server did not come up (see %s)" % os.path.join(d, "whoami.log"))
 
     write_inventory(d, state, args.python)
+
+
+def firewall_kind(kind):
+    return FIREWALL_ALIASES.get(kind, kind) if kind else None
+
+
+def _tail(path, lines=30):
+    try:
+        with open(path, errors="replace") as fh:
+            return "".join(fh.readlines()[-lines:])
+    except OSError:
+        return "(no %s)\n" % path
+
+
+def start_firewall(d, state, host):
+    """Start the keeper of the foreign firewall in HOST's net+mount namespaces (those
+    of its sshd, where Ansible's modules run) and wait until the firewall is in charge."""
+    kind = state["firewall"]
+    fwdir = os.path.join(host["dir"], "firewall")
+    shutil.rmtree(fwdir, ignore_errors=True)
+    os.makedirs(fwdir)
+    keeper_log = os.path.join(fwdir, "keeper.log")
+    with open(keeper_log, "ab") as out:
+        p = subprocess.Popen(
+            ["nsenter", "-t", str(host["sshd_pid"]), "-n", "-m", "--",
+             sys.executable, SELF, "fw-keep", "--kind", kind, "--dir", fwdir],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+    st = _wait_starttime(p.pid)
+    state["pids"].append({"pid": p.pid, "starttime": st, "what": "firewall %s %s" % (kind, host["name"]),
+                          "fw_keeper": True})
+    host["firewall"] = {"kind": kind, "keeper_pid": p.pid, "dir": fwdir}
+    save_state(d, state)
+    ready, failed = os.path.join(fwdir, "ready"), os.path.join(fwdir, "failed")
+    deadline = time.monotonic() + FIREWALL_READY_TIMEOUT
+    while not os.path.exists(ready):
+        why = None
+        if os.path.exists(failed):
+            why = "failed"
+        elif p.poll() is not None:
+            why = "keeper exited with %s" % p.returncode
+        elif time.monotonic() > deadline:
+            why = "not ready after %ds" % FIREWALL_READY_TIMEOUT
+        if why:
+            # the keeper writes the fixture's error (with firewalld's log) to FAILED
+            shown = failed if os.path.exists(failed) else keeper_log
+            raise LabError("firewall %s on %s: %s\n--- %s\n%s" % (
+                kind, host["name"], why, shown, _tail(shown, 60)))
+        time.sleep(0.05)
+    for ns in ("net", "mnt"):
+        if ns_link(p.pid, ns) != host[ns + "_ns"]:
+            raise LabError("firewall keeper of %s is not in the host's %s namespace" % (host["name"], ns))
+    with open(ready) as fh:
+        log("%s: %s" % (host["name"], fh.read().strip()))
+
+
+def _admit_ssh(firewalls, kind, handle):
+    """Let SSH in, as an admin does before enabling a host firewall over SSH (firewalld's
+    and EL8's public zone allow ssh already; Docker leaves INPUT alone). Returns a note."""
+    if kind == "ufw":
+        handle.cmd("allow", "22/tcp")
+        return ", ufw allow 22/tcp"
+    if kind == "nft-drop":
+        firewalls.run(["nft", "add", "rule"] + handle.split() + ["input", "tcp", "dport", "22", "accept"])
+        return ", tcp dport 22 accepted in its input chain"
+    return ""
+
+
+def cmd_fw_keep(args):
+    """Keep firewalls.foreign(KIND) in charge of this namespace until SIGTERM/SIGINT."""
+    sys.path.insert(0, os.path.dirname(HERE))   # tests/, for firewalls.py
+    import firewalls  # pylint: disable=import-outside-toplevel
+    stop = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda signum, frame: stop.append(signum))
+
+    def write(name, text):
+        tmp = os.path.join(args.dir, name + ".tmp")
+        with open(tmp, "w") as fh:
+            fh.write(text.rstrip("\n") + "\n")
+        os.replace(tmp, os.path.join(args.dir, name))
+
+    entered = False
+    try:
+        with firewalls.foreign(args.kind, args.dir) as handle:
+            entered = True
+            detail = args.kind + _admit_ssh(firewalls, args.kind, handle)
+            if isinstance(handle, firewalls.Firewalld):
+                detail += " (firewalld pid %s, private D-Bus, log %s)" % (handle.pid, handle.log)
+            elif isinstance(handle, str):
+                detail += " (%s)" % handle
+            write("ready", "firewall in charge: %s" % detail)
+            print("fw-keep: in charge: %s" % detail, flush=True)
+            while not stop:
+                time.sleep(0.2)
+            print("fw-keep: signal %s: undoing %s" % (stop[0], args.kind), flush=True)
+    except Exception as exc:  # pylint: disable=broad-except
+        what = "cleanup" if entered else "setup"
+        write("failed" if not entered else "down", "%s of %s failed: %s" % (what, args.kind, exc))
+        print("fw-keep: %s of %s failed: %s" % (what, args.kind, exc), flush=True)
+        return 1
+    write("down", "ok")
+    print("fw-keep: %s undone" % args.kind, flush=True)
+    return 0
 
 
 def _wait_starttime(pid):
@@ -490,6 +611,11 @@ def _down(d, state, quiet=False):
         if pid_is(h["sshd_pid"], _starttime_of(state, h["sshd_pid"])):
             lab_net |= _ns_inodes_of_host(h)
 
+    # 0. the firewall keepers, one by one in reverse order, before anything else:
+    #    SIGTERM lets each undo its firewall (stop firewalld and its D-Bus, ufw
+    #    disable, unmount) while the host's namespaces are still there.
+    problems += _stop_firewalls(state)
+
     # 1. the PIDs the lab started (only if they are still the same processes)
     own = [e["pid"] for e in state.get("pids", []) if pid_is(e["pid"], e["starttime"])]
     _kill(own, signal.SIGTERM)
@@ -547,6 +673,38 @@ def _down(d, state, quiet=False):
         problems.append("processes still inside lab namespaces: %s" % left)
     if problems:
         raise LabError("down: leftovers:\n  " + "\n  ".join(problems))
+
+
+def _stop_firewalls(state):
+    problems = []
+    keepers = [e for e in state.get("pids", []) if e.get("fw_keeper")]
+    for e in reversed(keepers):
+        if not pid_is(e["pid"], e["starttime"]):
+            continue
+
+        def alive(e=e):
+            return pid_is(e["pid"], e["starttime"])
+        _kill([e["pid"]], signal.SIGTERM)
+        if not _wait_gone(lambda: (_reap_children(), alive())[1], FIREWALL_STOP_TIMEOUT):
+            problems.append("%s (pid %d) did not stop within %ds after SIGTERM; killed" % (
+                e["what"], e["pid"], FIREWALL_STOP_TIMEOUT))
+            _kill([e["pid"]], signal.SIGKILL)
+            _wait_gone(lambda: (_reap_children(), alive())[1], 5)
+    for h in state.get("hosts", []):
+        fw = h.get("firewall")
+        if not fw:
+            continue
+        try:
+            with open(os.path.join(fw["dir"], "down")) as fh:
+                res = fh.read().strip()
+        except OSError:
+            res = None
+        ready = os.path.exists(os.path.join(fw["dir"], "ready"))
+        if ready and res != "ok":
+            problems.append("firewall %s on %s was not undone: %s (see %s)" % (
+                fw["kind"], h["name"], res or "keeper wrote no result",
+                os.path.join(fw["dir"], "keeper.log")))
+    return problems
 
 
 def _starttime_of(state, pid):
@@ -1002,6 +1160,13 @@ def main(argv=None):
     p.add_argument("--hosts", type=int, default=1)
     p.add_argument("--python", default=DEFAULT_PYTHON,
                    help="ansible_python_interpreter written to the inventory")
+    p.add_argument("--firewall", choices=FIREWALL_CHOICES,
+                   help="put this foreign firewall in charge of every host before Ansible runs "
+                   "(tests/firewalls.py; docker = docker-nft)")
+    p = sub.add_parser("fw-keep", help="(run by up inside a host's namespaces) keep a foreign "
+                       "firewall in charge until SIGTERM, then undo it")
+    p.add_argument("--kind", required=True, choices=sorted(set(FIREWALL_CHOICES) - set(FIREWALL_ALIASES)))
+    p.add_argument("--dir", required=True)
     p = sub.add_parser("down", help="tear the lab down and verify nothing is left")
     p.add_argument("--dir", required=True)
     p = sub.add_parser("exec", help="run a command in a lab host's net+mount namespaces "
@@ -1031,7 +1196,8 @@ def main(argv=None):
         if args.sub in ("_serve", "_probe"):
             # helpers that the lab runs inside its namespaces
             return cmd_serve(args) if args.sub == "_serve" else cmd_probe(args)
-        return {"up": cmd_up, "down": cmd_down, "exec": cmd_exec, "check": cmd_check}[args.sub](args)
+        return {"up": cmd_up, "down": cmd_down, "exec": cmd_exec, "check": cmd_check,
+                "fw-keep": cmd_fw_keep}[args.sub](args)
     except LabError as exc:
         log(str(exc))
         return 1
