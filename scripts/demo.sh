@@ -3,14 +3,19 @@
 # host over real SSH and prove it with real packets, without touching this
 # machine's own network.
 #
-#   bash scripts/demo.sh [--hosts N] [--vars FILE] [-- EXTRA ansible-playbook ARGS]
+#   bash scripts/demo.sh [--hosts N] [--vars FILE] [--firewall KIND]
+#                        [-- EXTRA ansible-playbook ARGS]
 #
 # 1. scripts/setup.sh (idempotent) installs the toolchain;
 # 2. inside scripts/sandbox (private net+mount namespace):
 #    tests/lab/lab.py up         -> outside netns + N lab hosts running sshd
+#                                   (--firewall KIND: that firewall in charge of
+#                                   each host: firewalld, firewalld-el8, docker,
+#                                   docker-legacy, ufw or nft-drop)
 #    ansible-playbook -i LAB/inventory.ini playbooks/site.yml   (role defaults,
 #                                   or -e @FILE with --vars FILE)
 #    tests/lab/lab.py check      -> the seed's checks as a PASS/FAIL table
+#    with --firewall: what the network module did in that firewall (lab-host1)
 #    tests/lab/lab.py down       -> always (trap), verifies nothing is left
 # Exit status: non-zero if any step fails (including teardown).
 #
@@ -27,13 +32,20 @@ if [ "${1:-}" != "--inside" ]; then
 fi
 shift
 
-hosts=1 vars="" extra=()
+hosts=1 vars="" firewall="" extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) hosts=$2; shift 2 ;;
     --vars) vars=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
+    --firewall)
+      case "${2:-}" in
+        firewalld|firewalld-el8|docker|docker-nft|docker-legacy|ufw|nft-drop) firewall=$2 ;;
+        *) echo "demo: --firewall wants firewalld, firewalld-el8, docker, docker-legacy, ufw or nft-drop" >&2
+           exit 2 ;;
+      esac
+      shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "demo: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -59,9 +71,20 @@ teardown() {
   exit "$rc"
 }
 
+up=(up --dir "$dir" --hosts "$hosts" --python "$PY")
+[ -n "$firewall" ] && up+=(--firewall "$firewall")
 step "lab up ($hosts host(s)) in $dir"
-lab up --dir "$dir" --hosts "$hosts" --python "$PY"
+lab "${up[@]}"
 trap teardown EXIT
+if [ -n "$firewall" ]; then
+  echo "demo: firewall in charge of every lab host: $firewall (see tests/firewalls.py)"
+  if [ "$firewall" = nft-drop ]; then
+    echo "demo: nft-drop is a firewall the module does not know: it is left alone," \
+      "Ansible warns, and the checks it blocks FAIL"
+  fi
+else
+  echo "demo: no firewall in charge of the lab hosts (--firewall KIND puts one there)"
+fi
 
 step "ansible-playbook playbooks/site.yml"
 export ANSIBLE_COLLECTIONS_PATH=$LINUXNET_HOME/collections
@@ -74,4 +97,28 @@ pb=("$LINUXNET_HOME/venv-2.19/bin/ansible-playbook" -i "$dir/inventory.ini" "$he
 step "checks (real packets)"
 ck=(check --dir "$dir")
 [ -n "$vars" ] && ck+=(--vars "$vars")
-lab "${ck[@]}"
+ck_rc=0; lab "${ck[@]}" || ck_rc=$?
+
+# The network module's side of the firewall integration, seen by the firewall itself.
+fwview() {
+  printf -- '--- lab-host1# %s\n' "$*"
+  lab exec --dir "$dir" lab-host1 -- "$@" || echo "(exit status $?)"
+}
+case "$firewall" in
+  "") ;;
+  firewalld*)
+    step "firewall: firewalld on lab-host1 (the network module's zone and policy)"
+    fwview firewall-cmd --get-active-zones
+    fwview firewall-cmd --zone=linuxnet --list-all
+    fwview firewall-cmd --info-policy=linuxnet-forward ;;
+  docker|docker-nft|docker-legacy|ufw)
+    v=nft; [ "$firewall" = docker-legacy ] && v=legacy
+    step "firewall: $firewall on lab-host1 (iptables-$v: the network module's accept rules)"
+    fwview "iptables-$v" -S FORWARD
+    if [ "$firewall" = ufw ]; then fwview "iptables-$v" -S INPUT
+    else fwview "iptables-$v" -S DOCKER-USER; fi ;;
+  nft-drop)
+    step "firewall: an unknown nftables table on lab-host1 (left alone: the module warns)"
+    fwview nft list table inet hardening ;;
+esac
+if [ "$ck_rc" != 0 ]; then exit "$ck_rc"; fi
