@@ -39,9 +39,11 @@ def test_check_mode_predicts_the_real_run_exactly(play, toolchain):
     checked = play([network()], check=True, diff=True, toolchain=toolchain)[0]
     assert checked['_status'] == 'ok' and checked['changed'], checked
     assert snapshot() == before and nft_tables() == []
-    # every stage is in the diff and has planned something on a fresh host
-    assert sorted(checked['diff']['after']) == sorted(STAGES + ['netns_unlisted'])
+    # every stage is in the diff and has planned something on a fresh host (but the
+    # firewall stage: no firewall in charge here, nothing to let through)
+    assert sorted(checked['diff']['after']) == sorted(STAGES + ['netns_unlisted', 'firewall'])
     assert set(a['stage'] for a in checked['actions']) == set(STAGES)
+    assert checked['firewall']['reachable'] is True
     real = play([network()], diff=True, toolchain=toolchain)[0]
     assert real['_status'] == 'ok', real
     # the NAT stages share one table: check mode must not plan creating it twice
