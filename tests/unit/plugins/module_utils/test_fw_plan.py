@@ -227,3 +227,15 @@ def test_diff_lines_follow_the_plan():
 def test_bad_mode_is_refused():
     with pytest.raises(PlanError):
         firewall.FirewallResource().want({'bridge': 'br0', 'integration': 'sometimes'})
+
+
+def test_docker_29_nftables_tables_are_reported_and_need_nothing():
+    """Docker >= 29 (nftables backend): ip docker-bridges, forward chain policy accept with
+    verdict maps for its own bridges: reported, nothing to change, nothing to warn."""
+    docker = chain(nft.NFPROTO_IPV4, 'docker-bridges', 'filter-FORWARD', nft.NF_INET_FORWARD,
+                   nft.NF_ACCEPT)
+    want = {'bridge': 'br0', 'state': 'present', 'integration': 'auto'}
+    report, warnings = firewall.assess(want, have([docker]))
+    assert report['docker'] == {'iptables': False, 'nftables': ['ip docker-bridges']}
+    assert report['reachable'] is True and warnings == []
+    assert firewall.FirewallResource().plan(want, have([docker])) == []
