@@ -118,7 +118,7 @@ options:
         them after C(iptables -F), C(ufw reload) or a restart of Docker. B(Any other) base
         chain on the forward or input hook whose policy or last rule drops or rejects is
         never changed - a warning names its table, chain and hook and the rules to add, and
-        RV(firewall.reachable) is false.
+        the C(reachable) key of RV(firewall) is false.
       - Our own table still decides ingress protection and isolation, whatever the other
         firewall accepts; no foreign chain's policy is changed, no foreign rule is flushed
         or moved.
