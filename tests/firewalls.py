@@ -202,7 +202,38 @@ _DBUS_DROP = re.compile(r'^\s*<(user|fork|standard_system_servicedirs|servicehel
                         r'syslog)\b.*$\n?', re.M)
 
 
-class Firewalld(object):
+def private_copy(workdir, source, name):
+    """A fresh copy of the tree SOURCE as WORKDIR/NAME (to bind-mount over SOURCE)."""
+    os.makedirs(workdir, exist_ok=True)
+    copy = os.path.join(workdir, name)
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(source, copy, symlinks=True)
+    return copy
+
+
+class Fixture(object):
+    """``with X(...) as x:`` runs ``x.open()``; ``x.close()`` undoes it on exit, and also
+    when ``open()`` fails half-way (``close()`` must cope with a partial ``open()``)."""
+
+    def open(self):
+        raise NotImplementedError
+
+    def close(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Firewalld(Fixture):
     """A private firewalld 1.3 (Debian 12, nftables backend) and system D-Bus.
 
     ``with Firewalld(workdir) as fw:`` inside a private net+mount namespace:
@@ -245,27 +276,11 @@ class Firewalld(object):
 
     # -- lifecycle
 
-    def __enter__(self):
-        try:
-            self.open()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     def open(self):
         require_sandbox()
-        os.makedirs(self.workdir, exist_ok=True)
-        etc = os.path.join(self.workdir, 'etc-firewalld')
-        shutil.rmtree(etc, ignore_errors=True)
-        shutil.copytree('/etc/firewalld', etc, symlinks=True)
+        etc = private_copy(self.workdir, '/etc/firewalld', 'etc-firewalld')
         if self.el8_zones:
-            usr = os.path.join(self.workdir, 'usr-lib-firewalld')
-            shutil.rmtree(usr, ignore_errors=True)
-            shutil.copytree('/usr/lib/firewalld', usr, symlinks=True)
+            usr = private_copy(self.workdir, '/usr/lib/firewalld', 'usr-lib-firewalld')
             zones = os.path.join(usr, 'zones')
             for name in os.listdir(zones):
                 path = os.path.join(zones, name)
@@ -533,7 +548,7 @@ def iptables_flush(variant='nft', table='filter', policy='DROP'):
 # ufw
 
 
-class Ufw(object):
+class Ufw(Fixture):
     """Debian 12's ufw 0.36 enabled with its defaults, on private copies of its state.
 
     ufw keeps all its state in /etc/ufw (ufw.conf with ENABLED=, user.rules/user6.rules
@@ -557,23 +572,9 @@ class Ufw(object):
         self._alternative = None
         self.enabled = False
 
-    def __enter__(self):
-        try:
-            self.open()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     def open(self):
         require_sandbox()
-        os.makedirs(self.workdir, exist_ok=True)
-        etc = os.path.join(self.workdir, 'etc-ufw')
-        shutil.rmtree(etc, ignore_errors=True)
-        shutil.copytree('/etc/ufw', etc, symlinks=True)
+        etc = private_copy(self.workdir, '/etc/ufw', 'etc-ufw')
         default = os.path.join(self.workdir, 'default-ufw')
         shutil.copy2('/etc/default/ufw', default)
         lock = os.path.join(self.workdir, 'ufw.lock')
@@ -801,7 +802,7 @@ def fetch(ns, addr, port, timeout=2.0):
     return reply if ok else None
 
 
-class World(object):
+class World(Fixture):
     """The seed network's surroundings, as tests/integration/test_role.py's ``world``.
 
     An ``outside`` namespace on a veth ``uplink`` (host 198.51.100.2/24, outside
@@ -815,17 +816,6 @@ class World(object):
     def __init__(self):
         self.procs = []
         self.up = False
-
-    def __enter__(self):
-        try:
-            self.open()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def open(self):
         require_sandbox()

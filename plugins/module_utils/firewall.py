@@ -34,7 +34,7 @@ import subprocess
 from ansible_collections.linuxnet.container_network.plugins.module_utils import (
     fw_firewalld as fwd, fw_iptables as ipt, nft_netlink as nft)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
-    Action, ApplyError, PlanError)
+    Action, ApplyError, PlanError, ValidationError)
 
 MODES = ('auto', 'none')
 OUR_TABLES = ('linuxnet',)
@@ -118,7 +118,8 @@ class FirewallResource(object):
     def want(self, params):
         mode = params.get('integration') or 'auto'
         if mode not in MODES:
-            raise PlanError('firewall integration %r is not one of %s' % (mode, ', '.join(MODES)))
+            raise ValidationError('firewall_integration %r is not one of: %s'
+                                  % (mode, ', '.join(MODES)))
         return {'bridge': params['bridge'], 'state': params.get('state') or 'present',
                 'integration': mode}
 
@@ -308,16 +309,17 @@ def assess(want, have):
         report['docker']['iptables'] = report['docker']['iptables'] or docker
         report['ufw'] = report['ufw'] or ufw
         desired = ipt.desired_rules(t, br)
+        why = dict((h, ipt.blocks(t, h)) for h in ('FORWARD', 'INPUT'))
         report['iptables'].append({
-            'variant': t.variant, 'forward': ipt.blocks(t, 'FORWARD'),
-            'input': ipt.blocks(t, 'INPUT'), 'docker': docker, 'ufw': ufw,
+            'variant': t.variant, 'forward': why['FORWARD'], 'input': why['INPUT'],
+            'docker': docker, 'ufw': ufw,
             'rules': [ipt.rule_line(c, a) for c, _tag, a in desired] if mode == 'auto' else []})
         if mode == 'none' and present and desired:
             warnings.append('%s would drop traffic of %s (%s). Set firewall integration to '
                             'auto, or run: %s' % (t.name, br, ', '.join(
-                                '%s %s' % (h, ipt.blocks(t, h)) for h in ('FORWARD', 'INPUT')
-                                if ipt.blocks(t, h)), '; '.join(
-                                ' '.join(ipt.insert_argv(t, c, a)) for c, _tag, a in desired)))
+                                '%s %s' % (h, why[h]) for h in ('FORWARD', 'INPUT') if why[h]),
+                                '; '.join(' '.join(ipt.insert_argv(t, c, a))
+                                          for c, _tag, a in desired)))
     for why in have['unreadable']:
         report['unhandled'].append({'what': why})
         if present:

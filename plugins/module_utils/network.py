@@ -24,7 +24,7 @@ import ipaddress
 from ansible_collections.linuxnet.container_network.plugins.module_utils import model
 from ansible_collections.linuxnet.container_network.plugins.module_utils.apply import Applier
 from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import (
-    MODES as FIREWALL_MODES, FirewallResource,
+    FirewallResource,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import (
     BridgeResource, NetnsResource, PortsResource, VethResource,
@@ -38,6 +38,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.runner 
 )
 
 IFNAMSIZ = 16
+NAT_STAGES = ('masquerade', 'port_publish')  # one nftables context, one batch
 
 
 def derived_ifname(bridge, name):
@@ -68,10 +69,6 @@ def network_want(params):
     masquerade, ingress_protection, firewall_integration.
     """
     state = params.get('state') or 'present'
-    firewall = params.get('firewall_integration') or 'auto'
-    if firewall not in FIREWALL_MODES:
-        raise ValidationError('firewall_integration %r is not one of: %s'
-                              % (firewall, ', '.join(FIREWALL_MODES)))
     bridge = params['bridge']
     model.ifname(bridge, None, 'bridge name')
     subnet = _net(params.get('subnet'), 'subnet')
@@ -136,7 +133,7 @@ def network_want(params):
             'containers': bynames, 'published': published,
             'masquerade': params.get('masquerade', True) is not False,
             'ingress_protection': params.get('ingress_protection', True) is not False,
-            'firewall_integration': firewall}
+            'firewall_integration': params.get('firewall_integration')}
 
 
 def publications(net, allocated):
@@ -219,7 +216,7 @@ class _Ctx(object):
 
     def of(self, stage):
         """The context a stage runs in."""
-        if stage in ('masquerade', 'port_publish'):
+        if stage in NAT_STAGES:
             return self.nat
         return self.firewall if stage == 'firewall' else self.kernel
 
@@ -291,7 +288,7 @@ class NetworkResource(object):
         # changed by hand) do not depend on the containers' addresses: plan them once
         # before the first change, so they fail the call with nothing changed.
         for s in want['stages']:
-            if s.name in ('masquerade', 'port_publish'):
+            if s.name in NAT_STAGES:
                 s.resource.plan(s.want, s.resource.observe(ctx.nat, s.want))
         nat_backend.after = None
         forwarding = want['net']['state'] == 'present' and want['net']['masquerade']
@@ -300,7 +297,7 @@ class NetworkResource(object):
             if s.name == 'port_publish':
                 s.params['publications'] = publications(want['net'], extra.get('pairs', {}))
                 s.want = s.resource.want(s.params)
-            nat = s.name in ('masquerade', 'port_publish')
+            nat = s.name in NAT_STAGES
             nat_backend.defer = s.name == 'port_publish'
             try:
                 actions, more = converge(s.resource, ctx.of(s.name), s.want,

@@ -1,20 +1,25 @@
 """Firewall integration (issue 9): the role on hosts where another firewall is in charge.
 
-Every test runs in its own sandbox (conftest) with the `world` of test_role: an uplink
-to an `outside` namespace with a whoami server. Checks use real packets, TCP always
+Every test runs in its own sandbox (conftest) with the `World` of tests/firewalls.py: an
+uplink to an `outside` namespace with a whoami server. Checks use real packets, TCP always
 (firewalld < 1.0 forwards ICMP from any zone: a ping proves nothing there).
 """
 import os
-import re
 import subprocess
 import sys
 
 import pytest
 
 from conftest import ip
-from test_role import SERVER, failed, role, wait_for, world  # noqa: F401 pylint: disable=unused-import
+from test_role import failed, role
+
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import firewalls  # noqa: E402  pylint: disable=wrong-import-position
 
 ABSENT = {'container_bridge_network_state': 'absent'}
+# The seed's checks plus container <-> container and container -> host service, over TCP.
+CHECKS = ('container_to_container', 'container_to_host', 'container_to_outside',
+          'outside_to_published', 'host_to_published', 'hairpin')
 
 
 def changed(results):
@@ -27,43 +32,30 @@ def net_result(results):
 
 
 @pytest.fixture
+def world():
+    with firewalls.World() as w:
+        yield w
+
+
+@pytest.fixture
 def servers(world):
     """start(): whoami in netns0:5000 and a TCP service of the host on 172.18.0.1:7000
     (call it once the network exists)."""
-    procs = []
-
-    def start():
-        world.serve('netns0', '0.0.0.0', 5000, 'netns0')
-        procs.append(subprocess.Popen([sys.executable, '-c', SERVER, '172.18.0.1', '7000',
-                                       'host']))
-    yield start
-    for p in procs:
-        p.terminate()
-        p.wait(5)
+    return world.serve_seed
 
 
-def traffic(world):
-    """The seed's checks plus container <-> container TCP and container -> host TCP."""
-    return {
-        'container->container': wait_for(lambda: world.fetch('netns1', '172.18.0.10', 5000),
-                                         timeout=3),
-        'container->host service': world.fetch('netns1', '172.18.0.1', 7000),
-        'container->outside': world.fetch('netns0', '198.51.100.1', 8080),
-        'outside->published': world.fetch('outside', '198.51.100.2', 5000),
-        'host->published': world.fetch(None, '198.51.100.2', 5000),
-        'hairpin': world.fetch('netns1', '198.51.100.2', 5000),
-    }
+def traffic():
+    """CHECKS -> the server's reply, or None."""
+    return dict((name, reply if ok else None)
+                for name, (ok, reply) in firewalls.seed_checks(CHECKS).items())
 
 
-def assert_all_works(world):
-    t = traffic(world)
-    assert t == {'container->container': 'netns0 172.18.0.20',
-                 'container->host service': 'host 172.18.0.20',
-                 'container->outside': 'outside 198.51.100.2',
-                 'outside->published': t['outside->published'],
-                 'host->published': t['host->published'],
-                 'hairpin': t['hairpin']}, t
-    for k in ('outside->published', 'host->published', 'hairpin'):
+def assert_all_works():
+    t = traffic()
+    assert (t['container_to_container'], t['container_to_host'],
+            t['container_to_outside']) == ('netns0 172.18.0.20', 'host 172.18.0.10',
+                                           'outside 198.51.100.2'), t
+    for k in ('outside_to_published', 'host_to_published', 'hairpin'):
         assert (t[k] or '').startswith('netns0 '), t
 
 
@@ -73,14 +65,11 @@ def direct_access_dropped(world):
 
 
 def iptables_save(variant):
-    out = subprocess.run(['iptables-%s-save' % variant, '-t', 'filter'], capture_output=True,
-                         text=True, check=True).stdout
-    # policies' packet counters vary with the traffic; the rules are what must not
-    return [re.sub(r' \[\d+:\d+\]$', '', l) for l in out.splitlines() if not l.startswith('#')]
+    return firewalls.iptables_save(variant, 'filter').splitlines()
 
 
 def ipt(variant, *args):
-    subprocess.run(['iptables-%s' % variant, '-w'] + list(args), check=True)
+    firewalls.iptables(variant, '-w', *args)
 
 
 @pytest.mark.parametrize('variant', ['nft', 'legacy'])
@@ -98,7 +87,7 @@ def test_iptables_drop_policies_get_tagged_accepts_and_nothing_else(
     assert fw['reachable'] is True and fw['unhandled'] == []
     [entry] = [e for e in fw['iptables'] if e['variant'] == variant]
     assert entry['forward'] == 'policy DROP' and entry['input'] == 'policy DROP'
-    assert_all_works(world)
+    assert_all_works()
     assert direct_access_dropped(world)
     rules = [l for l in iptables_save(variant) if 'linuxnet:' in l]
     assert sorted(rules) == sorted([
@@ -115,10 +104,10 @@ def test_iptables_drop_policies_get_tagged_accepts_and_nothing_else(
     ipt(variant, '-F', 'FORWARD')
     ipt(variant, '-D', 'INPUT', '-i', 'br0', '-m', 'comment', '--comment', 'linuxnet:br0/input',
         '-j', 'ACCEPT')
-    assert traffic(world)['container->container'] is None
+    assert traffic()['container_to_container'] is None
     again = role(play)
     assert [a['op'] for a in net_result(again)['actions']] == ['iptables_insert'] * 3
-    assert_all_works(world)
+    assert_all_works()
     assert not failed(role(play, ABSENT))
     assert iptables_save(variant) == before
 
@@ -133,7 +122,7 @@ def test_none_touches_nothing_warns_and_the_network_stays_cut_off(play, world, s
     assert any('iptables-nft would drop traffic of br0 (FORWARD policy DROP)' in w
                for w in res.get('warnings', [])), res
     assert iptables_save('nft') == before
-    assert traffic(world)['container->container'] is None  # what auto exists for
+    assert traffic()['container_to_container'] is None  # what auto exists for
     # auto then none: what auto added is removed again
     role(play)
     assert iptables_save('nft') != before
@@ -166,14 +155,14 @@ def test_an_unknown_drop_table_is_named_in_a_warning_and_left_alone(play, world,
     assert 'table inet hardening, chain fw_forward (hook forward, policy drop)' in text
     assert 'nft insert rule inet hardening fw_forward iifname "br0" accept' in text
     assert nft_ruleset() == before
-    assert traffic(world)['container->container'] is None
+    assert traffic()['container_to_container'] is None
     # the user adds what the warning says: the network works, and no more warning
     for u in fw['unhandled']:
         for rule in u['suggested']:
             subprocess.run(rule.replace('"br0"', 'br0').split(), check=True)
     again = net_result(role(play))
     assert again['firewall']['reachable'] is True and not again.get('warnings'), again
-    assert_all_works(world)
+    assert_all_works()
 
 
 def test_check_mode_and_diff_show_the_integration_and_change_nothing(play, world):
@@ -191,8 +180,6 @@ def test_check_mode_and_diff_show_the_integration_and_change_nothing(play, world
 
 
 # ----------------------------------------------------------- the firewalls users have
-sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import firewalls  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def foreign_state(kind, fw):
@@ -248,20 +235,20 @@ def test_the_network_works_under_the_firewall_in_charge(play, world, servers, tm
             assert 'linuxnet:br0/in' in user and 'linuxnet:br0/out' in user, user
         else:
             assert res['firewall']['ufw'] is True
-        assert_all_works(world)
+        assert_all_works()
         assert direct_access_dropped(world)
         assert changed(run()) == []
         what = disturb(kind, fw)
         if kind.startswith('firewalld'):
             # runtime and permanent: firewalld's own reload and restart keep the binding
-            assert_all_works(world)
+            assert_all_works()
             fw.restart()
-            assert_all_works(world)
+            assert_all_works()
             assert changed(run()) == [], what
         else:
             rerun = run()
             assert not failed(rerun), (what, rerun)
-            assert_all_works(world)
+            assert_all_works()
             assert changed(run()) == []
         assert not failed(run(ABSENT))
         assert foreign_state(kind, fw) == before, kind
@@ -284,6 +271,6 @@ def test_published_ports_do_not_depend_on_firewalld_accepting_dnat(play, world, 
         for h in handles:
             subprocess.run(['nft', 'delete', 'rule', 'inet', 'firewalld', 'filter_FORWARD',
                             'handle', h], check=True)
-        assert_all_works(world)
+        assert_all_works()
         assert direct_access_dropped(world)
         assert not failed(role(play, ABSENT))

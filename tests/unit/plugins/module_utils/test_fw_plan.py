@@ -3,7 +3,8 @@ import pytest
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import (
     firewall, fw_firewalld as fwd, fw_iptables as ipt, nft_netlink as nft)
-from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import PlanError
+from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
+    ValidationError)
 
 DOCKER = """-P INPUT ACCEPT
 -P FORWARD DROP
@@ -225,8 +226,9 @@ def test_diff_lines_follow_the_plan():
 
 
 def test_bad_mode_is_refused():
-    with pytest.raises(PlanError):
+    with pytest.raises(ValidationError) as e:
         firewall.FirewallResource().want({'bridge': 'br0', 'integration': 'sometimes'})
+    assert "firewall_integration 'sometimes' is not one of: auto, none" in str(e.value)
 
 
 def test_docker_29_nftables_tables_are_reported_and_need_nothing():
