@@ -25,6 +25,14 @@ apt_pkgs=(iproute2 nftables iptables openssh-server openssh-client
           # each with a private D-Bus / config): iptables has iptables-nft and
           # iptables-legacy; firewalld brings python3-firewall; dbus-daemon is its bus
           firewalld python3-firewall ufw dbus-daemon)
+# >>> vm scenario (molecule/vm, tests/vm/vm.py, scripts/test-molecule-vm.sh) >>>
+# qemu boots a Debian 12 guest (TCG, or KVM when it can boot a stock kernel);
+# debootstrap builds its root from the Debian mirror (gpgv + the archive keyring
+# check the Release file), mkfs.ext4 -d (e2fsprogs) turns it into an image without
+# loop mounts, qemu-img makes the per-run overlay, ssh-keygen the image's key pair.
+apt_pkgs+=(qemu-system-x86 qemu-utils debootstrap gpgv debian-archive-keyring
+           e2fsprogs openssh-client)
+# <<< vm scenario <<<
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
