@@ -33,6 +33,9 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nat imp
     MasqueradeResource, PortPublishResource, observed_after,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import Kernel
+from ansible_collections.linuxnet.container_network.plugins.module_utils.persist import (
+    PersistResource,
+)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ApplyError, PlanError, ValidationError, converge,
 )
@@ -213,12 +216,13 @@ class _Ctx(object):
         self.nat = MasqueradeResource().context(module)
         self.nat.backend = _OneBatchNat(self.nat.backend)
         self.firewall = FirewallResource().context(module)
+        self.persistence = PersistResource().context(module)
 
     def of(self, stage):
         """The context a stage runs in."""
         if stage in NAT_STAGES:
             return self.nat
-        return self.firewall if stage == 'firewall' else self.kernel
+        return getattr(self, stage) if stage in ('firewall', 'persistence') else self.kernel
 
     def __enter__(self):
         return self
@@ -274,6 +278,11 @@ class NetworkResource(object):
         # after our own table: lets the network's traffic through the firewall in charge
         stages.append(_Stage('firewall', FirewallResource(), {
             'bridge': br, 'state': state, 'integration': net['firewall_integration']}))
+        # last: what rebuilds all of the above at boot (absent at boot itself: None)
+        if params.get('persistent') is not None:
+            stages.append(_Stage('persistence', PersistResource(), {
+                'bridge': br, 'state': state, 'persistent': params['persistent'],
+                'network': params}))
         for s in stages:
             s.want = s.resource.want(s.params)
         return {'net': net, 'stages': stages}

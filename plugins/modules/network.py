@@ -127,6 +127,29 @@ options:
     type: str
     choices: [auto, none]
     default: auto
+  persistent:
+    description:
+      - Rebuild the network at boot, before C(network-online.target), with no Ansible run -
+        namespaces, links, addresses, routes, sysctls, nftables rules and the firewall
+        integration. The first run after a reboot then reports no change.
+      - Installs, owned by this network alone, C(/var/lib/linuxnet/networks/BRIDGE/)
+        (C(network.json) - this call's network parameters; C(lib/) - a copy of this
+        collection's C(module_utils), the same planning and apply code this module runs;
+        C(boot.py)) and the unit C(/etc/systemd/system/linuxnet-network@BRIDGE.service),
+        enabled for C(multi-user.target) and C(network-online.target), run by this
+        module's Python interpreter, after firewalld, nftables, netfilter-persistent and
+        ufw. Where C(docker.service) is installed, also the drop-in
+        C(/etc/systemd/system/docker.service.d/linuxnet-network@BRIDGE.conf) that runs the
+        restore again after Docker started (it re-creates its C(FORWARD) DROP at every
+        start). A service that runs in one of the namespaces (for
+        example with C(NetworkNamespacePath=/run/netns/NAME)) orders itself with
+        C(Requires=) and C(After=linuxnet-network@BRIDGE.service).
+      - At boot, a failure fails the unit with the message this module would give (see
+        C(journalctl -u linuxnet-network@BRIDGE.service)).
+      - C(false), or O(state=absent), removes all of it (the network's kernel state is
+        not affected by C(false)).
+    type: bool
+    default: false
   state:
     description: C(absent) tears the whole network down.
     type: str
@@ -207,6 +230,12 @@ firewall:
     ufw: false
     unhandled: []
     reachable: true
+persistence:
+  description:
+    - Whether the network is rebuilt at boot (O(persistent)), by which unit, from which directory.
+  returned: success
+  type: dict
+  sample: {enabled: true, unit: linuxnet-network@br0.service, state_dir: /var/lib/linuxnet/networks/br0}
 '''
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
@@ -239,6 +268,7 @@ ARGUMENT_SPEC = dict(
     masquerade=dict(type='bool', default=True),
     ingress_protection=dict(type='bool', default=True),
     firewall_integration=dict(type='str', default='auto', choices=['auto', 'none']),
+    persistent=dict(type='bool', default=False),
     state=dict(type='str', default='present', choices=['present', 'absent']),
 )
 

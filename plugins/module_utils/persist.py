@@ -1,0 +1,397 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A network that survives a reboot (module ``network``, ``persistent: true``).
+
+Namespaces, links, addresses, routes, nftables rules and runtime firewall rules are
+kernel state: a reboot wipes them. With ``persistent``, the host rebuilds the network at
+boot by itself, with this collection's own code: the last stage of module ``network``
+installs, for the network named by its bridge ``BR``,
+
+* ``/var/lib/linuxnet/networks/BR/`` (:data:`STATE_DIR`) - ``network.json`` (the
+  network's description, as the module got it), ``lib/`` (a copy of this collection's
+  ``module_utils``: the very planning and apply code the module runs) and ``boot.py``;
+* ``/etc/systemd/system/linuxnet-network@BR.service`` (a unit file of its own, not a
+  template: two networks persist independently), enabled for ``multi-user.target`` and
+  ``network-online.target``; a oneshot ordered after firewalld and before
+  ``network.target`` and ``network-online.target``, that runs ``boot.py``.
+
+At boot, :func:`boot` runs the module's own resource (:class:`network.NetworkResource`,
+through :func:`runner.run`) on ``network.json`` with a stand-in for ``AnsibleModule``: the
+same want -> observe -> plan -> apply, so the first Ansible run after the reboot finds
+nothing to change, and a failure ends the unit with the message a module run would give
+(in the journal). ``state: absent`` or ``persistent: false`` removes all of it.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import re
+import sys
+
+from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
+    Action, ApplyError, ValidationError)
+
+STATE_DIR = '/var/lib/linuxnet/networks'
+UNIT_DIR = '/etc/systemd/system'
+WANTED_BY = ('multi-user.target', 'network-online.target')
+PACKAGE = 'ansible_collections.linuxnet.container_network.plugins.module_utils'
+# What network.json keeps: the network's description (the module's parameters).
+# Docker starts after network-online.target and puts its FORWARD DROP and DOCKER-USER
+# back at every start: where it is installed, a drop-in re-runs the restore after it.
+DOCKER_UNITS = ('/etc/systemd/system/docker.service', '/usr/lib/systemd/system/docker.service',
+                '/lib/systemd/system/docker.service')
+KEYS = ('bridge', 'subnet', 'gateway', 'containers', 'published_ports', 'masquerade',
+        'ingress_protection', 'firewall_integration')
+
+
+def unit_name(bridge):
+    """``linuxnet-network@BR.service``; characters systemd does not allow are escaped
+    as ``systemd-escape`` does (``\\xNN``)."""
+    esc = ''.join(c if re.match(r'[A-Za-z0-9:_.]', c) else '\\x%02x' % ord(c)
+                  for c in bridge)
+    if esc.startswith('.'):
+        esc = '\\x2e' + esc[1:]
+    return 'linuxnet-network@%s.service' % esc
+
+
+def network_dir(bridge):
+    return os.path.join(STATE_DIR, bridge)
+
+
+def unit_text(bridge, python):
+    """The unit file of network ``bridge``, run by ``python``."""
+    boot = os.path.join(network_dir(bridge), 'boot.py')
+    return (
+        '# Installed by linuxnet.container_network (module network, persistent: true).\n'
+        '# Rebuilds container network %(br)s at boot from %(dir)s/network.json.\n'
+        '# A service that uses one of its namespaces orders itself after this unit:\n'
+        '#   Requires=%(unit)s\n'
+        '#   After=%(unit)s\n'
+        '[Unit]\n'
+        'Description=linuxnet container bridge network %(br)s\n'
+        'Documentation=https://galaxy.ansible.com/ui/repo/published/linuxnet/container_network/\n'
+        'DefaultDependencies=no\n'
+        '# after what loads firewall rules at boot (nftables.service flushes the ruleset)\n'
+        'After=local-fs.target systemd-modules-load.service systemd-sysctl.service '
+        'dbus.service firewalld.service nftables.service netfilter-persistent.service '
+        'iptables.service ufw.service network-pre.target\n'
+        'Before=network.target network-online.target shutdown.target\n'
+        'Conflicts=shutdown.target\n'
+        'ConditionPathExists=%(dir)s/network.json\n'
+        '\n'
+        '[Service]\n'
+        'Type=oneshot\n'
+        'RemainAfterExit=yes\n'
+        'ExecStart=%(py)s -B %(boot)s\n'
+        '\n'
+        '[Install]\n'
+        'WantedBy=%(wanted)s\n'
+    ) % {'br': bridge, 'dir': network_dir(bridge), 'unit': unit_name(bridge),
+         'py': python, 'boot': boot, 'wanted': ' '.join(WANTED_BY)}
+
+
+def docker_dropin(bridge):
+    return os.path.join(UNIT_DIR, 'docker.service.d', unit_name(bridge)[:-len('.service')]
+                        + '.conf')
+
+
+def docker_dropin_text(bridge, python):
+    return (
+        '# Installed by linuxnet.container_network (module network, persistent: true).\n'
+        '# Docker re-creates its iptables rules (FORWARD policy DROP, DOCKER-USER) at every\n'
+        '# start: converge network %(br)s again after it (its firewall integration).\n'
+        '[Service]\n'
+        'ExecStartPost=-%(py)s -B %(boot)s\n'
+    ) % {'br': bridge, 'py': python, 'boot': os.path.join(network_dir(bridge), 'boot.py')}
+
+
+def boot_text(bridge):
+    d = network_dir(bridge)
+    return (
+        '# Installed by linuxnet.container_network: rebuilds network %s (see %s).\n'
+        'import sys\n'
+        'sys.dont_write_bytecode = True\n'
+        'sys.path.insert(0, %r)\n'
+        'from %s.persist import boot\n'
+        'sys.exit(boot(%r))\n'
+    ) % (bridge, unit_name(bridge), os.path.join(d, 'lib'), PACKAGE, d)
+
+
+def own_sources():
+    """``{relative path: source}`` of this collection's module_utils as loaded now.
+
+    Read from the modules' own loaders, so it works from the AnsiballZ payload as from a
+    checkout. ``persist`` itself and everything ``network`` imports are loaded here.
+    """
+    import importlib
+    importlib.import_module(PACKAGE + '.network')
+    out = {}
+    for name, mod in list(sys.modules.items()):
+        if not name.startswith(PACKAGE + '.') or mod is None:
+            continue
+        short = name[len(PACKAGE) + 1:]
+        loader = getattr(mod, '__loader__', None)
+        try:
+            src = loader.get_source(name)
+        except Exception:  # pragma: no cover - depends on the loader
+            src = None
+        if src is None:
+            raise ValidationError(
+                'persistent: cannot read the source of %s (loader %r) to install it for boot. '
+                'Run the module from the collection as installed (not byte-compiled only), or '
+                'set persistent: false.' % (name, loader))
+        out[os.path.join('lib', *PACKAGE.split('.')) + os.sep + short + '.py'] = src
+    parts = PACKAGE.split('.')
+    for i in range(1, len(parts) + 1):
+        out[os.path.join('lib', *parts[:i]) + os.sep + '__init__.py'] = ''
+    return out
+
+
+def _sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+# ------------------------------------------------------------------ the resource
+class PersistResource(object):
+    """The boot-time restore of one network: files, a unit, its enablement."""
+
+    def want(self, params):
+        br = params['bridge']
+        on = params.get('state', 'present') == 'present' and bool(params.get('persistent'))
+        files, links = {}, {}
+        if on:
+            d = network_dir(br)
+            network = dict((k, params['network'].get(k)) for k in KEYS)
+            files[os.path.join(d, 'network.json')] = (json.dumps(
+                {'network': network, 'python': sys.executable}, indent=2, sort_keys=True)
+                + '\n', 0o600)
+            files[os.path.join(d, 'boot.py')] = (boot_text(br), 0o644)
+            for rel, src in own_sources().items():
+                files[os.path.join(d, rel)] = (src, 0o644)
+            unit = os.path.join(UNIT_DIR, unit_name(br))
+            files[unit] = (unit_text(br, sys.executable), 0o644)
+            if any(os.path.exists(u) for u in DOCKER_UNITS):
+                files[docker_dropin(br)] = (docker_dropin_text(br, sys.executable), 0o644)
+            for target in WANTED_BY:
+                links[os.path.join(UNIT_DIR, target + '.wants', unit_name(br))] = unit
+        return {'bridge': br, 'on': on,
+                'files': dict((p, (c.encode('utf-8'), m)) for p, (c, m) in files.items()),
+                'links': links}
+
+    def context(self, module):
+        return _Ctx(getattr(module, 'run_command', None))
+
+    def observe(self, ctx, want):
+        """What of this network's persistence is on disk now."""
+        br = want['bridge']
+        d = network_dir(br)
+        files = {}
+        for root, _dirs, names in os.walk(d):
+            for n in names:
+                p = os.path.join(root, n)
+                if not os.path.islink(p):
+                    files[p] = _read(p)
+        for path in (os.path.join(UNIT_DIR, unit_name(br)), docker_dropin(br)):
+            if os.path.lexists(path):
+                files[path] = _read(path)
+        links = {}
+        wants_dirs = set(WANTED_BY)
+        if os.path.isdir(UNIT_DIR):
+            wants_dirs |= set(n[:-len('.wants')] for n in os.listdir(UNIT_DIR)
+                              if n.endswith('.wants'))
+        for target in sorted(wants_dirs):
+            p = os.path.join(UNIT_DIR, target + '.wants', unit_name(br))
+            if os.path.lexists(p):
+                links[p] = os.readlink(p) if os.path.islink(p) else None
+        return {'files': files, 'links': links, 'dir': os.path.isdir(d),
+                'systemd': os.path.isdir('/run/systemd/system')}
+
+    def plan(self, want, have):
+        acts = []
+        d = network_dir(want['bridge'])
+        # enablement goes first on removal, last on creation: a half-done run never leaves
+        # an enabled unit without what it runs
+        for p, target in sorted(have['links'].items()):
+            if want['links'].get(p) != target:
+                acts.append(Action('unit_disable', p))
+        for p in sorted(set(have['files']) - set(want['files']), reverse=True):
+            if want['on'] or not p.startswith(d + os.sep):
+                acts.append(Action('file_remove', p))
+        if have['dir'] and not want['on']:
+            acts.append(Action('dir_remove', d))  # with whatever else is in it
+        # network.json and the unit last among the files: they are what boot reads
+        last = sorted(want['files'], key=lambda p: p.endswith('.service'))
+        last = [p for p in last if p.endswith(('network.json', '.service'))]
+        for p in sorted(set(want['files']) - set(last)) + last:
+            content, mode = want['files'][p]
+            cur = have['files'].get(p)
+            if cur is None or cur[0] != content or cur[1] != mode:
+                acts.append(Action('file_write', p, sha256=_sha(content)[:16],
+                                   mode='%04o' % mode, _content=content, _mode=mode))
+        for p, target in sorted(want['links'].items()):
+            if have['links'].get(p) != target:
+                acts.append(Action('unit_enable', p, link_to=target))
+        units_changed = any(a.target.startswith(UNIT_DIR + os.sep) for a in acts)
+        if units_changed and have['systemd']:
+            acts.append(Action('systemd_daemon_reload', 'systemd',
+                               _argv=['systemctl', 'daemon-reload']))
+        return acts
+
+    def apply(self, ctx, actions, have=None):
+        done = []
+        for a in actions:
+            try:
+                if a.op == 'file_write':
+                    _write(a.target, a.args['_content'], a.args['_mode'])
+                elif a.op == 'file_remove':
+                    os.unlink(a.target)
+                    if os.path.dirname(a.target).endswith('.service.d'):
+                        _rmdir_if_empty(os.path.dirname(a.target))  # a drop-in's
+                elif a.op == 'dir_remove':
+                    _remove_tree(a.target)
+                elif a.op == 'unit_disable':
+                    os.unlink(a.target)
+                elif a.op == 'unit_enable':
+                    if os.path.lexists(a.target):
+                        os.unlink(a.target)
+                    os.makedirs(os.path.dirname(a.target), exist_ok=True)
+                    os.symlink(a.args['link_to'], a.target)
+                elif a.op == 'systemd_daemon_reload':
+                    rc, out, err = ctx.run(a.args['_argv'])
+                    if rc != 0:
+                        raise OSError('systemctl daemon-reload exited %d: %s'
+                                      % (rc, (err or out).strip()))
+            except OSError as e:
+                raise ApplyError(a, e, done)
+            done.append(a)
+
+    def render(self, want, have, actions):
+        before = sorted(_lines(have['files'], have['links']))
+        after = sorted(_lines(want['files'], want['links']))
+        return ('\n'.join(before) + '\n' if before else ''), \
+            ('\n'.join(after) + '\n' if after else '')
+
+    def result(self, want, have, actions):
+        br = want['bridge']
+        return {'persistence': {'enabled': want['on'], 'unit': unit_name(br),
+                                'state_dir': network_dir(br)}}
+
+
+class _Ctx(object):
+    def __init__(self, run_command=None):
+        self._run = run_command
+
+    def run(self, argv):
+        if self._run is not None:
+            return self._run(argv)
+        import subprocess
+        p = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return p.returncode, p.stdout, p.stderr
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _read(path):
+    with open(path, 'rb') as f:
+        return f.read(), os.stat(path).st_mode & 0o7777
+
+
+def _write(path, content, mode):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = '%s.linuxnet-tmp' % path
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, content)
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def _rmdir_if_empty(path):
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _remove_tree(path):
+    for root, dirs, names in os.walk(path, topdown=False):
+        for n in names:
+            os.unlink(os.path.join(root, n))
+        for n in dirs:
+            p = os.path.join(root, n)
+            if os.path.islink(p):
+                os.unlink(p)
+            else:
+                os.rmdir(p)
+    os.rmdir(path)
+
+
+def _lines(files, links):
+    out = []
+    for p, (content, mode) in files.items():
+        if p.endswith(('.json', '.service')):
+            out += ['%s: %s' % (p, line) for line in content.decode('utf-8').splitlines()]
+        else:
+            out.append('%s (mode %04o, sha256 %s)' % (p, mode, _sha(content)[:16]))
+    out += ['%s -> %s' % (p, t) for p, t in links.items()]
+    return out
+
+
+# ------------------------------------------------------------------ at boot
+class BootModule(object):
+    """What :func:`runner.run` needs of ``AnsibleModule``, for the boot-time run."""
+
+    check_mode = False
+    _diff = False
+
+    def __init__(self, params, name):
+        self.params = params
+        self.name = name
+
+    def warn(self, msg):
+        sys.stderr.write('%s: warning: %s\n' % (self.name, msg))
+
+    def exit_json(self, **result):
+        acts = result.get('actions') or []
+        print('%s: network restored, %d change(s)%s' % (
+            self.name, len(acts), (': ' + '; '.join(
+                '%s %s' % (a['op'], a['target']) for a in acts)) if acts else ''))
+        sys.exit(0)
+
+    def fail_json(self, msg, **result):
+        sys.stderr.write('%s: FAILED: %s\n' % (self.name, msg))
+        sys.stdout.flush()
+        sys.exit(1)
+
+
+def boot(directory):
+    """Rebuild the network described in ``directory``/network.json (the unit's ExecStart)."""
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
+        network, runner)
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_netlink import (
+        HAS_NFT, NFT_IMPORT_ERROR)
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
+        HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR)
+    with open(os.path.join(directory, 'network.json')) as f:
+        saved = json.load(f)
+    params = dict(saved['network'], state='present', persistent=None)
+    module = BootModule(params, unit_name(params['bridge']))
+    if not (HAS_PYROUTE2 and HAS_NFT):
+        module.fail_json(
+            'the Python library pyroute2 cannot be imported by %s: %s. Install it for that '
+            'interpreter (the role does: container_bridge_network_install_prerequisites).'
+            % (sys.executable, (PYROUTE2_IMPORT_ERROR or NFT_IMPORT_ERROR or '').strip()
+               .splitlines()[-1:]))
+    runner.run(module, network.NetworkResource())
+    return 0

@@ -1,0 +1,129 @@
+"""Persistence (module network, persistent): what is installed and in which order (no disk)."""
+import json
+import os
+import sys
+
+import pytest
+
+from ansible_collections.linuxnet.container_network.plugins.module_utils import persist
+
+NET = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
+       'containers': [{'name': 'netns0'}], 'published_ports': [], 'masquerade': True,
+       'ingress_protection': True, 'firewall_integration': 'auto', 'state': 'present',
+       'persistent': True}
+UNIT = '/etc/systemd/system/linuxnet-network@br0.service'
+DIR = '/var/lib/linuxnet/networks/br0'
+
+
+@pytest.fixture(autouse=True)
+def no_docker(monkeypatch):
+    """Whether Docker is installed is read from disk: not this machine's."""
+    monkeypatch.setattr(persist, 'DOCKER_UNITS', ())
+
+
+def want(persistent=True, state='present', bridge='br0'):
+    return persist.PersistResource().want({
+        'bridge': bridge, 'state': state, 'persistent': persistent,
+        'network': dict(NET, bridge=bridge)})
+
+
+def have_of(w, systemd=False):
+    """The disk as a converged run leaves it."""
+    return {'files': dict(w['files']), 'links': dict(w['links']), 'dir': True,
+            'systemd': systemd}
+
+
+EMPTY = {'files': {}, 'links': {}, 'dir': False, 'systemd': False}
+
+
+def ops(actions):
+    return [(a.op, a.target) for a in actions]
+
+
+def test_unit_names_are_escaped_as_systemd_escape_does():
+    assert persist.unit_name('br0') == 'linuxnet-network@br0.service'
+    assert persist.unit_name('br-lan') == 'linuxnet-network@br\\x2dlan.service'
+    assert persist.unit_name('.x') == 'linuxnet-network@\\x2ex.service'
+
+
+def test_what_is_installed():
+    w = want()
+    files = w['files']
+    saved = json.loads(files[DIR + '/network.json'][0])
+    assert saved['python'] == sys.executable
+    assert saved['network'] == dict((k, NET[k]) for k in persist.KEYS)  # no state/persistent
+    assert files[DIR + '/network.json'][1] == 0o600
+    unit = files[UNIT][0].decode()
+    assert 'ExecStart=%s -B %s/boot.py\n' % (sys.executable, DIR) in unit
+    assert 'Before=network.target network-online.target shutdown.target\n' in unit
+    assert 'After=' in unit and 'firewalld.service' in unit and 'Type=oneshot\n' in unit
+    assert 'WantedBy=multi-user.target network-online.target\n' in unit
+    boot = files[DIR + '/boot.py'][0].decode()
+    assert "sys.path.insert(0, '%s/lib')" % DIR in boot and "boot('%s')" % DIR in boot
+    lib = DIR + '/lib/ansible_collections/linuxnet/container_network/plugins/module_utils/'
+    for name in ('network', 'persist', 'runner', 'l2', 'nat', 'firewall', 'rtnl'):
+        src = files[lib + name + '.py'][0].decode()
+        mod = sys.modules[persist.PACKAGE + '.' + name]
+        with open(mod.__file__) as f:
+            assert src == f.read()  # the very code the module runs
+    assert files[DIR + '/lib/ansible_collections/__init__.py'][0] == b''
+    assert w['links'] == {'/etc/systemd/system/multi-user.target.wants/linuxnet-network@br0.service': UNIT,
+                          '/etc/systemd/system/network-online.target.wants/linuxnet-network@br0.service': UNIT}
+
+
+def test_install_order_enables_last_and_reloads_systemd_only_where_it_runs():
+    w = want()
+    acts = persist.PersistResource().plan(w, EMPTY)
+    kinds = [a.op for a in acts]
+    assert kinds[-2:] == ['unit_enable', 'unit_enable']
+    writes = [a.target for a in acts if a.op == 'file_write']
+    assert writes[-2:] == [DIR + '/network.json', UNIT]  # what boot reads comes last
+    assert len(writes) == len(w['files'])
+    assert 'systemd_daemon_reload' not in kinds
+    acts = persist.PersistResource().plan(w, dict(EMPTY, systemd=True))
+    assert acts[-1].op == 'systemd_daemon_reload'
+
+
+def test_converged_is_empty_and_drift_is_rewritten():
+    w = want()
+    assert persist.PersistResource().plan(w, have_of(w, systemd=True)) == []
+    h = have_of(w)
+    content, mode = h['files'][UNIT]
+    h['files'][UNIT] = (content, 0o755)
+    h['files'][DIR + '/lib/stale.py'] = (b'x', 0o644)
+    h['links'].pop('/etc/systemd/system/multi-user.target.wants/linuxnet-network@br0.service')
+    assert ops(persist.PersistResource().plan(w, h)) == [
+        ('file_remove', DIR + '/lib/stale.py'), ('file_write', UNIT),
+        ('unit_enable', '/etc/systemd/system/multi-user.target.wants/linuxnet-network@br0.service')]
+
+
+def test_removal_disables_first_then_unit_then_directory():
+    installed = have_of(want(), systemd=True)
+    installed['links']['/etc/systemd/system/default.target.wants/linuxnet-network@br0.service'] = UNIT
+    for w in (want(persistent=False), want(state='absent')):
+        assert ops(persist.PersistResource().plan(w, installed)) == [
+            ('unit_disable', '/etc/systemd/system/default.target.wants/linuxnet-network@br0.service'),
+            ('unit_disable', '/etc/systemd/system/multi-user.target.wants/linuxnet-network@br0.service'),
+            ('unit_disable', '/etc/systemd/system/network-online.target.wants/linuxnet-network@br0.service'),
+            ('file_remove', UNIT), ('dir_remove', DIR), ('systemd_daemon_reload', 'systemd')]
+        assert persist.PersistResource().plan(w, EMPTY) == []
+
+
+def test_networks_own_their_files():
+    a, b = want(bridge='br0'), want(bridge='br1')
+    assert not set(a['files']) & set(b['files'])
+    assert not set(a['links']) & set(b['links'])
+    assert all(p.startswith(DIR + os.sep) or p == UNIT for p in a['files'])
+
+
+def test_with_docker_installed_a_dropin_reruns_the_restore_after_it(monkeypatch, tmp_path):
+    docker = tmp_path / 'docker.service'
+    docker.write_text('[Service]\n')
+    monkeypatch.setattr(persist, 'DOCKER_UNITS', ('/nonexistent', str(docker)))
+    w = want()
+    dropin = '/etc/systemd/system/docker.service.d/linuxnet-network@br0.conf'
+    text = w['files'][dropin][0].decode()
+    assert 'ExecStartPost=-%s -B %s/boot.py\n' % (sys.executable, DIR) in text
+    assert (dropin, 0o644) == (dropin, w['files'][dropin][1])
+    off = persist.PersistResource().plan(want(persistent=False), have_of(w))
+    assert ('file_remove', dropin) in ops(off)
