@@ -42,6 +42,20 @@ def _ok(ret, what):
         raise OSError(err, '%s: %s' % (what, os.strerror(err)))
 
 
+# What a run may write outside the kernel: sysctl drop-ins, persistence (network.json,
+# its code, the systemd unit and its enablement). Each test gets empty private copies.
+PRIVATE_DIRS = ('/etc/sysctl.d', '/var/lib/linuxnet', '/etc/systemd/system')
+
+
+def private_dir(path):
+    """An empty private tmpfs on ``path`` in this mount namespace (earlier ones dropped)."""
+    os.makedirs(path, exist_ok=True)
+    while _libc.umount2(path.encode(), MNT_DETACH) == 0:
+        pass
+    _ok(_libc.mount(b'linuxnet-test', path.encode(), b'tmpfs', 0, b'mode=0755'),
+        'tmpfs ' + path)
+
+
 def enter_private_namespace():
     """Move this process into a new, empty net+mount namespace (see module doc)."""
     _ok(_libc.unshare(CLONE_NEWNET | CLONE_NEWNS), 'unshare(CLONE_NEWNET|CLONE_NEWNS)')
@@ -50,11 +64,8 @@ def enter_private_namespace():
     while _libc.umount2(b'/run/netns', MNT_DETACH) == 0:
         pass  # drop the previous test's namespaces from this mount namespace
     _ok(_libc.mount(b'linuxnet-test', b'/run/netns', b'tmpfs', 0, b'mode=0755'), 'tmpfs /run/netns')
-    os.makedirs('/etc/sysctl.d', exist_ok=True)
-    while _libc.umount2(b'/etc/sysctl.d', MNT_DETACH) == 0:
-        pass
-    _ok(_libc.mount(b'linuxnet-test', b'/etc/sysctl.d', b'tmpfs', 0, b'mode=0755'),
-        'tmpfs /etc/sysctl.d')
+    for path in PRIVATE_DIRS:
+        private_dir(path)
     subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
 
 
