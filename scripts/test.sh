@@ -20,7 +20,7 @@ step() { # name cmd...
 }
 # tests/testinfra holds molecule's verifier tests: they run inside molecule below.
 step "unit + integration tests (pytest)" \
-  scripts/sandbox "$V/pytest" -p no:cacheprovider -q -ra tests/unit tests/integration tests/bench
+  scripts/sandbox "$V/pytest" -p no:cacheprovider -q -ra --durations=25 tests/unit tests/integration tests/bench
 step "molecule syntax -s default (vagrant, CentOS 8: cannot boot here)" \
   env PATH="$V:$PATH" "$V/molecule" syntax -s default
 for extra in scripts/test-molecule-lab.sh scripts/sanity.sh; do

@@ -40,8 +40,12 @@ def test_check_mode_predicts_the_real_run_exactly(play, toolchain):
     assert checked['_status'] == 'ok' and checked['changed'], checked
     assert snapshot() == before and nft_tables() == []
     # every stage is in the diff and has planned something on a fresh host (but the
-    # firewall stage: no firewall in charge here, nothing to let through)
-    assert sorted(checked['diff']['after']) == sorted(STAGES + ['netns_unlisted', 'firewall'])
+    # firewall stage: no firewall in charge here, nothing to let through; and persistence:
+    # off by default, nothing to install)
+    assert sorted(checked['diff']['after']) == sorted(STAGES + ['netns_unlisted', 'firewall',
+                                                                'persistence'])
+    assert checked['persistence'] == {'enabled': False, 'unit': 'linuxnet-network@br0.service',
+                                      'state_dir': '/var/lib/linuxnet/networks/br0'}
     assert set(a['stage'] for a in checked['actions']) == set(STAGES)
     assert checked['firewall']['reachable'] is True
     real = play([network()], diff=True, toolchain=toolchain)[0]
