@@ -364,15 +364,16 @@ class BootModule(object):
 
     def exit_json(self, **result):
         acts = result.get('actions') or []
-        print('%s: network restored, %d change(s)%s' % (
+        sys.stdout.write('%s: network restored, %d change(s)%s\n' % (
             self.name, len(acts), (': ' + '; '.join(
                 '%s %s' % (a['op'], a['target']) for a in acts)) if acts else ''))
-        sys.exit(0)
+        sys.stdout.flush()
+        raise SystemExit(0)
 
     def fail_json(self, msg, **result):
         sys.stderr.write('%s: FAILED: %s\n' % (self.name, msg))
-        sys.stdout.flush()
-        sys.exit(1)
+        sys.stderr.flush()
+        raise SystemExit(1)
 
 
 def boot(directory):
