@@ -94,7 +94,7 @@ mkvenv() { # dir python requirements...
 }
 mkdir -p "$LINUXNET_HOME"
 mkvenv "$LINUXNET_HOME/venv-2.19" "$py311" \
-  'ansible-core==2.19.*' 'pyroute2==0.9.7' 'pytest>=8' 'pytest-testinfra' \
+  'ansible-core==2.19.*' 'pyroute2==0.9.7' 'pytest>=8' 'pytest-xdist' 'pytest-testinfra' \
   'molecule>=25' 'molecule-plugins[vagrant]' 'antsibull-changelog' \
   'matplotlib' 'pyyaml'
 SYSTEM_SITE=1 mkvenv "$LINUXNET_HOME/venv-2.16" /usr/bin/python3 \
