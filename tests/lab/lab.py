@@ -20,8 +20,9 @@ World built by ``up`` (all of it inside the sandbox's network namespace):
 * ``lab-hostN``: one named netns per host, uplink veth ``eth0`` with
   198.51.100.(10+N)/24 on the outside bridge and a default route via
   198.51.100.1, plus its own mount namespace (private tmpfs ``/run/netns``,
-  private ``/etc/sysctl.d``, its own sysfs) in which ``sshd -D`` runs: whatever
-  Ansible does over SSH lands in that host's namespaces.
+  private ``/etc/sysctl.d``, ``/var/lib/linuxnet`` and ``/etc/systemd/system``,
+  its own sysfs) in which ``sshd -D`` runs: whatever Ansible does over SSH lands
+  in that host's namespaces.
 * The sandbox's own namespace is the controller: ``lab-ctl`` with
   198.51.100.254/24 on the outside bridge.
 * ``up --firewall KIND``: on every host, before Ansible runs, a foreign firewall
@@ -248,12 +249,16 @@ Subsystem sftp internal-sftp
 """
 
 # Runs as the lab host's "init": inside the host's netns (nsenter) and a fresh
-# mount namespace (unshare); gives it its own /run/netns, /etc/sysctl.d and
-# sysfs, then becomes sshd (same PID all along).
+# mount namespace (unshare); gives it its own /run/netns, /etc/sysctl.d, sysfs and
+# (empty) /var/lib/linuxnet and /etc/systemd/system (a persistent network's state and
+# unit), then becomes sshd (same PID all along).
 HOST_INIT = r"""
 set -e
 mount -t tmpfs -o mode=0755 lab-host-netns /run/netns
 mount --bind "$1" /etc/sysctl.d
+for d in /var/lib/linuxnet /etc/systemd/system; do
+  mkdir -p "$d"; mount -t tmpfs -o mode=0755 lab-host-persist "$d"
+done
 umount -l /sys
 mount -t sysfs sysfs /sys
 exec /usr/sbin/sshd -D -e -f "$2"
