@@ -40,7 +40,7 @@ export MOLECULE_EPHEMERAL_DIRECTORY=$eph LINUXNET_VM_DIR=$vm_dir
 teardown() {
   # destroy ran inside `molecule test`; if molecule died before it (or we are
   # interrupted), stop the VM here: no qemu, tap or overlay may outlive the run
-  if [ -e "$vm_dir/qemu.pid" ] || [ -e "$vm_dir/state.json" ] || [ -e /sys/class/net/lnvm0 ]; then
+  if [ -e "$vm_dir/qemu.pid" ] || [ -e "$vm_dir/state.json" ] || ip link show dev lnvm0 >/dev/null 2>&1; then
     echo "test-molecule-vm: VM still up after molecule; tearing down" >&2
     "$py" "$vm_py" down --dir "$vm_dir" || true
     rc=1

@@ -220,6 +220,7 @@ CPUS = os.environ.get("LINUXNET_VM_CPUS", "2")
 # TCG: qemu64 boots and runs Python ~10% faster than max here (fewer features
 # to emulate); Debian 12 needs nothing more than x86-64 baseline
 CPU_MODEL = os.environ.get("LINUXNET_VM_CPU_MODEL", "qemu64")
+KVM_CPU_MODEL = os.environ.get("LINUXNET_VM_KVM_CPU_MODEL", "host")
 MEMORY = os.environ.get("LINUXNET_VM_MEMORY", "1024")
 KERNEL_APPEND = ("root=/dev/vda rw console=ttyS0 net.ifnames=0 loglevel=6 "
                  "systemd.show_status=error mitigations=off")
@@ -463,7 +464,10 @@ def free_port():
 
 
 def link_exists(name):
-    return os.path.exists("/sys/class/net/%s" % name)
+    # (not /sys/class/net: sysfs shows the network namespace that mounted it, and
+    # the sandbox has its own network namespace but the machine's /sys)
+    return subprocess.run(["ip", "-o", "link", "show", "dev", name], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
 
 
 def read_pid(d):
@@ -518,7 +522,7 @@ def kvm_usable():
 
 def qemu_argv(d, img, accel, name, ssh_port, pub_port, serial):
     if accel == "kvm":
-        acc = ["-accel", "kvm", "-cpu", "host"]
+        acc = ["-accel", "kvm", "-cpu", KVM_CPU_MODEL]
     else:
         acc = ["-accel", "tcg,thread=multi", "-cpu", CPU_MODEL]
     if os.path.exists(QBOOT):
