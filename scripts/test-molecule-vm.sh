@@ -20,11 +20,12 @@ if [ "${1:-}" != "--inside" ]; then
   { [ -x "$LINUXNET_HOME/venv-2.19/bin/molecule" ] && command -v qemu-system-x86_64 &&
     command -v debootstrap; } >/dev/null || bash "$here/scripts/setup.sh"
   t0=$(date +%s)
-  if ! "$py" "$vm_py" build; then
+  if ! build_line=$("$py" "$vm_py" build); then
     echo "test-molecule-vm: FAIL (image build)"
     exit 1
   fi
-  export LINUXNET_VM_T0=$t0 LINUXNET_VM_BUILD_SECONDS=$(( $(date +%s) - t0 ))
+  echo "$build_line"
+  export LINUXNET_VM_T0=$t0 LINUXNET_VM_BUILD="$build_line"
   exec "$here/scripts/sandbox" bash "$here/scripts/test-molecule-vm.sh" --inside "$@"
 fi
 shift
@@ -47,17 +48,33 @@ teardown() {
   fi
 }
 rc=0
-trap 'rc=130; teardown; echo "test-molecule-vm: FAIL (interrupted; logs in $run)"; exit 130' INT TERM
+mol_pid=
+# shellcheck disable=SC2317  # called by the trap below
+interrupted() {
+  trap - INT TERM
+  # molecule (and what it runs) first, by its PID, then the VM
+  if [ -n "$mol_pid" ]; then kill -TERM "$mol_pid" 2>/dev/null || true; wait "$mol_pid" || true; fi
+  teardown
+  echo "test-molecule-vm: FAIL (interrupted; logs in $run)"
+  exit 130
+}
+trap interrupted INT TERM
 log=$run/molecule.log
-# each line of molecule's output with the seconds since the start, to time its steps
-(cd "$here" && molecule test -s vm "$@") 2>&1 | "$py" -u -c '
+cd "$here"
+# molecule in the background so that a signal reaches the trap at once (bash
+# runs traps only between foreground commands); each line of its output is
+# logged with the seconds since the start, to time its steps
+molecule test -s vm "$@" > >("$py" -u -c '
 import sys, time
 t0 = time.monotonic()
 with open(sys.argv[1], "w") as log:
     for line in sys.stdin:
         sys.stdout.write(line); sys.stdout.flush()
         log.write("%8.1f %s" % (time.monotonic() - t0, line)); log.flush()
-' "$log" || rc=$?
+' "$log") 2>&1 &
+mol_pid=$!
+wait "$mol_pid" || rc=$?
+mol_pid=
 trap - INT TERM
 teardown
 # timings: the image, the boot, each molecule step, the whole run
@@ -76,13 +93,13 @@ for line in open(log, errors="replace"):
     elif done.search(text) and last and done.search(text).group(1) == last[0]:
         steps.append((last[0], float(t) - last[1]))
         last = None
-build = os.environ.get("LINUXNET_VM_BUILD_SECONDS", "?")
+build = os.environ.get("LINUXNET_VM_BUILD", "?")
 boots = []
 try:
     boots = [json.loads(l) for l in open(os.path.join(vm_dir, "boots.jsonl"))]
 except OSError:
     pass
-print("test-molecule-vm: image %s s (vm.py build; cached if ~0)" % build)
+print("test-molecule-vm: image: %s" % build.replace("vm build: ", ""))
 for b in boots:
     print("test-molecule-vm: boot %.1f s to SSH (%s%s)" % (b["boot_seconds"], b["accel"],
           "".join("; %s not used: %s" % (f["accel"], f["why"]) for f in b.get("accel_fallbacks", []))))

@@ -256,9 +256,8 @@ def cached_image():
 
 # ---------------------------------------------------------------- build --
 
-def run(argv, **kw):
-    kw.setdefault("check", True)
-    return subprocess.run(argv, **kw)
+def run(argv, check=True, **kw):
+    return subprocess.run(argv, check=check, **kw)
 
 
 def isolated(argv, **kw):
@@ -467,7 +466,7 @@ def link_exists(name):
     # (not /sys/class/net: sysfs shows the network namespace that mounted it, and
     # the sandbox has its own network namespace but the machine's /sys)
     return subprocess.run(["ip", "-o", "link", "show", "dev", name], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL).returncode == 0
+                          stderr=subprocess.DEVNULL, check=False).returncode == 0
 
 
 def read_pid(d):
@@ -556,7 +555,7 @@ def start_qemu(d, img, accel, name, ssh_port, pub_port):
     with open(os.path.join(d, "qemu.argv"), "w") as f:
         f.write(" ".join(shlex.quote(a) for a in argv) + "\n")
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=60)
+                       timeout=60, check=False)
     if r.returncode != 0:
         raise VMError("qemu (%s) failed to start: %s" % (accel, r.stdout.strip()))
     pid = read_pid(d)
@@ -604,7 +603,8 @@ def wait_ready(d, pid, state, serial, deadline):
             try:
                 r = subprocess.run(ssh_argv(state, "true"), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   timeout=max(5, min(60, deadline - time.monotonic())))
+                                   timeout=max(5, min(60, deadline - time.monotonic())),
+                                   check=False)
                 if r.returncode == 0:
                     return
                 why = r.stderr.decode(errors="replace").strip()
@@ -744,7 +744,7 @@ def ssh(args):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="build or find the cached guest image")
     s = sub.add_parser("up", help="boot a VM (inside scripts/sandbox)")
