@@ -19,7 +19,7 @@
 # Left out of the copy, because they are developer tooling that is not part of the
 # collection (galaxy.yml's build_ignore keeps them out of the built artifact too)
 # and are not code ansible-test has rules for: bench/ and tests/bench (benchmark
-# harness), scripts/ (setup/test/demo drivers), molecule/, tests/lab and
+# harness), scripts/ (setup/test/demo drivers), molecule/, tests/lab, tests/vm and
 # tests/testinfra (the SSH lab and its testinfra checks), docs/, .ci/.
 # See tests/sanity/README.md.
 #
@@ -42,7 +42,7 @@ rsync -a \
   --exclude=.git --exclude=.ci --exclude=.gitignore --exclude=.pytest_cache \
   --exclude=__pycache__ --exclude='*.pyc' --exclude=.build --exclude='*.tar.gz' \
   --exclude=/bench --exclude=/scripts --exclude=/molecule --exclude=/docs \
-  --exclude=/tests/bench --exclude=/tests/lab --exclude=/tests/testinfra \
+  --exclude=/tests/bench --exclude=/tests/lab --exclude=/tests/vm --exclude=/tests/testinfra \
   --exclude=/tests/output \
   "$here/" "$dest/"
 cd "$dest"
