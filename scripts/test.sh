@@ -20,12 +20,14 @@ step() { # name cmd...
 }
 # tests/testinfra holds molecule's verifier tests: they run inside molecule below.
 step "unit + integration tests (pytest)" \
-  scripts/sandbox "$V/pytest" -p no:cacheprovider -q -ra --durations=25 tests/unit tests/integration tests/bench
+  scripts/sandbox "$V/pytest" -p no:cacheprovider -q -ra --durations=25 -n "${LINUXNET_PYTEST_WORKERS:-2}" \
+    tests/unit tests/integration tests/bench
 step "molecule syntax -s default (vagrant, CentOS 8: cannot boot here)" \
   env PATH="$V:$PATH" "$V/molecule" syntax -s default
-for extra in scripts/test-molecule-lab.sh scripts/sanity.sh; do
-  [ -x "$extra" ] && step "$extra" "$extra"
-done
+step "molecule test -s lab (scripts/test-molecule-lab.sh)" bash scripts/test-molecule-lab.sh
+step "molecule test -s vm: a Debian 12 VM with reboots (scripts/test-molecule-vm.sh)" \
+  bash scripts/test-molecule-vm.sh
+step "ansible-test sanity (scripts/sanity.sh)" bash scripts/sanity.sh
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED suites: ${failed[*]}"
   exit 1
