@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from conftest import _libc, _ok, CLONE_NEWNET, MNT_DETACH, ip, ipj
+from test_firewall import CHECKS, assert_all_works
 from test_role import changed, failed, role
 
 sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -25,8 +26,6 @@ import firewalls  # noqa: E402  pylint: disable=wrong-import-position
 
 UNIT_DIR = '/etc/systemd/system'
 STATE = '/var/lib/linuxnet/networks'
-CHECKS = ('container_to_container', 'container_to_host', 'container_to_outside',
-          'outside_to_published', 'host_to_published', 'hairpin')
 ON = {'container_bridge_network_persistent': True}
 
 
@@ -80,20 +79,6 @@ def exec_start(bridge='br0'):
     env = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'LANG': 'C.UTF-8'}
     return subprocess.run(shlex.split(cmd), capture_output=True, text=True, timeout=120,
                           check=False, env=env)
-
-
-def traffic():
-    return dict((name, reply if ok else None)
-                for name, (ok, reply) in firewalls.seed_checks(CHECKS).items())
-
-
-def assert_all_works():
-    t = traffic()
-    assert (t['container_to_container'], t['container_to_host'],
-            t['container_to_outside']) == ('netns0 172.18.0.20', 'host 172.18.0.10',
-                                           'outside 198.51.100.2'), t
-    for k in ('outside_to_published', 'host_to_published', 'hairpin'):
-        assert (t[k] or '').startswith('netns0 '), t
 
 
 def kernel_state():
