@@ -531,7 +531,7 @@ def qemu_argv(d, img, accel, name, ssh_port, pub_port, serial):
         "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
         "-kernel", os.path.join(img, "vmlinuz"),
         "-initrd", os.path.join(img, "initrd.img"),
-        "-append", KERNEL_APPEND,
+        "-append", " ".join([KERNEL_APPEND, os.environ.get("LINUXNET_VM_APPEND", "")]).strip(),
         "-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe,discard=unmap"
         % os.path.join(d, "overlay.qcow2"),
         "-netdev", "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d,"
