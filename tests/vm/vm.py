@@ -378,7 +378,7 @@ def _build_into(tmp, key, t0):
             try:
                 fn()
                 log("build: %s done in %.0f s" % (name, time.monotonic() - s))
-            except subprocess.CalledProcessError as e:
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
                 logf.flush()
                 with open(logpath, errors="replace") as f:
                     tail = f.read()[-3000:]
@@ -757,6 +757,9 @@ def main(argv=None):
     s.add_argument("cmd", nargs=argparse.REMAINDER)
     sub.add_parser("key", help="print the image key of this recipe")
     args = p.parse_args(argv)
+    # SIGTERM (a CI timeout) unwinds like Ctrl-C: a build removes its temporary
+    # directory, an interrupted `up` stops the qemu it started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         if args.command == "key":
             print(recipe_key())
