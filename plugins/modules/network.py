@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: network
 short_description: A whole container bridge network in one call (bridge, namespaces, veths, NAT)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Builds, converges or tears down the seed article's network for a list of containers,
     as the role C(linuxnet.container_network.container_bridge_network) does - a bridge with
