@@ -11,6 +11,7 @@
 #                             pytest, molecule, pytest-testinfra
 #   $LINUXNET_HOME/venv-2.16  Debian's /usr/bin/python3 with system site packages:
 #                             ansible-core 2.16 and Debian's pyroute2 0.7.2
+# and two for checks: venv-lint (ansible-lint) and venv-sanity (ansible-test sanity).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 LINUXNET_HOME=${LINUXNET_HOME:-/opt/linuxnet}
@@ -101,6 +102,10 @@ SYSTEM_SITE=1 mkvenv "$LINUXNET_HOME/venv-2.16" /usr/bin/python3 \
   'ansible-core==2.16.*' 'pytest>=8'
 # The 2.16 venv must see Debian's pyroute2 0.7.2, not a PyPI one.
 "$LINUXNET_HOME/venv-2.16/bin/python" -c 'import sys; from importlib.metadata import version; v=version("pyroute2"); sys.exit(0 if v.startswith("0.7") else "venv-2.16 has pyroute2 %s, want Debian 0.7.x" % v)'
+
+# ansible-lint --profile production (scripts/test.sh): a venv of its own, so a new
+# or upgraded ansible-lint never rebuilds the toolchains the tests run on.
+mkvenv "$LINUXNET_HOME/venv-lint" "$py311" 'ansible-core==2.19.*' 'ansible-lint>=25'
 
 # ansible-test sanity (scripts/sanity.sh): ansible-core 2.19 with every sanity
 # test's pinned requirements, and shellcheck for the shell scripts.

@@ -28,6 +28,13 @@ step "molecule test -s lab (scripts/test-molecule-lab.sh)" bash scripts/test-mol
 step "molecule test -s vm: a Debian 12 VM with reboots (scripts/test-molecule-vm.sh)" \
   bash scripts/test-molecule-vm.sh
 step "ansible-test sanity (scripts/sanity.sh)" bash scripts/sanity.sh
+# ansible-lint (.ansible-lint: profile production, offline) from the collection's place
+# under ANSIBLE_COLLECTIONS_PATH, so the role's and playbooks' FQCNs resolve to this tree.
+lint() {
+  (cd "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/linuxnet/container_network" &&
+     PATH="$LINUXNET_HOME/venv-lint/bin:$PATH" ansible-lint --nocolor)
+}
+step "ansible-lint --profile production" lint
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED suites: ${failed[*]}"
   exit 1
