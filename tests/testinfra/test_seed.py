@@ -21,25 +21,19 @@ Inventory variables read (all optional):
 """
 
 import json
+import os
 import shlex
 import socket
 import threading
 
 import pytest
+import yaml
 
-DEFAULTS = {
-    "container_bridge_network_bridge": "br0",
-    "container_bridge_network_subnet": "172.18.0.0/16",
-    "container_bridge_network_gateway": "172.18.0.1",
-    "container_bridge_network_containers": [
-        {"name": "netns0", "address": "172.18.0.10", "host_ifname": "veth0", "ifname": "ceth0"},
-        {"name": "netns1", "address": "172.18.0.20", "host_ifname": "veth1", "ifname": "ceth1"},
-    ],
-    "container_bridge_network_masquerade": True,
-    "container_bridge_network_published_ports": [
-        {"container": "netns0", "host_port": 5000, "container_port": 5000, "protocol": "tcp"},
-    ],
-}
+# The role's defaults, read from the role (not copied): what a host converged with
+# no variables must show.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles",
+                       "container_bridge_network", "defaults", "main.yml")) as _f:
+    DEFAULTS = yaml.safe_load(_f)
 
 # Runs on the target with its Python (>= 3.9), stdlib only:
 #   probe tcp DST PORT | probe udp DST PORT | probe icmp DST
