@@ -32,7 +32,7 @@ import shutil
 import subprocess
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    fw_firewalld as fwd, fw_iptables as ipt, nft_netlink as nft)
+    fw_firewalld as fwd, fw_iptables as ipt, nft_codec as nft, nft_render, nft_socket)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError, PlanError, ValidationError)
 
@@ -65,7 +65,7 @@ class Commands(object):
 class _Ctx(object):
     def __init__(self, cmds, nft_factory=None):
         self.cmds = cmds
-        self._factory = nft_factory or (lambda: nft.NftSocket(nft.NFPROTO_UNSPEC))
+        self._factory = nft_factory or (lambda: nft_socket.NftSocket(nft.NFPROTO_UNSPEC))
 
     def hooked_chains(self):
         with self._factory() as sock:
@@ -87,7 +87,7 @@ def chain_drops(chain):
         name, attrs = chain.rules[-1].exprs[-1] if chain.rules[-1].exprs else (None, {})
         if name == 'reject':
             return 'its last rule rejects'
-        if name == 'immediate' and nft.render_exprs([(name, attrs)]) == 'drop':
+        if name == 'immediate' and nft_render.render_exprs([(name, attrs)]) == 'drop':
             return 'its last rule drops'
     return None
 
@@ -108,7 +108,7 @@ def accept_rules(chain, bridge):
 def covered(chain, bridge):
     """The chain already accepts what comes from the bridge (``iifname BRIDGE accept``)."""
     want = 'iifname "%s" accept' % bridge
-    return any(nft.render_exprs(r.exprs).replace('counter ', '') == want for r in chain.rules)
+    return any(nft_render.render_exprs(r.exprs).replace('counter ', '') == want for r in chain.rules)
 
 
 # ------------------------------------------------------------------ the resource

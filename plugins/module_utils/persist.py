@@ -380,7 +380,7 @@ def boot(directory):
     """Rebuild the network described in ``directory``/network.json (the unit's ExecStart)."""
     from ansible_collections.linuxnet.container_network.plugins.module_utils import (
         network, runner)
-    from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_netlink import (
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_socket import (
         HAS_NFT, NFT_IMPORT_ERROR)
     from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
         HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR)

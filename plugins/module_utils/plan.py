@@ -36,6 +36,7 @@ class L2Have(object):
         self.host = host
         self.views = views or {}
         self.existing = set(existing)
+        self.allocation = None  # (want, {pair: address}): computed once, by allocate()
 
     def view(self, ns):
         return self.host if ns is None else self.views.get(ns)
@@ -152,6 +153,14 @@ def allocate(want, have):
     a new one gets the first free address probing from a hash of its name, so
     adding or removing other containers never moves it.
     """
+    if have.allocation is not None and have.allocation[0] is want:
+        return have.allocation[1]  # the plan's, also for the diff and the result
+    result = _allocate(want, have)
+    have.allocation = (want, result)
+    return result
+
+
+def _allocate(want, have):
     pool = want.pool
     if pool is None:
         return {}

@@ -109,6 +109,14 @@ def converge(resource, ctx, want, check_mode, diff, result, stage=None):
     """
     have = resource.observe(ctx, want)
     actions = resource.plan(want, have)
+    record(resource, want, have, actions, diff, result, stage)
+    if actions and not check_mode:
+        resource.apply(ctx, actions, have)
+    return actions, resource.result(want, have, actions)
+
+
+def record(resource, want, have, actions, diff, result, stage=None):
+    """Put planned ``actions`` (and with ``diff`` their rendering) into ``result``."""
     for a in actions:
         d = a.as_dict()
         if stage is not None:
@@ -123,9 +131,6 @@ def converge(resource, ctx, want, check_mode, diff, result, stage=None):
             d = result.setdefault('diff', {'before': {}, 'after': {}})
             d['before'][stage] = _lines(before)
             d['after'][stage] = _lines(after)
-    if actions and not check_mode:
-        resource.apply(ctx, actions, have)
-    return actions, resource.result(want, have, actions)
 
 
 def _lines(text):

@@ -14,7 +14,7 @@ description:
   - For each network, source-NATs (masquerades) IPv4 traffic from its subnet that leaves
     through any interface other than its bridge, like
     C(iptables -t nat -A POSTROUTING -s SUBNET ! -o BRIDGE -j MASQUERADE).
-  - The rules live in the nftables table C(ip linuxnet), owned by this collection, in
+  - The rules live in the nftables table C(inet linuxnet), owned by this collection, in
     its C(postrouting) chain (C(type nat hook postrouting priority srcnat)). Every rule
     carries an owner tag as its comment (C(linuxnet:masq/NAME#HASH)); only rules with
     our tag are ever changed. No other table, chain or rule is touched.
@@ -83,7 +83,7 @@ actions:
   returned: always
   type: list
   elements: dict
-  sample: [{op: create_table, target: ip linuxnet}, {op: add_rule, target: "postrouting: masq/br0",
+  sample: [{op: create_table, target: inet linuxnet}, {op: add_rule, target: "postrouting: masq/br0",
             rule: 'ip saddr 172.18.0.0/16 oifname != "br0" masquerade'}]
 rules:
   description: The rules of the listed networks after the run, one line each.
@@ -100,7 +100,7 @@ backend:
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import MasqueradeResource
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_netlink import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_socket import (
     HAS_NFT, NFT_IMPORT_ERROR,
 )
 

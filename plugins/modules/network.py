@@ -37,13 +37,15 @@ options:
     type: str
     required: true
   subnet:
-    description: IPv4 container subnet, host bits zero (e.g. C(172.18.0.0/16)); must not overlap a route of the host.
+    description:
+      - IPv4 container subnet, host bits zero (e.g. C(172.18.0.0/16)); must not overlap a route of the host.
+      - Required when O(state=present); O(state=absent) needs only O(bridge).
     type: str
-    required: true
   gateway:
-    description: Address of the bridge, the containers' default gateway; a host address of O(subnet).
+    description:
+      - Address of the bridge, the containers' default gateway; a host address of O(subnet).
+      - Required when O(state=present).
     type: str
-    required: true
   containers:
     description: One network namespace per container.
     type: list
@@ -240,7 +242,7 @@ persistence:
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import NetworkResource
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_netlink import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_socket import (
     HAS_NFT, NFT_IMPORT_ERROR,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
@@ -250,8 +252,8 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock 
 
 ARGUMENT_SPEC = dict(
     bridge=dict(type='str', required=True),
-    subnet=dict(type='str', required=True),
-    gateway=dict(type='str', required=True),
+    subnet=dict(type='str'),
+    gateway=dict(type='str'),
     containers=dict(type='list', elements='dict', default=[], options=dict(
         name=dict(type='str', required=True),
         address=dict(type='str'),
@@ -275,7 +277,8 @@ ARGUMENT_SPEC = dict(
 
 def main():
     runner.run_module(NetworkResource(), ARGUMENT_SPEC, HAS_PYROUTE2 and HAS_NFT,
-                      PYROUTE2_IMPORT_ERROR or NFT_IMPORT_ERROR)
+                      PYROUTE2_IMPORT_ERROR or NFT_IMPORT_ERROR,
+                      required_if=[('state', 'present', ('subnet', 'gateway'))])
 
 
 if __name__ == '__main__':

@@ -31,7 +31,7 @@ description:
   - Works whether br_netfilter is active or not (C(bridge-nf-call-iptables) 0 or 1). With
     br_netfilter active, a container reaching B(its own) published port needs C(hairpin)
     mode on its bridge port.
-  - Rules live in the nftables table C(ip linuxnet) owned by this collection (chains
+  - Rules live in the nftables table C(inet linuxnet) owned by this collection (chains
     C(prerouting) and C(output) C(type nat priority dstnat), C(postrouting) C(priority srcnat),
     C(forward) C(type filter priority filter)), each tagged with the comment
     C(linuxnet:pub/NETWORK/...#HASH). All changes of a run are one atomic nfnetlink batch;
@@ -142,7 +142,7 @@ backend:
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import PortPublishResource
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_netlink import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_socket import (
     HAS_NFT, NFT_IMPORT_ERROR,
 )
 

@@ -141,9 +141,9 @@ def nft_json(*what):
 
 
 def our_rules():
-    """[(chain, comment, handle)] of table ip linuxnet."""
+    """[(chain, comment, handle)] of table inet linuxnet."""
     return sorted((r['rule']['chain'], r['rule'].get('comment'), r['rule']['handle'])
-                  for r in nft_json('table', 'ip', 'linuxnet') if 'rule' in r)
+                  for r in nft_json('table', 'inet', 'linuxnet') if 'rule' in r)
 
 
 def test_masquerade_converge_traffic_idempotence_teardown(world, play, toolchain):
@@ -169,7 +169,7 @@ def test_masquerade_converge_traffic_idempotence_teardown(world, play, toolchain
     r = play([{MASQ: {'networks': [{'name': 'br0'}], 'state': 'absent'}},
               {MASQ: {'networks': [{'name': 'br0'}], 'state': 'absent'}}], toolchain=toolchain)
     assert r[0]['changed'] and not r[1]['changed'], r
-    assert 'table ip linuxnet' not in nft_tables()
+    assert 'table inet linuxnet' not in nft_tables()
     assert not os.path.exists(DROPIN)
     # without masquerade the outside server sees the container's own address
     assert world.probe('c1', 'tcp', '198.51.100.1', 7000) == 'outside 172.18.0.10'
@@ -183,7 +183,7 @@ def test_masquerade_any_prefix_length(world, play):
                                     'bridge': 'br9'}]}}])
     assert r[0]['changed'], r
     assert world.probe('c1', 'tcp', '198.51.100.1', 7000) == 'outside 10.0.0.1'
-    text = subprocess.run(['nft', 'list', 'table', 'ip', 'linuxnet'], capture_output=True,
+    text = subprocess.run(['nft', 'list', 'table', 'inet', 'linuxnet'], capture_output=True,
                           text=True, check=True).stdout
     assert 'ip saddr 172.18.0.0/20 oifname != "br0" masquerade' in text
     assert 'ip saddr 172.18.16.0/29 oifname != "br9" masquerade' in text
@@ -195,13 +195,13 @@ def test_masquerade_any_prefix_length(world, play):
     assert os.path.exists(DROPIN)
     r = play([{MASQ: {'networks': [{'name': 'n29'}], 'state': 'absent'}}])
     assert r[0]['changed'] and not os.path.exists(DROPIN)
-    assert 'table ip linuxnet' not in nft_tables()
+    assert 'table inet linuxnet' not in nft_tables()
 
 
 def test_masquerade_check_mode_and_diff(world, play):
     r = play([{MASQ: {'networks': [NET]}}], check=True, diff=True)
     assert r[0]['changed'], r
-    assert 'table ip linuxnet' not in nft_tables()
+    assert 'table inet linuxnet' not in nft_tables()
     assert ip_forward() == '0' and not os.path.exists(DROPIN)
     diff = r[0]['diff']
     assert 'masquerade' not in diff['before']
@@ -240,18 +240,18 @@ def test_masquerade_validation_changes_nothing(play):
         r = play([{MASQ: {'networks': [NET, item]}, 'ignore_errors': True}])
         assert r[0]['_status'] == 'failed', (item, r)
         assert words in r[0]['msg'], (words, r[0]['msg'])
-        assert 'table ip linuxnet' not in nft_tables()
+        assert 'table inet linuxnet' not in nft_tables()
         assert ip_forward() == '0'
 
 
 def test_failed_batch_changes_nothing():
     """One nfnetlink batch is all or nothing: a bad last message undoes the first ones."""
     from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        nft_netlink as n)
+        nft_expr, nft_socket as n)
     with n.NftSocket() as s:
         ops = [n.BatchOp('newtable', 'linuxnet'),
                n.BatchOp('newchain', 'linuxnet', 'postrouting', hook=4, priority=100, ctype='nat'),
-               n.BatchOp('newrule', 'linuxnet', 'postrouting', exprs=[n.masq()],
+               n.BatchOp('newrule', 'linuxnet', 'postrouting', exprs=[nft_expr.masq()],
                          comment='linuxnet:x#1'),
                n.BatchOp('delrule', 'linuxnet', 'postrouting', handle=999)]
         with pytest.raises(n.NetlinkError):

@@ -92,13 +92,13 @@ def test_a_port_conflict_with_another_network_fails_before_any_change(play):
              'published_ports': [{'container': 'x', 'host_port': 8081}]}
     assert play([task('network', **other)])[0]['_status'] == 'ok'
     before = snapshot()
-    rules_before = subprocess.run(['nft', 'list', 'table', 'ip', 'linuxnet'],
+    rules_before = subprocess.run(['nft', 'list', 'table', 'inet', 'linuxnet'],
                                   capture_output=True, text=True, check=True).stdout
     r = play([network()])[0]
     assert r['_status'] == 'failed'
     assert 'conflicts with network br1' in r['msg'], r['msg']
     assert snapshot() == before
-    assert subprocess.run(['nft', 'list', 'table', 'ip', 'linuxnet'], capture_output=True,
+    assert subprocess.run(['nft', 'list', 'table', 'inet', 'linuxnet'], capture_output=True,
                           text=True, check=True).stdout == rules_before
 
 
@@ -163,11 +163,11 @@ def test_a_rerun_reads_each_namespace_once():
 def test_one_nftables_transaction_per_run():
     """In-process: the NAT stages of a call go to the kernel as one batch (converge and
     teardown), none when converged."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_netlink
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_socket
 
     batches = []
-    real = nft_netlink.NftSocket.batch
-    nft_netlink.NftSocket.batch = lambda self, ops: batches.append(len(ops)) or real(self, ops)
+    real = nft_socket.NftSocket.batch
+    nft_socket.NftSocket.batch = lambda self, ops: batches.append(len(ops)) or real(self, ops)
     try:
         counts = []
         for state in ('present', 'present', 'absent'):
@@ -180,7 +180,7 @@ def test_one_nftables_transaction_per_run():
                                a['op'] not in ('set_sysctl', 'write_file', 'remove_file')]
                 assert batches == [len(nat_actions)], (batches, nat_actions)
     finally:
-        nft_netlink.NftSocket.batch = real
+        nft_socket.NftSocket.batch = real
     assert counts == [(1, True), (0, False), (1, True)], counts
     assert nft_tables() == []
 

@@ -90,7 +90,7 @@ def kernel_state():
                        for l in ipj('-4', 'addr', ns=ns) for a in l.get('addr_info', []))
         routes = sorted(json.dumps(r, sort_keys=True) for r in ipj('-4', 'route', ns=ns))
         return links, addrs, routes
-    nft = subprocess.run(['nft', '-s', 'list', 'table', 'ip', 'linuxnet'], capture_output=True,
+    nft = subprocess.run(['nft', '-s', 'list', 'table', 'inet', 'linuxnet'], capture_output=True,
                          text=True, check=True).stdout
     with open('/proc/sys/net/ipv4/ip_forward') as f:
         fwd = f.read().strip()

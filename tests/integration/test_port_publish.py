@@ -133,7 +133,7 @@ def test_publish_converge_traffic_idempotence_teardown(world, play, toolchain, b
               {MASQ: {'networks': [{'name': 'br0'}], 'state': 'absent'}},
               {PUB: {'network': 'br0', 'state': 'absent'}}], toolchain=toolchain)
     assert r[0]['changed'] and r[1]['changed'] and not r[2]['changed'], r
-    assert 'table ip linuxnet' not in nft_tables()
+    assert 'table inet linuxnet' not in nft_tables()
     assert not os.path.exists(DROPIN)
     assert snapshot_foreign() == foreign
     assert world.probe('outside', 'tcp', '10.0.0.1', 8080).startswith('FAIL')
@@ -191,7 +191,7 @@ def test_changed_publication_replaces_exactly_its_rules(world, play):
 def test_check_mode_changes_nothing(world, play):
     r = play([publish()], check=True, diff=True)
     assert r[0]['changed'] and r[0]['actions']
-    assert 'table ip linuxnet' not in nft_tables()
+    assert 'table inet linuxnet' not in nft_tables()
     assert r[0]['diff']['before'] == ''
     assert 'fib daddr type local tcp dport 8080 dnat to 172.18.0.10:80' in r[0]['diff']['after']
     play([publish()])
@@ -217,13 +217,13 @@ def test_validation_and_conflicts_change_nothing(world, play):
         r = play([dict(publish([item]), ignore_errors=True)])
         assert r[0]['_status'] == 'failed', (item, r)
         assert words in r[0]['msg'], (words, r[0]['msg'])
-        assert 'table ip linuxnet' not in nft_tables()
+        assert 'table inet linuxnet' not in nft_tables()
     # duplicates inside the list (overlapping ranges; a wildcard and a specific address)
     for a, b in ((dict(base, host_port='8000-8100'), base),
                  (dict(base, host_ip='10.0.0.1'), base)):
         r = play([dict(publish([a, b]), ignore_errors=True)])
         assert r[0]['_status'] == 'failed' and 'publish the same host' in r[0]['msg'], r
-        assert 'table ip linuxnet' not in nft_tables()
+        assert 'table inet linuxnet' not in nft_tables()
     # same port, other protocol or other host_ip: fine
     r = play([publish([dict(base, host_ip='10.0.0.1'), dict(base, host_ip='10.0.0.3'),
                        dict(base, protocol='udp')])])

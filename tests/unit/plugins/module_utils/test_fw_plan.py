@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    firewall, fw_firewalld as fwd, fw_iptables as ipt, nft_netlink as nft)
+    firewall, fw_firewalld as fwd, fw_iptables as ipt, nft_codec as codec, nft_expr, nft_socket)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ValidationError)
 
@@ -162,9 +162,9 @@ def test_strict_forward_ports_is_read_from_the_config(tmp_path):
 
 
 def chain(family, table_name, name, hook, policy, rules=()):
-    c = nft.Chain(name, hook=hook, priority=0, ctype='filter', policy=policy, family=family,
+    c = nft_socket.Chain(name, hook=hook, priority=0, ctype='filter', policy=policy, family=family,
                   table=table_name)
-    c.rules = [nft.Rule(name, i + 1, None, nft.decode_exprs(nft.encode_exprs(r)))
+    c.rules = [nft_socket.Rule(name, i + 1, None, nft_expr.decode_exprs(nft_expr.encode_exprs(r)))
                for i, r in enumerate(rules)]
     return c
 
@@ -175,15 +175,15 @@ def have(chains=(), firewalld=None, tables=()):
 
 
 def test_foreign_chains_that_drop_are_reported_with_the_rules_to_add():
-    accept_br0 = nft.match_ifname('iif', 'br0') + [nft.verdict(nft.NF_ACCEPT)]
+    accept_br0 = nft_expr.match_ifname('iif', 'br0') + [nft_expr.verdict(codec.NF_ACCEPT)]
     chains = [
-        chain(nft.NFPROTO_INET, 'hard', 'fwd', nft.NF_INET_FORWARD, nft.NF_DROP),
-        chain(nft.NFPROTO_INET, 'ends', 'in', nft.NF_INET_LOCAL_IN, nft.NF_ACCEPT,
-              [[nft.verdict(nft.NF_DROP)]]),
-        chain(nft.NFPROTO_INET, 'open', 'fwd', nft.NF_INET_FORWARD, nft.NF_ACCEPT),
-        chain(nft.NFPROTO_INET, 'mine', 'fwd', nft.NF_INET_FORWARD, nft.NF_DROP, [accept_br0]),
-        chain(nft.NFPROTO_IPV4, 'linuxnet', 'forward', nft.NF_INET_FORWARD, nft.NF_ACCEPT,
-              [[nft.verdict(nft.NF_DROP)]]),
+        chain(codec.NFPROTO_INET, 'hard', 'fwd', codec.NF_INET_FORWARD, codec.NF_DROP),
+        chain(codec.NFPROTO_INET, 'ends', 'in', codec.NF_INET_LOCAL_IN, codec.NF_ACCEPT,
+              [[nft_expr.verdict(codec.NF_DROP)]]),
+        chain(codec.NFPROTO_INET, 'open', 'fwd', codec.NF_INET_FORWARD, codec.NF_ACCEPT),
+        chain(codec.NFPROTO_INET, 'mine', 'fwd', codec.NF_INET_FORWARD, codec.NF_DROP, [accept_br0]),
+        chain(codec.NFPROTO_IPV4, 'linuxnet', 'forward', codec.NF_INET_FORWARD, codec.NF_ACCEPT,
+              [[nft_expr.verdict(codec.NF_DROP)]]),
     ]
     want = {'bridge': 'br0', 'state': 'present', 'integration': 'auto'}
     report, warnings = firewall.assess(want, have(chains))
@@ -234,8 +234,8 @@ def test_bad_mode_is_refused():
 def test_docker_29_nftables_tables_are_reported_and_need_nothing():
     """Docker >= 29 (nftables backend): ip docker-bridges, forward chain policy accept with
     verdict maps for its own bridges: reported, nothing to change, nothing to warn."""
-    docker = chain(nft.NFPROTO_IPV4, 'docker-bridges', 'filter-FORWARD', nft.NF_INET_FORWARD,
-                   nft.NF_ACCEPT)
+    docker = chain(codec.NFPROTO_IPV4, 'docker-bridges', 'filter-FORWARD', codec.NF_INET_FORWARD,
+                   codec.NF_ACCEPT)
     want = {'bridge': 'br0', 'state': 'present', 'integration': 'auto'}
     report, warnings = firewall.assess(want, have([docker]))
     assert report['docker'] == {'iptables': False, 'nftables': ['ip docker-bridges']}

@@ -4,11 +4,12 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nat
+from ansible_collections.linuxnet.container_network.plugins.module_utils import (
+    nat, nat_model, nat_plan, nft_backend)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     PlanError, ValidationError)
 
-BACKEND = nat.NftBackend(sock_factory=lambda: pytest.fail('the planner must not open a socket'))
+BACKEND = nft_backend.NftBackend(sock_factory=lambda: pytest.fail('the planner must not open a socket'))
 
 
 def ALL(rid):
@@ -20,20 +21,20 @@ def compiled(*specs):
 
 
 def owned(c, handle):
-    return nat.OwnedRule(c.rid, c.digest, c.chain, handle, c.text)
+    return nat_plan.OwnedRule(c.rid, c.digest, c.chain, handle, c.text)
 
 
 def full_chains():
-    return dict((k, v) for k, v in nat.CHAINS.items())
+    return dict((k, v) for k, v in nft_backend.CHAINS.items())
 
 
 def ops(actions):
     return [(a.op, a.target) for a in actions]
 
 
-MASQ_A = nat.RuleSpec('masq/a', 'postrouting', saddr=ipaddress.ip_network('10.1.0.0/20'),
+MASQ_A = nat_model.RuleSpec('masq/a', 'postrouting', saddr=ipaddress.ip_network('10.1.0.0/20'),
                       oif_not='bra', action='masquerade')
-MASQ_B = nat.RuleSpec('masq/b', 'postrouting', saddr=ipaddress.ip_network('10.2.0.0/24'),
+MASQ_B = nat_model.RuleSpec('masq/b', 'postrouting', saddr=ipaddress.ip_network('10.2.0.0/24'),
                       oif_not='brb', action='masquerade')
 
 
@@ -41,72 +42,72 @@ MASQ_B = nat.RuleSpec('masq/b', 'postrouting', saddr=ipaddress.ip_network('10.2.
 def test_tag_roundtrip_and_hash_covers_chain_and_text():
     c = compiled(MASQ_A)[0]
     assert c.comment.startswith('linuxnet:masq/a#') and len(c.digest) == 12
-    assert nat.parse_tag(c.comment) == ('masq/a', c.digest)
-    assert nat.parse_tag('admin rule') is None and nat.parse_tag(None) is None
-    assert nat.parse_tag('linuxnet:nohash') is None
-    assert nat.rule_hash('postrouting', 'x') != nat.rule_hash('prerouting', 'x')
+    assert nat_plan.parse_tag(c.comment) == ('masq/a', c.digest)
+    assert nat_plan.parse_tag('admin rule') is None and nat_plan.parse_tag(None) is None
+    assert nat_plan.parse_tag('linuxnet:nohash') is None
+    assert nat_plan.rule_hash('postrouting', 'x') != nat_plan.rule_hash('prerouting', 'x')
     assert c.text == 'ip saddr 10.1.0.0/20 oifname != "bra" masquerade'
 
 
 # ------------------------------------------------------------------ planner
 def test_plan_from_nothing_creates_table_chains_rules():
     want = compiled(MASQ_A, MASQ_B)
-    acts = nat.plan_rules(want, nat.Observed(), ALL)
-    assert ops(acts) == [('create_table', 'ip linuxnet')] + [
-        ('create_chain', c) for c in nat.CHAIN_ORDER] + [
+    acts = nft_backend.plan_rules(want, nft_backend.Observed(), ALL)
+    assert ops(acts) == [('create_table', 'inet linuxnet')] + [
+        ('create_chain', c) for c in nft_backend.CHAIN_ORDER] + [
         ('add_rule', 'postrouting: masq/a'), ('add_rule', 'postrouting: masq/b')]
-    batch = nat.batch_ops(acts)
+    batch = nft_backend.batch_ops(acts)
     assert [b.kind for b in batch] == ['newtable'] + ['newchain'] * 4 + ['newrule'] * 2
     assert batch[-1].comment == want[1].comment
 
 
 def test_plan_converged_is_empty():
     want = compiled(MASQ_A, MASQ_B)
-    have = nat.Observed(True, full_chains(), [owned(want[0], 5), owned(want[1], 6)], 0, 4)
-    assert nat.plan_rules(want, have, ALL) == []
+    have = nft_backend.Observed(True, full_chains(), [owned(want[0], 5), owned(want[1], 6)], 0, 4)
+    assert nft_backend.plan_rules(want, have, ALL) == []
 
 
 def test_plan_replaces_only_the_changed_rule():
     old = compiled(MASQ_A, MASQ_B)
-    new_a = nat.RuleSpec('masq/a', 'postrouting', saddr=ipaddress.ip_network('10.1.0.0/21'),
+    new_a = nat_model.RuleSpec('masq/a', 'postrouting', saddr=ipaddress.ip_network('10.1.0.0/21'),
                          oif_not='bra', action='masquerade')
     want = compiled(new_a, MASQ_B)
-    have = nat.Observed(True, full_chains(), [owned(old[0], 5), owned(old[1], 6)], 0, 4)
-    acts = nat.plan_rules(want, have, ALL)
+    have = nft_backend.Observed(True, full_chains(), [owned(old[0], 5), owned(old[1], 6)], 0, 4)
+    acts = nft_backend.plan_rules(want, have, ALL)
     assert ops(acts) == [('delete_rule', 'postrouting: masq/a'), ('add_rule', 'postrouting: masq/a')]
     assert acts[0].args['handle'] == 5
-    assert [b.kind for b in nat.batch_ops(acts)] == ['delrule', 'newrule']
+    assert [b.kind for b in nft_backend.batch_ops(acts)] == ['delrule', 'newrule']
 
 
 def test_plan_leaves_out_of_scope_and_removes_unwanted_in_scope():
     c = compiled(MASQ_A, MASQ_B)
-    have = nat.Observed(True, full_chains(), [owned(c[0], 5), owned(c[1], 6)], 0, 4)
+    have = nft_backend.Observed(True, full_chains(), [owned(c[0], 5), owned(c[1], 6)], 0, 4)
 
     def only_a(rid):
         return rid == 'masq/a'
-    acts = nat.plan_rules([], have, only_a)
+    acts = nft_backend.plan_rules([], have, only_a)
     assert ops(acts) == [('delete_rule', 'postrouting: masq/a')]
 
 
 def test_plan_deletes_table_when_empty_but_not_with_foreign_content():
     c = compiled(MASQ_A)
-    have = nat.Observed(True, full_chains(), [owned(c[0], 5)], 0, 4)
-    assert ops(nat.plan_rules([], have, ALL))[-1] == ('delete_table', 'ip linuxnet')
-    with_foreign_rule = nat.Observed(True, full_chains(), [owned(c[0], 5)], 1, 4)
-    assert ('delete_table', 'ip linuxnet') not in ops(nat.plan_rules([], with_foreign_rule, ALL))
-    with_a_set = nat.Observed(True, full_chains(), [owned(c[0], 5)], 0, 5)
-    assert ('delete_table', 'ip linuxnet') not in ops(nat.plan_rules([], with_a_set, ALL))
+    have = nft_backend.Observed(True, full_chains(), [owned(c[0], 5)], 0, 4)
+    assert ops(nft_backend.plan_rules([], have, ALL))[-1] == ('delete_table', 'inet linuxnet')
+    with_foreign_rule = nft_backend.Observed(True, full_chains(), [owned(c[0], 5)], 1, 4)
+    assert ('delete_table', 'inet linuxnet') not in ops(nft_backend.plan_rules([], with_foreign_rule, ALL))
+    with_a_set = nft_backend.Observed(True, full_chains(), [owned(c[0], 5)], 0, 5)
+    assert ('delete_table', 'inet linuxnet') not in ops(nft_backend.plan_rules([], with_a_set, ALL))
     chains = full_chains()
     chains['admin'] = (None, None, None)
-    with_chain = nat.Observed(True, chains, [owned(c[0], 5)], 0, 5)
-    assert ('delete_table', 'ip linuxnet') not in ops(nat.plan_rules([], with_chain, ALL))
-    assert nat.plan_rules([], nat.Observed(), ALL) == []
+    with_chain = nft_backend.Observed(True, chains, [owned(c[0], 5)], 0, 5)
+    assert ('delete_table', 'inet linuxnet') not in ops(nft_backend.plan_rules([], with_chain, ALL))
+    assert nft_backend.plan_rules([], nft_backend.Observed(), ALL) == []
 
 
 def test_plan_duplicates_of_a_rule_are_collapsed():
     c = compiled(MASQ_A)[0]
-    have = nat.Observed(True, full_chains(), [owned(c, 5), owned(c, 9)], 0, 4)
-    acts = nat.plan_rules([c], have, ALL)
+    have = nft_backend.Observed(True, full_chains(), [owned(c, 5), owned(c, 9)], 0, 4)
+    acts = nft_backend.plan_rules([c], have, ALL)
     assert ops(acts) == [('delete_rule', 'postrouting: masq/a')] and acts[0].args['handle'] == 9
 
 
@@ -114,12 +115,12 @@ def test_plan_recreates_missing_chain_and_refuses_a_foreign_shaped_one():
     c = compiled(MASQ_A)
     chains = full_chains()
     del chains['output']
-    acts = nat.plan_rules(c, nat.Observed(True, chains, [], 0, 3), ALL)
+    acts = nft_backend.plan_rules(c, nft_backend.Observed(True, chains, [], 0, 3), ALL)
     assert ops(acts) == [('create_chain', 'output'), ('add_rule', 'postrouting: masq/a')]
     chains = full_chains()
     chains['postrouting'] = (4, 0, 'filter')
     with pytest.raises(PlanError, match='changed outside'):
-        nat.plan_rules(c, nat.Observed(True, chains, [], 0, 4), ALL)
+        nft_backend.plan_rules(c, nft_backend.Observed(True, chains, [], 0, 4), ALL)
 
 
 # ------------------------------------------------------------------ validation
@@ -127,7 +128,7 @@ def test_plan_recreates_missing_chain_and_refuses_a_foreign_shaped_one():
     (80, (80, 80)), ('80', (80, 80)), ('8000-8010', (8000, 8010)), ('1 - 2', (1, 2)),
     (65535, (65535, 65535))])
 def test_parse_ports_ok(value, expected):
-    assert nat.parse_ports(value, 'x') == expected
+    assert nat_model.parse_ports(value, 'x') == expected
 
 
 @pytest.mark.parametrize('value,words', [
@@ -135,7 +136,7 @@ def test_parse_ports_ok(value, expected):
     ('1-2-3', 'not a port'), (True, 'not a port'), ('-5', 'not a port'), (None, 'not a port')])
 def test_parse_ports_errors(value, words):
     with pytest.raises(ValidationError, match=words):
-        nat.parse_ports(value, 'x')
+        nat_model.parse_ports(value, 'x')
 
 
 def pub_params(*pubs, **kw):
@@ -216,7 +217,7 @@ def test_publication_specs_and_rids():
                                        'ct state ! established,related ct status ! dnat drop'),
     }
     for rid in texts:
-        assert len(nat.TAG_PREFIX + rid + '#' + 'x' * 12) < 128
+        assert len(nat_plan.TAG_PREFIX + rid + '#' + 'x' * 12) < 128
 
 
 def test_no_publications_no_hairpin_and_ingress_optional():
@@ -232,7 +233,7 @@ def test_conflict_with_another_network_is_a_plan_error():
         {'host_port': '8000-8010', 'container_address': '10.9.0.2'}),
         network='net2', bridge='br2', subnet='10.9.0.0/24'))
     other_rules = compiled(*nat.PortPublishResource.specs(other))
-    have_nat = nat.Observed(True, full_chains(), [owned(c, i) for i, c in enumerate(other_rules)],
+    have_nat = nft_backend.Observed(True, full_chains(), [owned(c, i) for i, c in enumerate(other_rules)],
                             0, 4)
     w = r.want(pub_params({'host_port': 8010, 'container_address': '172.18.0.2'}))
     have = {'nat': have_nat, 'compiled': compiled(*r.specs(w)), 'backend': BACKEND,
@@ -247,17 +248,17 @@ def test_conflict_with_another_network_is_a_plan_error():
 
 
 def test_pub_from_rid():
-    assert nat.pub_from_rid('pub/br0/tcp/*/8000-8010/pre') == {
+    assert nat_model.pub_from_rid('pub/br0/tcp/*/8000-8010/pre') == {
         'proto': 'tcp', 'host_ip': None, 'host': (8000, 8010)}
-    assert nat.pub_from_rid('pub/br0/udp/10.0.0.1/53/out')['host_ip'] == \
+    assert nat_model.pub_from_rid('pub/br0/udp/10.0.0.1/53/out')['host_ip'] == \
         ipaddress.ip_address('10.0.0.1')
-    assert nat.pub_from_rid('pub/br0/hairpin') is None
-    assert nat.pub_from_rid('pub/br0/tcp/*/x/pre') is None
+    assert nat_model.pub_from_rid('pub/br0/hairpin') is None
+    assert nat_model.pub_from_rid('pub/br0/tcp/*/x/pre') is None
 
 
 # ------------------------------------------------------------------ masquerade resource
 def masq_have(owned_rules=(), ip_forward='0', dropin=None, specs=()):
-    return {'nat': nat.Observed(bool(owned_rules), full_chains() if owned_rules else {},
+    return {'nat': nft_backend.Observed(bool(owned_rules), full_chains() if owned_rules else {},
                                 list(owned_rules), 0, 4 if owned_rules else 0),
             'compiled': compiled(*specs), 'backend': BACKEND, 'ip_forward': ip_forward,
             'dropin': dropin}
@@ -293,7 +294,7 @@ def test_masquerade_sysctl_actions():
     # absent: rule and table go, drop-in removed, ip_forward left alone
     gone = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
     acts = r.plan(gone, masq_have([owned(c[0], 3)], '1', nat.SYSCTL_DROPIN_CONTENT))
-    assert ops(acts) == [('delete_rule', 'postrouting: masq/a'), ('delete_table', 'ip linuxnet'),
+    assert ops(acts) == [('delete_rule', 'postrouting: masq/a'), ('delete_table', 'inet linuxnet'),
                          ('remove_file', nat.SYSCTL_DROPIN)]
 
 

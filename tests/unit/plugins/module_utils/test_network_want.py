@@ -4,7 +4,8 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nat, network
+from ansible_collections.linuxnet.container_network.plugins.module_utils import (
+    model, nat_model, nat_plan, network, network_model, nft_backend)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ValidationError,
 )
@@ -18,7 +19,7 @@ BASE = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
 
 
 def want(**kw):
-    return network.network_want(dict(BASE, **kw))
+    return network_model.network_want(dict(BASE, **kw))
 
 
 def test_pairs_ports_and_names_are_derived():
@@ -26,10 +27,10 @@ def test_pairs_ports_and_names_are_derived():
     web, db = w['pairs']
     assert web == {'name': 'veth0', 'peer': 'ceth0', 'netns': 'web', 'addresses': ['172.18.0.10/16'],
                    'gateway': '172.18.0.1', 'mtu': None, 'mac': None, 'state': None}
-    assert db['name'] == network.derived_ifname('br0', 'db') and len(db['name']) == 15
+    assert db['name'] == model.derive_ifname('veth', 'br0', 'db') and len(db['name']) == 15
     assert db['peer'] == 'eth0' and db['addresses'] == ['auto']
     # the derived name depends on the network: two networks never collide on it
-    assert network.derived_ifname('br1', 'db') != db['name']
+    assert model.derive_ifname('veth', 'br1', 'db') != db['name']
     assert [p['hairpin'] for p in w['ports']] == [True, True]
     assert w['netns'] == ['web', 'db'] and w['gateway_cidr'] == '172.18.0.1/16'
 
@@ -64,10 +65,15 @@ def test_bad_networks_name_what_is_wrong(kw, words):
 
 def test_publications_take_the_allocated_addresses():
     w = want()
-    allocated = {'veth0': {'address': '172.18.0.10'}}
-    assert network.publications(w, allocated) == [
-        {'host_port': '8080', 'container_port': '80', 'protocol': 'tcp',
-         'container_address': '172.18.0.10'}]
+    pubs = network_model.publications(w)
+    assert pubs == [{'host_port': '8080', 'container_port': '80', 'protocol': 'tcp',
+                     'container': 'veth0'}]
+    stage = network.NetworkResource().want(BASE)['nat'][0]
+    assert [p['addr'] for p in stage.want['publications']] == [None]
+    done = nat_model.with_addresses(stage.want, {'veth0': '172.18.0.10'})
+    assert [str(p['addr']) for p in done['publications']] == ['172.18.0.10']
+    with pytest.raises(ValidationError, match='outside'):
+        nat_model.with_addresses(stage.want, {'veth0': '10.0.0.1'})
 
 
 def test_the_resource_validates_every_stage_before_anything():
@@ -77,11 +83,13 @@ def test_the_resource_validates_every_stage_before_anything():
         network.NetworkResource().want(dict(BASE, published_ports=[
             {'container': 'db', 'host_port': '70000'}]))
     assert '70000' in str(e.value)
-    stages = network.NetworkResource().want(BASE)['stages']
+    w = network.NetworkResource().want(BASE)
+    stages = w['l2'] + w['nat'] + w['last']
     assert [s.name for s in stages] == ['bridge', 'netns', 'veth_pair', 'bridge_port',
                                         'netns_unlisted', 'port_publish', 'masquerade',
                                         'firewall']
-    stages = network.NetworkResource().want(dict(BASE, state='absent'))['stages']
+    w = network.NetworkResource().want(dict(BASE, state='absent'))
+    stages = w['l2'] + w['nat'] + w['last']
     assert [s.name for s in stages] == ['veth_pair', 'bridge', 'netns_unlisted', 'port_publish',
                                         'masquerade', 'firewall']
     assert stages[-1].want == {'bridge': BASE['bridge'], 'state': 'absent',
@@ -92,15 +100,16 @@ def test_the_resource_validates_every_stage_before_anything():
 
 
 def test_observed_after_is_what_the_plan_leaves():
-    empty = nat.Observed()
-    spec = nat.RuleSpec('masq/br0', 'postrouting', saddr=ipaddress.ip_network(
+    empty = nft_backend.Observed()
+    spec = nat_model.RuleSpec('masq/br0', 'postrouting', saddr=ipaddress.ip_network(
         '172.18.0.0/16'), oif_not='br0', action='masquerade')
-    rule = nat.CompiledRule(spec, 'ip saddr 172.18.0.0/16 oifname != "br0" masquerade', None)
-    actions = nat.plan_rules([rule], empty, lambda rid: rid == 'masq/br0')
-    after = nat.observed_after(empty, actions)
-    assert after.table_exists and set(after.chains) == set(nat.CHAINS)
+    rule = nat_plan.CompiledRule(spec.rid, spec.chain,
+                                 'ip saddr 172.18.0.0/16 oifname != "br0" masquerade', None, spec)
+    actions = nft_backend.plan_rules([rule], empty, lambda rid: rid == 'masq/br0')
+    after = nft_backend.observed_after(empty, actions)
+    assert after.table_exists and set(after.chains) == set(nft_backend.CHAINS)
     assert [(o.rid, o.digest) for o in after.owned] == [('masq/br0', rule.digest)]
     # planning the same rule against what the first plan leaves: nothing to do
-    assert nat.plan_rules([rule], after, lambda rid: rid == 'masq/br0') == []
-    gone = nat.observed_after(after, [Action('delete_table', 'ip linuxnet')])
+    assert nft_backend.plan_rules([rule], after, lambda rid: rid == 'masq/br0') == []
+    gone = nft_backend.observed_after(after, [Action('delete_table', 'inet linuxnet')])
     assert not gone.table_exists and gone.owned == []

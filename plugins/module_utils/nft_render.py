@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Decoded nftables expressions -> the rule text ``nft list`` prints (for diffs, tags, logs).
+
+The text of a rule is what its owner tag hashes, what ``--diff`` shows and what a foreign
+chain's check reads: one renderer for all of them. Pure Python on top of :mod:`nft_codec`.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import struct
+
+from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_codec as c
+
+# ---------------------------------------------------------------- renderer
+def _mask_prefix(mask):
+    v = struct.unpack('>I', mask)[0]
+    n = bin(v).count('1')
+    if v != ((0xffffffff << (32 - n)) & 0xffffffff):
+        return None
+    return n
+
+
+def _bits_text(value, names):
+    words = [n for b, n in names if value & b]
+    rest = value & ~sum(pair[0] for pair in names)
+    if rest:
+        words.append('0x%x' % rest)
+    return ','.join(words) if words else '0'
+
+
+def render_exprs(exprs):
+    """Decoded expressions -> an nft-like rule string (for diffs and logs).
+
+    Understands the expressions this module builds; anything else is shown
+    as ``<name>`` so a foreign or tampered rule is visible, never hidden.
+    """
+    words = []
+    reg = {}      # register -> description of what is loaded
+    l4 = None
+    for name, a in exprs:
+        try:
+            if name == 'payload':
+                base, off, ln = (c.unbe32(a[c.NFTA_PAYLOAD_BASE]), c.unbe32(a[c.NFTA_PAYLOAD_OFFSET]),
+                                 c.unbe32(a[c.NFTA_PAYLOAD_LEN]))
+                what = {(1, 12, 4): 'ip saddr', (1, 16, 4): 'ip daddr',
+                        (2, 0, 2): 'sport', (2, 2, 2): 'dport'}.get((base, off, ln))
+                if what in ('sport', 'dport'):
+                    what = '%s %s' % (c.IPPROTO_NAMES.get(l4, 'th'), what)
+                reg[c.unbe32(a[c.NFTA_PAYLOAD_DREG])] = {
+                    'what': what or 'payload(%d,%d,%d)' % (base, off, ln), 'kind': 'raw'}
+            elif name == 'meta':
+                key = c.unbe32(a[c.NFTA_META_KEY])
+                reg[c.unbe32(a[c.NFTA_META_DREG])] = {'what': c.META_KEYS.get(key, 'meta key %d' % key),
+                                                  'kind': 'meta%d' % key}
+            elif name == 'fib':
+                reg[c.unbe32(a[c.NFTA_FIB_DREG])] = {'what': 'fib daddr type', 'kind': 'fib'}
+            elif name == 'ct':
+                key = c.unbe32(a[c.NFTA_CT_KEY])
+                reg[c.unbe32(a[c.NFTA_CT_DREG])] = {
+                    'what': {c.NFT_CT_STATE: 'ct state', c.NFT_CT_STATUS: 'ct status'}.get(
+                        key, 'ct key %d' % key), 'kind': 'ct%d' % key}
+            elif name == 'bitwise':
+                r = reg.setdefault(c.unbe32(a[c.NFTA_BITWISE_SREG]), {'what': '?', 'kind': 'raw'})
+                r['mask'] = c.attr_map(a[c.NFTA_BITWISE_MASK])[c.NFTA_DATA_VALUE]
+            elif name == 'cmp':
+                r = reg.get(c.unbe32(a[c.NFTA_CMP_SREG]), {'what': '?', 'kind': 'raw'})
+                op = c.unbe32(a[c.NFTA_CMP_OP])
+                val = c.attr_map(a[c.NFTA_CMP_DATA])[c.NFTA_DATA_VALUE]
+                words.append(_render_cmp(r, op, val))
+                if r['kind'] == 'meta%d' % c.NFT_META_L4PROTO and op == c.NFT_CMP_EQ:
+                    l4 = val[0]
+            elif name == 'immediate':
+                dreg = c.unbe32(a[c.NFTA_IMMEDIATE_DREG])
+                d = c.attr_map(a[c.NFTA_IMMEDIATE_DATA])
+                if c.NFTA_DATA_VERDICT in d:
+                    code = c.unbe32s(c.attr_map(d[c.NFTA_DATA_VERDICT])[c.NFTA_VERDICT_CODE])
+                    words.append({c.NF_DROP: 'drop', c.NF_ACCEPT: 'accept'}.get(code, 'verdict %d' % code))
+                else:
+                    reg[dreg] = {'what': 'imm', 'kind': 'imm', 'value': d.get(c.NFTA_DATA_VALUE, b'')}
+            elif name == 'nat':
+                ntype = c.unbe32(a[c.NFTA_NAT_TYPE])
+                text = 'dnat to ' if ntype == c.NFT_NAT_DNAT else 'snat to '
+                if c.NFTA_NAT_REG_ADDR_MIN in a:
+                    v = reg.get(c.unbe32(a[c.NFTA_NAT_REG_ADDR_MIN]), {}).get('value', b'')
+                    text += str(ipaddress.IPv4Address(v)) if len(v) == 4 else '?'
+                if c.NFTA_NAT_REG_PROTO_MIN in a:
+                    v = reg.get(c.unbe32(a[c.NFTA_NAT_REG_PROTO_MIN]), {}).get('value', b'')
+                    text += ':%d' % struct.unpack('>H', v)[0] if len(v) == 2 else ':?'
+                words.append(text)
+            elif name == 'masq':
+                words.append('masquerade')
+            elif name == 'counter':
+                words.append('counter')
+            else:
+                words.append('<%s>' % name)
+        except (KeyError, ValueError, struct.error, IndexError):
+            words.append('<%s?>' % name)
+    return ' '.join(_tidy(words))
+
+
+def _tidy(words):
+    """nft's spelling: ``tcp dport 1-2`` for a >=/<= pair; no ``meta l4proto`` before a port."""
+    out = []
+    for w in words:
+        if out and ' dport <= ' in w and ' dport >= ' in out[-1]:
+            head, lo = out[-1].split(' >= ')
+            if w.startswith(head + ' <= '):
+                out[-1] = '%s %s-%s' % (head, lo, w.split(' <= ')[1])
+                continue
+        if out and out[-1].startswith('meta l4proto ') and w.startswith(
+                out[-1][len('meta l4proto '):] + ' '):
+            out[-1] = w
+            continue
+        out.append(w)
+    return _implied_nfproto(out)
+
+
+# what a ``meta nfproto`` match is implied by (nft leaves the dependency out of its listing)
+_IMPLIES = {'meta nfproto ipv4': ('ip saddr', 'ip daddr', 'dnat to', 'snat to'),
+            'meta nfproto ipv6': ('ip6 saddr', 'ip6 daddr', 'dnat ip6 to', 'snat ip6 to')}
+
+
+def _implied_nfproto(words):
+    """Drop ``meta nfproto ipv4`` where a later IPv4 match or NAT statement implies it."""
+    out = []
+    for i, w in enumerate(words):
+        implied_by = _IMPLIES.get(w)
+        if implied_by and any(later.startswith(implied_by) for later in words[i + 1:]):
+            continue
+        out.append(w)
+    return out
+
+
+def _render_cmp(r, op, val):
+    opname = c.CMP_OPS.get(op, '?')
+    kind = r['kind']
+    what = r['what']
+    mask = r.get('mask')
+    if what in ('ip saddr', 'ip daddr') and len(val) == 4:
+        addr = str(ipaddress.IPv4Address(val))
+        if mask is not None:
+            plen = _mask_prefix(mask)
+            addr = '%s/%s' % (addr, plen if plen is not None else
+                              str(ipaddress.IPv4Address(mask)))
+        return '%s %s%s' % (what, '' if op == c.NFT_CMP_EQ else opname + ' ', addr)
+    if what.endswith('port') and len(val) == 2:
+        return '%s %s%d' % (what, '' if op == c.NFT_CMP_EQ else opname + ' ',
+                            struct.unpack('>H', val)[0])
+    if kind in ('meta%d' % c.NFT_META_IIFNAME, 'meta%d' % c.NFT_META_OIFNAME):
+        return '%s %s"%s"' % (what, '' if op == c.NFT_CMP_EQ else opname + ' ', c.unasciiz(val))
+    if kind == 'meta%d' % c.NFT_META_NFPROTO and len(val) == 1:
+        return 'meta nfproto %s%s' % ('' if op == c.NFT_CMP_EQ else opname + ' ',
+                                      c.NFPROTO_TEXT.get(val[0], str(val[0])))
+    if kind == 'meta%d' % c.NFT_META_L4PROTO and len(val) == 1:
+        return 'meta l4proto %s%s' % ('' if op == c.NFT_CMP_EQ else opname + ' ',
+                                      c.IPPROTO_NAMES.get(val[0], str(val[0])))
+    if kind == 'fib' and len(val) == 4:
+        v = struct.unpack('=I', val)[0]
+        return 'fib daddr type %s%s' % ('' if op == c.NFT_CMP_EQ else opname + ' ',
+                                        {c.RTN_LOCAL: 'local'}.get(v, str(v)))
+    if kind in ('ct%d' % c.NFT_CT_STATE, 'ct%d' % c.NFT_CT_STATUS) and len(val) == 4:
+        names = c.CT_STATE_BITS if kind == 'ct%d' % c.NFT_CT_STATE else c.CT_STATUS_BITS
+        v = struct.unpack('=I', val)[0]
+        if mask is not None and v == 0 and len(mask) == 4:
+            m = struct.unpack('=I', mask)[0]
+            return '%s %s%s' % (what, '' if op == c.NFT_CMP_NEQ else '! ', _bits_text(m, names))
+        return '%s %s %s' % (what, opname, _bits_text(v, names))
+    return '%s %s 0x%s' % (what, opname, bytes(val).hex())
