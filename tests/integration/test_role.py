@@ -6,10 +6,17 @@ import sys
 import time
 
 import pytest
+import yaml
 
-from conftest import ip, ipj, run_in
+from conftest import REPO, ip, ipj, run_in
 
 ROLE = 'linuxnet.container_network.container_bridge_network'
+with open(os.path.join(REPO, 'roles/container_bridge_network/defaults/main.yml')) as _f:
+    DEFAULTS = yaml.safe_load(_f)
+BRIDGE = DEFAULTS['container_bridge_network_bridge']
+GATEWAY = DEFAULTS['container_bridge_network_gateway']
+CONTAINERS = DEFAULTS['container_bridge_network_containers']
+PROBE = "Check that the target's Python can import pyroute2"  # the role's task name
 
 
 def role(play, extra=None, check=False, diff=False, toolchain='2.19'):
@@ -52,20 +59,23 @@ def ping(ns, addr):
 
 
 def test_defaults_build_the_seed_network_idempotently(play, toolchain):
+    """What defaults/main.yml describes (read from it, not copied) is what gets built."""
+    assert len(CONTAINERS) >= 2
     r = role(play, toolchain=toolchain)
     assert not failed(r), r
-    assert netns() == ['netns0', 'netns1']
+    assert netns() == sorted(c['name'] for c in CONTAINERS)
     l = links()
-    assert l['br0']['linkinfo']['info_kind'] == 'bridge'
-    for veth in ('veth0', 'veth1'):
-        assert l[veth]['master'] == 'br0'
-        assert l[veth]['linkinfo']['info_slave_data']['hairpin'] is True
-        assert 'UP' in l[veth]['flags']
-    assert peer_addr('netns0', 'ceth0') == '172.18.0.10'
-    assert peer_addr('netns1', 'ceth1') == '172.18.0.20'
-    assert ping('netns0', '172.18.0.20') and ping('netns1', '172.18.0.10')
-    assert ping('netns0', '172.18.0.1')
-    assert ipj('route', 'show', 'default', ns='netns0')[0]['gateway'] == '172.18.0.1'
+    assert l[BRIDGE]['linkinfo']['info_kind'] == 'bridge'
+    for c in CONTAINERS:
+        veth = l[c['host_ifname']]
+        assert veth['master'] == BRIDGE
+        assert veth['linkinfo']['info_slave_data']['hairpin'] is True
+        assert 'UP' in veth['flags']
+        assert peer_addr(c['name'], c['ifname']) == c['address']
+        assert ping(c['name'], GATEWAY)
+        assert ipj('route', 'show', 'default', ns=c['name'])[0]['gateway'] == GATEWAY
+    first, second = CONTAINERS[:2]
+    assert ping(first['name'], second['address']) and ping(second['name'], first['address'])
     again = role(play, toolchain=toolchain)
     assert changed(again) == [] and not failed(again)
 
@@ -74,6 +84,8 @@ def test_check_mode_predicts_and_changes_nothing(play):
     r = role(play, check=True, diff=True)
     assert not failed(r), r
     assert changed(r), 'check mode must predict the changes'
+    probe = [x for x in r if x['_task'].endswith(PROBE)]
+    assert [(x['_status'], x['rc']) for x in probe] == [('ok', 0)], r  # runs in check mode
     assert netns() == [] and set(links()) == {'lo'}
     assert nft_tables() == []
 
@@ -100,7 +112,7 @@ def test_containers_follow_the_variables_and_keep_their_addresses(play):
     assert changed(role(play, v2)) == []
 
 
-@pytest.mark.parametrize('bad, message', [
+BAD_VARIABLES = [
     ({'container_bridge_network_containers': [{'name': 'a', 'address': '10.0.0.5'}]},
      'not a host address of subnet'),
     ({'container_bridge_network_containers': [{'name': 'a'}, {'name': 'a'}]}, 'listed twice'),
@@ -117,13 +129,62 @@ def test_containers_follow_the_variables_and_keep_their_addresses(play):
     ({'container_bridge_network_containers': [{'name': 'a', 'host_ifname': 'x' * 16}],
       'container_bridge_network_published_ports': []}, 'at most 15'),
     ({'container_bridge_network_bridge': 'br 0'}, 'br 0'),
-])
+]
+
+
+@pytest.mark.parametrize('bad, message', BAD_VARIABLES)
 def test_bad_variables_fail_before_any_change(play, bad, message):
     r = role(play, bad)
     bad_results = failed(r)
     assert bad_results, r
     assert message in json.dumps(bad_results)
     assert netns() == [] and set(links()) == {'lo'} and nft_tables() == []
+
+
+def one_failure(play, results):
+    """The run's single failed task result: the role's module call's own, reported once."""
+    bad = failed(results)
+    assert len(bad) == 1, results
+    assert [x for x in results if x['_status'] == 'rescued'] == [], results
+    assert play.last_output.count('fatal:') == 1, play.last_output
+    assert bad[0]['_task'].endswith('Container bridge network'), bad[0]
+    return bad[0]
+
+
+def test_a_bad_variable_fails_once_with_the_modules_result(play):
+    """No rescue and re-raise: one failed task, the module's whole result (msg, the
+    planned ``actions``, its arguments), one ``fatal:`` line."""
+    bad, message = BAD_VARIABLES[1]
+    r = one_failure(play, role(play, bad))
+    assert message in r['msg']
+    assert r['actions'] == [] and r['changed'] is False
+    args = r['invocation']['module_args']
+    assert args['bridge'] == BRIDGE and [c['name'] for c in args['containers']] == ['a', 'a']
+
+
+def test_an_apply_failure_reports_failed_action_done_and_rolled_back(play):
+    """A kernel-side failure in the middle of the call (the sysctl drop-in directory is
+    read-only): the one failed result carries failed_action, done and rolled_back."""
+    subprocess.run(['mount', '-o', 'remount,ro', '/etc/sysctl.d'], check=True)
+    r = one_failure(play, role(play))
+    assert r['failed_action'] and r['done'] and r['rolled_back'], r
+    assert r['actions'], r
+    assert 'rolled back' in r['msg']
+    assert netns() == [] and set(links()) == {'lo'}
+
+
+def test_missing_pyroute2_without_install_fails_once_in_the_module(play, tmp_path):
+    """install_prerequisites false: nothing is installed, the module call fails with its
+    missing-library message, once."""
+    venv = str(tmp_path / 'target')
+    subprocess.run([sys.executable, '-m', 'venv', venv], check=True)
+    r = role(play, {'ansible_python_interpreter': venv + '/bin/python',
+                    'container_bridge_network_install_prerequisites': False})
+    bad = one_failure(play, r)
+    assert 'required Python library (pyroute2)' in bad['msg']
+    assert not any('yroute2' in x['_task'] and x['_status'] != 'skipped' for x in r
+                   if not x['_task'].endswith(PROBE)), r
+    assert netns() == [] and set(links()) == {'lo'}
 
 
 def test_subnet_overlapping_a_host_route_is_refused(play):
@@ -276,7 +337,7 @@ def test_prerequisites_install_pyroute2_for_the_target_python(play, tmp_path):
         for k in ('PIP_NO_INDEX', 'PIP_FIND_LINKS'):
             os.environ.pop(k)
     assert not failed(r), r
-    assert any(x['_task'].endswith('pyroute2 from PyPI for the target Python (e.g. python39 on '
+    assert any(x['_task'].endswith('Pyroute2 from PyPI for the target Python (e.g. python39 on '
                                    'CentOS 8)') and x.get('changed') for x in r), r
     assert subprocess.run([python, '-c', 'import pyroute2'], check=False).returncode == 0
     assert netns() == ['netns0', 'netns1'] and ping('netns0', '172.18.0.20')
