@@ -32,9 +32,9 @@ import shutil
 import subprocess
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    fw_firewalld as fwd, fw_iptables as ipt, nft_codec as nft, nft_render, nft_socket)
+    fw_firewalld as fwd, fw_iptables as ipt, nft_codec as nft, nft_render, nft_socket, validate)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
-    Action, ApplyError, PlanError, ValidationError)
+    Action, ApplyError, PlanError)
 
 MODES = ('auto', 'none')
 OUR_TABLES = ('linuxnet',)
@@ -116,12 +116,10 @@ class FirewallResource(object):
     """The firewall integration of one network (named by its bridge)."""
 
     def want(self, params):
-        mode = params.get('integration') or 'auto'
-        if mode not in MODES:
-            raise ValidationError('firewall_integration %r is not one of: %s'
-                                  % (mode, ', '.join(MODES)))
-        return {'bridge': params['bridge'], 'state': params.get('state') or 'present',
-                'integration': mode}
+        mode = validate.one_of(params.get('integration') or 'auto', MODES,
+                               validate.Path().firewall_integration)
+        return {'bridge': validate.ifname(params['bridge'], validate.Path().bridge),
+                'state': params.get('state') or 'present', 'integration': mode}
 
     def context(self, module):
         return _Ctx(Commands(getattr(module, 'run_command', None)))

@@ -1,153 +1,45 @@
 # -*- coding: utf-8 -*-
 # Copyright: linuxnet.container_network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Desired state: validated from module parameters, before anything is touched.
+"""L2 desired state: validated from module parameters, before anything is touched.
 
-Every validator raises :class:`ValidationError` with a message that names the
-offending item, says what is wrong and how to fix it. All items of a call are
-validated before the first kernel change.
+The rules and the message shape are :mod:`validate`'s; each message names the path of
+the offending value (``pairs[1].peer``). All items of a call are validated before the
+first kernel change.
 """
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import hashlib
-import ipaddress
-import re
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
-    ValidationError,
+from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
+from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import (
+    IFNAMSIZ, Path,
 )
 
-IFNAMSIZ = 16
-MTU_MIN, MTU_MAX = 68, 65535
 OWNER_PREFIX = 'linuxnet:'
-_MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
-_WS = re.compile(r'\s')
 
 
-def _where(item):
-    return ' (in %s)' % item if item else ''
-
-
-def ifname(value, item=None, what='interface name'):
-    if not isinstance(value, str) or not value:
-        raise ValidationError('%s%s is empty: give a name of 1 to 15 characters'
-                              % (what, _where(item)))
-    if len(value.encode()) >= IFNAMSIZ:
-        raise ValidationError("%s '%s'%s is %d bytes long: Linux allows at most %d; shorten it"
-                              % (what, value, _where(item), len(value.encode()), IFNAMSIZ - 1))
-    if value in ('.', '..') or '/' in value or ':' in value or _WS.search(value) \
-            or '\0' in value:
-        raise ValidationError("%s '%s'%s is not valid: no '/', ':', whitespace, NUL, "
-                              "'.' or '..'" % (what, value, _where(item)))
-    return value
-
-
-def netns_name(value, item=None):
-    if not isinstance(value, str) or not value:
-        raise ValidationError('network namespace name%s is empty: give a name like netns0'
-                              % _where(item))
-    if value in ('.', '..') or '/' in value or '\0' in value or value.startswith('.') \
-            or len(value.encode()) > 255:
-        raise ValidationError("network namespace name %r%s is not one safe path component "
-                              "under /run/netns: no '/', NUL, leading '.', at most 255 bytes"
-                              % (value, _where(item)))
-    return value
-
-
-def mtu(value, item=None):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not MTU_MIN <= value <= MTU_MAX:
-        raise ValidationError('mtu %r%s is out of range: use %d to %d'
-                              % (value, _where(item), MTU_MIN, MTU_MAX))
-    return value
-
-
-def mac(value, item=None):
-    if value is None:
-        return None
-    v = str(value).lower().replace('-', ':')
-    if not _MAC_RE.match(v):
-        raise ValidationError("mac %r%s is not a MAC address: use six hex octets like "
-                              "02:42:ac:12:00:0a" % (value, _where(item)))
-    if int(v[:2], 16) & 1:
-        raise ValidationError("mac %r%s is a multicast address: the first octet must be even "
-                              "(e.g. 02:...)" % (value, _where(item)))
-    return v
-
-
-def cidr(value, item=None, what='address'):
-    """'172.18.0.10/16' -> ip_interface; the prefix is required."""
-    if not isinstance(value, str) or '/' not in value:
-        raise ValidationError("%s %r%s has no prefix length: write it as CIDR, e.g. "
-                              "172.18.0.10/16" % (what, value, _where(item)))
-    try:
-        iface = ipaddress.ip_interface(value.strip())
-    except ValueError as e:
-        raise ValidationError('%s %r%s is not a valid CIDR address: %s' % (what, value,
-                                                                           _where(item), e))
-    return iface
-
-
-def subnet(value, item=None, what='subnet'):
-    if not isinstance(value, str) or '/' not in value:
-        raise ValidationError("%s %r%s has no prefix length: write it like 172.18.0.0/16"
-                              % (what, value, _where(item)))
-    try:
-        return ipaddress.ip_network(value.strip(), strict=True)
-    except ValueError as e:
-        raise ValidationError('%s %r%s is not a valid network (host bits must be zero): %s'
-                              % (what, value, _where(item), e))
-
-
-def address(value, item=None, what='address'):
-    try:
-        return ipaddress.ip_address(str(value).strip())
-    except ValueError:
-        raise ValidationError('%s %r%s is not an IP address' % (what, value, _where(item)))
-
-
-def gateway(value, addresses, item=None):
+def gateway(value, addresses, path):
     """The gateway must be inside the subnet of one of the interface's addresses."""
     if value is None:
         return None
-    gw = address(value, item, 'gateway')
+    gw = v.address(value, path)
     same_family = [a for a in addresses if a.version == gw.version]
     if not any(gw in a.network for a in same_family):
-        raise ValidationError(
-            'gateway %s%s is outside the subnet of %s: the gateway must be reachable on '
-            'the link; use an address in %s or change the interface address'
-            % (gw, _where(item), ', '.join(str(a) for a in same_family) or 'no address of '
-               'its family', ', '.join(str(a.network) for a in same_family) or 'that subnet'))
+        v.fail(path, value, 'is outside the subnet of %s, so not reachable on the link' % (
+            ', '.join(str(a) for a in same_family) or 'any address of its family'),
+            'use an address in %s or change the interface address' % (
+                ', '.join(str(a.network) for a in same_family) or 'that subnet'))
     if any(gw == a.ip for a in same_family):
-        raise ValidationError('gateway %s%s is the interface\'s own address; use the '
-                              'address of the router (e.g. the bridge)' % (gw, _where(item)))
+        v.fail(path, value, "is the interface's own address",
+               'use the address of the router (e.g. the bridge)')
     return gw
-
-
-def unique(items, key, what):
-    seen = set()
-    for it in items:
-        k = key(it)
-        if k in seen:
-            raise ValidationError('%s %r is listed twice: each may appear once per call; '
-                                  'merge the entries' % (what, k))
-        seen.add(k)
 
 
 def owner_tag(owner):
     return OWNER_PREFIX + owner if owner else None
-
-
-def owner_name(owner, item='owner'):
-    if owner is None:
-        return None
-    if not isinstance(owner, str) or not owner or len(owner) > 100 or _WS.search(owner):
-        raise ValidationError('%s %r must be 1 to 100 characters without whitespace'
-                              % (item, owner))
-    return owner
 
 
 def derive_ifname(prefix, *parts):
@@ -215,112 +107,114 @@ class PortsWant(Record):
 # From module parameters
 
 
-def netns_want(params):
-    state = params.get('state') or 'present'
-    names = [netns_name(n, 'name') for n in params.get('name') or []]
-    unique(names, lambda n: n, 'network namespace')
-    owner = owner_name(params.get('owner'))
+def _exclusive(params, owner, what):
     exclusive = bool(params.get('exclusive'))
     if exclusive and not owner:
-        raise ValidationError('exclusive needs owner: only namespaces tagged with that owner '
-                              'are ever removed')
+        v.fail(Path().exclusive, exclusive, 'needs owner',
+               'set owner: only %s tagged with it are ever removed' % what)
+    return exclusive
+
+
+def netns_want(params):
+    state = params.get('state') or 'present'
+    at = Path().name
+    names = [v.netns_name(n, at[i]) for i, n in enumerate(params.get('name') or [])]
+    v.unique((at[i], n, n) for i, n in enumerate(names))
+    owner = v.owner_name(params.get('owner'), Path().owner)
+    exclusive = _exclusive(params, owner, 'namespaces')
     return NetnsWant(names=names, state=state, owner=owner, exclusive=exclusive,
                      keep=frozenset(params.get('keep') or ()))
 
 
-def _addresses(values, item, what='address'):
+def _addresses(values, at):
+    """A list of interface addresses (CIDR) at path ``at``, each listed once."""
     if values is None:
         return None
-    out = []
-    for v in values:
-        a = cidr(v, item, what)
-        if a.version == 4 and a.network.prefixlen < 32 and a.ip in (
-                a.network.network_address, a.network.broadcast_address):
-            raise ValidationError('%s %s%s is the network or broadcast address of %s; pick a '
-                                  'host address' % (what, a, _where(item), a.network))
-        out.append(a)
-    unique(out, lambda a: str(a.ip), what)
+    out = [v.cidr(a, at[j]) for j, a in enumerate(values)]
+    v.unique((at[j], str(a), str(a.ip)) for j, a in enumerate(out))
     return out
 
 
 def bridge_want(params):
     bridges = []
-    for b in params.get('bridges') or []:
-        name = ifname(b.get('name'), 'bridges', 'bridge name')
-        item = "bridge '%s'" % name
-        bridges.append(Bridge(name=name, state=b.get('state') or params.get('state') or 'present',
-                              addresses=_addresses(b.get('addresses'), item),
-                              mtu=mtu(b.get('mtu'), item)))
-    unique(bridges, lambda b: b.name, 'bridge')
+    for i, b in enumerate(params.get('bridges') or []):
+        at = Path().bridges[i]
+        bridges.append(Bridge(name=v.ifname(b.get('name'), at.name),
+                              state=b.get('state') or params.get('state') or 'present',
+                              addresses=_addresses(b.get('addresses'), at.addresses),
+                              mtu=v.mtu(b.get('mtu'), at.mtu)))
+    v.unique((Path().bridges[i].name, b.name, b.name) for i, b in enumerate(bridges))
     return bridges
+
+
+def _pair(p, at, pool, default_state):
+    name = v.ifname(p.get('name'), at.name)
+    if not p.get('peer'):
+        v.missing(at.peer, 'name the end that goes into the namespace')
+    peer = v.ifname(p['peer'], at.peer)
+    netns = v.netns_name(p['netns'], at.netns) if p.get('netns') is not None else None
+    if netns is None and peer == name:
+        v.fail(at.peer, peer, "is the host end's name, in the same namespace",
+               'rename one or give netns')
+    raw = p.get('addresses')
+    auto = False
+    if raw is not None and 'auto' in raw:
+        if not pool:
+            v.fail(at.addresses[raw.index('auto')], 'auto', 'needs a pool to allocate from',
+                   'set pool (e.g. 172.18.0.0/16)')
+        auto = True
+    addrs = None
+    if raw is not None:
+        at_addr = at.addresses
+        addrs = [v.cidr(a, at_addr[j]) for j, a in enumerate(raw) if a != 'auto']
+        listed = [(at_addr[j], a) for j, a in enumerate(raw) if a != 'auto']
+        v.unique((path, a, str(ip.ip)) for (path, a), ip in zip(listed, addrs))
+        for (path, a), ip in zip(listed, addrs):
+            if pool and ip.version == pool.version and ip.ip not in pool:
+                v.fail(path, a, 'is outside the pool %s' % pool, 'use an address in it')
+    if netns is None and p.get('gateway') is not None:
+        v.fail(at.gateway, p['gateway'], "would replace the host's own default route (the "
+               'peer has no netns)', 'put the peer in a namespace or drop gateway')
+    if auto and p.get('gateway') is not None:
+        gw = v.address(p['gateway'], at.gateway)
+        if gw not in pool:
+            v.fail(at.gateway, p['gateway'], 'is outside the pool %s the pair gets its '
+                   'address from' % pool, 'use an address in the pool')
+    else:
+        gw = gateway(p.get('gateway'), addrs or [], at.gateway)
+    return Pair(name=name, peer=peer, netns=netns, addresses=addrs, auto_address=auto,
+                gateway=gw, mtu=v.mtu(p.get('mtu'), at.mtu), mac=v.mac(p.get('mac'), at.mac),
+                state=p.get('state') or default_state)
 
 
 def veth_want(params):
     state = params.get('state') or 'present'
-    owner = owner_name(params.get('owner'))
-    exclusive = bool(params.get('exclusive'))
-    if exclusive and not owner:
-        raise ValidationError('exclusive needs owner: only pairs tagged with that owner are '
-                              'ever removed')
-    pool = subnet(params['pool'], 'pool') if params.get('pool') else None
-    reserved = set(address(r, 'reserved') for r in params.get('reserved') or [])
-    pairs = []
-    for p in params.get('pairs') or []:
-        name = ifname(p.get('name'), 'pairs', 'host end name')
-        item = "pair '%s'" % name
-        if not p.get('peer'):
-            raise ValidationError('%s has no peer: name the end that goes into the namespace'
-                                  % item)
-        peer = ifname(p['peer'], item, 'peer name')
-        netns = netns_name(p['netns'], item) if p.get('netns') is not None else None
-        if netns is None and peer == name:
-            raise ValidationError('%s: peer and host end have the same name in the same '
-                                  'namespace; rename one' % item)
-        raw = p.get('addresses')
-        auto = False
-        if raw is not None and 'auto' in raw:
-            if not pool:
-                raise ValidationError("%s asks for an 'auto' address but no pool is given; "
-                                      "set pool (e.g. 172.18.0.0/16)" % item)
-            auto = True
-            raw = [r for r in raw if r != 'auto']
-        addrs = _addresses(raw, item)
-        if pool and addrs:
-            for a in addrs:
-                if a.version == pool.version and a.ip not in pool:
-                    raise ValidationError('address %s (in %s) is outside the pool %s'
-                                          % (a, item, pool))
-        if netns is None and p.get('gateway') is not None:
-            raise ValidationError('%s: a gateway without netns would replace the host\'s own '
-                                  'default route; put the peer in a namespace or drop gateway'
-                                  % item)
-        if auto and p.get('gateway') is not None:
-            gw = address(p['gateway'], item, 'gateway')
-            if gw not in pool:
-                raise ValidationError('gateway %s (in %s) is outside the pool %s it gets its '
-                                      'address from' % (gw, item, pool))
-        else:
-            gw = gateway(p.get('gateway'), addrs or [], item)
-        pairs.append(Pair(name=name, peer=peer, netns=netns, addresses=addrs, auto_address=auto,
-                          gateway=gw,
-                          mtu=mtu(p.get('mtu'), item), mac=mac(p.get('mac'), item),
-                          state=p.get('state') or state))
-    unique(pairs, lambda p: p.name, 'host end')
-    unique([p for p in pairs if p.netns], lambda p: '%s in %s' % (p.peer, p.netns), 'peer')
-    ips = [(a.ip, p.name) for p in pairs if p.state == 'present' for a in p.addresses or []]
-    unique(ips, lambda x: str(x[0]), 'address')
+    owner = v.owner_name(params.get('owner'), Path().owner)
+    exclusive = _exclusive(params, owner, 'pairs')
+    pool = v.subnet(params['pool'], Path().pool) if params.get('pool') else None
+    reserved = set(v.address(r, Path().reserved[i])
+                   for i, r in enumerate(params.get('reserved') or []))
+    at = Path().pairs
+    pairs = [_pair(p, at[i], pool, state) for i, p in enumerate(params.get('pairs') or [])]
+    v.unique((at[i].name, p.name, p.name) for i, p in enumerate(pairs))
+    v.unique((at[i].peer, p.peer, (p.peer, p.netns), 'in %s' % p.netns)
+             for i, p in enumerate(pairs) if p.netns)
+    v.unique((at[i].addresses[j], str(a), a.ip)
+             for i, p in enumerate(pairs) if p.state == 'present'
+             for j, a in enumerate(p.addresses or []))
     return VethWant(pairs=pairs, state=state, owner=owner, exclusive=exclusive, pool=pool,
                     reserved=reserved)
 
 
 def ports_want(params):
-    bridge = ifname(params.get('bridge'), 'bridge', 'bridge name')
+    bridge = v.ifname(params.get('bridge'), Path().bridge)
     ports = []
-    for p in params.get('ports') or []:
-        name = ifname(p.get('name'), 'ports', 'port name')
+    for i, p in enumerate(params.get('ports') or []):
+        at = Path().ports[i].name
+        name = v.ifname(p.get('name'), at)
         if name == bridge:
-            raise ValidationError("port '%s' is the bridge itself" % name)
+            v.fail(at, name, 'is the bridge itself', "list the bridge's ports, not the bridge")
         ports.append(Port(name=name, hairpin=p.get('hairpin'),
                           state=p.get('state') or params.get('state') or 'present'))
-    unique(ports, lambda p: p.name, 'port')
+    v.unique((Path().ports[i].name, p.name, p.name) for i, p in enumerate(ports))
     return PortsWant(bridge=bridge, ports=ports)

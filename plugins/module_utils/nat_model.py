@@ -16,12 +16,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import re
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ValidationError)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import (
+    NAME_RE, Path, ports_text)
 
-NAME_RE = re.compile(r'^[A-Za-z0-9_.-]{1,32}$')
 LOOPBACK = ipaddress.IPv4Network('127.0.0.0/8')
 MAX_EXPANDED_PORTS = 1024
 
@@ -66,32 +67,28 @@ class RuleSpec(object):
 
 # =================================================================== masquerade
 def masquerade_want(params):
-    nets = params.get('networks') or []
-    seen = {}
-    subnets = {}
+    at = Path().networks
     out = []
-    for i, n in enumerate(nets):
-        what = 'networks[%d]' % i
-        name = _name(n.get('name'), what + '.name')
-        what = 'networks[%d] (%s)' % (i, name)
-        if name in seen:
-            raise ValidationError('%s: name given twice (also networks[%d])'
-                                  % (what, seen[name]))
-        seen[name] = i
+    for i, n in enumerate(params.get('networks') or []):
+        name = v.name(n.get('name'), at[i].name)
         state = n.get('state') or params.get('state') or 'present'
         item = {'name': name, 'state': state, 'subnet': None, 'bridge': None}
         if state == 'present':
-            if not n.get('subnet') or not n.get('bridge'):
-                raise ValidationError('%s: subnet and bridge are required when state is '
-                                      'present' % what)
-            item['subnet'] = _subnet(n['subnet'], what + '.subnet')
-            item['bridge'] = _ifname(n['bridge'], what + '.bridge')
-            for other, net in subnets.items():
-                if net.overlaps(item['subnet']):
-                    raise ValidationError('%s: subnet %s overlaps network %s (%s)' % (
-                        what, item['subnet'], other, net))
-            subnets[name] = item['subnet']
+            for key in ('subnet', 'bridge'):
+                if not n.get(key):
+                    v.missing(getattr(at[i], key),
+                              'give it: it is required when state is present')
+            item['subnet'] = v.subnet(n['subnet'], at[i].subnet, nat=True)
+            item['bridge'] = v.ifname(n['bridge'], at[i].bridge)
         out.append(item)
+    v.unique((at[i].name, n['name'], n['name']) for i, n in enumerate(out))
+    present = [(i, n) for i, n in enumerate(out) if n['subnet'] is not None]
+    for k, (i, n) in enumerate(present):
+        for j, other in present[:k]:
+            if other['subnet'].overlaps(n['subnet']):
+                v.fail(at[i].subnet, n['subnet'], 'overlaps network %s (%s, at %s)' % (
+                    other['name'], other['subnet'], at[j].subnet),
+                    'give each network its own subnet')
     return {'networks': out}
 
 
@@ -107,85 +104,79 @@ def masquerade_specs(want):
 
 # =================================================================== port publishing
 def publish_want(params):
-    net = _name(params.get('network'), 'network')
+    net = v.name(params.get('network'), Path().network)
     state = params.get('state') or 'present'
     want = {'network': net, 'state': state, 'bridge': None, 'subnet': None,
             'ingress_protection': bool(params.get('ingress_protection', True)),
             'publications': []}
-    pubs = params.get('publications') or []
     if state == 'absent':
         return want
-    if not params.get('bridge') or not params.get('subnet'):
-        raise ValidationError('network %s: bridge and subnet are required when state is '
-                              'present' % net)
-    want['bridge'] = _ifname(params['bridge'], 'bridge')
-    subnet = want['subnet'] = _subnet(params['subnet'], 'subnet')
-    for i, p in enumerate(pubs):
-        want['publications'].append(_publication(i, p, subnet))
-    pl = want['publications']
-    for i in range(len(pl)):
-        for j in range(i):
-            if publications_overlap(pl[i], pl[j]):
-                raise ValidationError(
-                    'publications[%d] (%s) and publications[%d] (%s) publish the same host '
-                    'address/port/protocol; each host port can be published once'
-                    % (j, pub_label(pl[j]), i, pub_label(pl[i])))
+    for key in ('bridge', 'subnet'):
+        if not params.get(key):
+            v.missing(getattr(Path(), key), 'give it: it is required when state is present')
+    want['bridge'] = v.ifname(params['bridge'], Path().bridge)
+    subnet = want['subnet'] = v.subnet(params['subnet'], Path().subnet, nat=True)
+    at = Path().publications
+    want['publications'] = [publication(at[i], p, subnet)
+                            for i, p in enumerate(params.get('publications') or [])]
+    check_overlaps(want['publications'], [at[i] for i in range(len(want['publications']))])
     return want
 
-def _publication(i, p, subnet):
-    what = 'publications[%d]' % i
+
+def check_overlaps(pubs, paths):
+    """Each host address/port/protocol is published once (``paths``: where each was
+    written)."""
+    for i in range(len(pubs)):
+        for j in range(i):
+            if publications_overlap(pubs[i], pubs[j]):
+                v.fail(paths[i], pub_label(pubs[i]), 'overlaps %s of %s: the same host '
+                       'address/port/protocol would be published twice' % (
+                           pub_label(pubs[j]), paths[j]),
+                       'publish each host port once')
+
+
+def publication(at, p, subnet):
+    """One publication written at path ``at`` -> its record; without container_address
+    but naming its ``container`` (the network pipeline), ``addr`` is left to
+    :func:`with_addresses`."""
     if not isinstance(p, dict):
-        raise ValidationError('%s: must be a dict' % what)
+        v.fail(at, p, 'is not a dict', 'give host_port, container_address and the rest')
     if p.get('host_port') is None:
-        raise ValidationError('%s: host_port is required' % what)
-    host = parse_ports(p['host_port'], what + '.host_port')
-    what = 'publications[%d] (host_port %s)' % (i, ports_text(host))
+        v.missing(at.host_port, 'give a port or range like 8080 or 8000-8010')
+    host = v.ports(p['host_port'], at.host_port)
     cport = p.get('container_port')
-    cont = parse_ports(cport, what + '.container_port') if cport is not None else host
+    cont = v.ports(cport, at.container_port) if cport is not None else host
     if cont[1] - cont[0] != host[1] - host[0]:
-        raise ValidationError('%s: host range %s and container range %s have different '
-                              'lengths' % (what, ports_text(host), ports_text(cont)))
+        v.fail(at.container_port, cport, 'and host_port %s are ranges of different lengths'
+               % ports_text(host), 'give both the same number of ports')
     if host != cont and host[0] != host[1] and host[1] - host[0] + 1 > MAX_EXPANDED_PORTS:
-        raise ValidationError('%s: a range mapped to different container ports is limited '
-                              'to %d ports' % (what, MAX_EXPANDED_PORTS))
-    proto = p.get('protocol') or 'tcp'
-    if proto not in ('tcp', 'udp'):
-        raise ValidationError('%s: protocol %r is not tcp or udp' % (what, proto))
+        v.fail(at.host_port, p['host_port'], 'is a range mapped to other container ports, '
+               'which is limited to %d ports' % MAX_EXPANDED_PORTS,
+               'split it, or map it to the same container ports')
+    proto = v.one_of(p.get('protocol') or 'tcp', ('tcp', 'udp'), at.protocol)
     host_ip = p.get('host_ip')
     if host_ip in ('', None, '0.0.0.0'):
         host_ip = None
     else:
-        try:
-            host_ip = ipaddress.ip_address(str(host_ip))
-        except ValueError:
-            raise ValidationError('%s: host_ip %r is not an IP address' % (what, host_ip))
+        host_ip = v.address(host_ip, at.host_ip)
         if host_ip.version != 4:
-            raise ValidationError('%s: host_ip %s is IPv6; only IPv4 is handled yet'
-                                  % (what, host_ip))
+            v.fail(at.host_ip, p['host_ip'], 'is IPv6, only IPv4 is handled yet',
+                   'use an IPv4 address of the host')
         if host_ip in LOOPBACK:
-            raise ValidationError('%s: host_ip %s is a loopback address; publishing on '
-                                  'loopback is not supported (it needs route_localnet)'
-                                  % (what, host_ip))
+            v.fail(at.host_ip, p['host_ip'], 'is a loopback address, publishing on loopback '
+                   'is not supported (it needs route_localnet)',
+                   'use another address of the host or leave host_ip out')
     pub = {'host': host, 'cont': cont, 'proto': proto, 'host_ip': host_ip, 'addr': None,
-           'container': p.get('container'), 'what': what}
+           'container': p.get('container'), 'what': str(at)}
     if p.get('container_address') is None and p.get('container'):
         return pub  # the network pipeline: the address comes from the allocation
     return _with_address(pub, p.get('container_address'), subnet)
 
 
 def _with_address(pub, caddr, subnet):
-    what = pub['what']
-    try:
-        caddr = ipaddress.ip_address(str(caddr))
-    except ValueError:
-        raise ValidationError('%s: container_address %r is not an IP address' % (what, caddr))
-    if caddr.version != 4 or caddr not in subnet:
-        raise ValidationError('%s: container_address %s is outside the network\'s subnet %s'
-                              % (what, caddr, subnet))
-    if subnet.prefixlen < 31 and caddr in (subnet.network_address, subnet.broadcast_address):
-        raise ValidationError('%s: container_address %s is the network or broadcast address '
-                              'of %s' % (what, caddr, subnet))
-    return dict(pub, addr=caddr)
+    at = Path(pub['what']).container_address
+    ip = v.host_address(caddr, subnet, at, 'use the address of a container of the network')
+    return dict(pub, addr=ip)
 
 
 def with_addresses(want, addresses):
@@ -266,54 +257,6 @@ def pub_from_rid(rid):
 
 
 # =================================================================== validation
-def _name(value, what):
-    if not isinstance(value, str) or not NAME_RE.match(value):
-        raise ValidationError('%s: %r is not a valid name (1-32 of A-Z a-z 0-9 _ . -)'
-                              % (what, value))
-    return value
-
-
-def _ifname(value, what):
-    if not isinstance(value, str) or not value or len(value.encode('utf-8')) > 15 or \
-            '/' in value or ' ' in value:
-        raise ValidationError('%s: %r is not a valid interface name (1-15 characters, no "/" '
-                              'or space)' % (what, value))
-    return value
-
-
-def _subnet(value, what):
-    try:
-        net = ipaddress.ip_network(str(value), strict=False)
-    except ValueError:
-        raise ValidationError('%s: %r is not a subnet like 172.18.0.0/16' % (what, value))
-    if net.version != 4:
-        raise ValidationError('%s: %s is IPv6; only IPv4 is handled yet' % (what, value))
-    if net.prefixlen == 0:
-        raise ValidationError('%s: %s would cover every address' % (what, value))
-    return net
-
-
 def parse_ports(value, what):
-    """8080, "8080" or "8000-8010" -> (lo, hi)."""
-    if isinstance(value, bool):
-        raise ValidationError('%s: %r is not a port or port range' % (what, value))
-    if isinstance(value, int):
-        lo = hi = value
-    else:
-        s = str(value).strip()
-        m = re.match(r'^(\d+)(?:\s*-\s*(\d+))?$', s)
-        if not m:
-            raise ValidationError('%s: %r is not a port (1-65535) or a range like "8000-8010"'
-                                  % (what, value))
-        lo = int(m.group(1))
-        hi = int(m.group(2)) if m.group(2) is not None else lo
-    for p in (lo, hi):
-        if not 1 <= p <= 65535:
-            raise ValidationError('%s: port %d is out of range (1-65535)' % (what, p))
-    if hi < lo:
-        raise ValidationError('%s: range %d-%d is reversed' % (what, lo, hi))
-    return lo, hi
-
-
-def ports_text(rng):
-    return '%d' % rng[0] if rng[0] == rng[1] else '%d-%d' % rng
+    """8080, "8080" or "8000-8010" -> (lo, hi) (:func:`validate.ports`)."""
+    return v.ports(value, what)

@@ -12,26 +12,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
-
-from ansible_collections.linuxnet.container_network.plugins.module_utils import model
-from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
-    ValidationError)
-
-
-def _net(value, what):
-    try:
-        return ipaddress.ip_network(u'%s' % value, strict=True)
-    except ValueError as e:
-        raise ValidationError('%s %r is not a network address with prefix (e.g. '
-                              '172.18.0.0/16): %s' % (what, value, e))
-
-
-def _ip(value, what):
-    try:
-        return ipaddress.ip_address(u'%s' % value)
-    except ValueError:
-        raise ValidationError('%s %r is not an IP address' % (what, value))
+from ansible_collections.linuxnet.container_network.plugins.module_utils import model, nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import MODES
+from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import Path
 
 
 def network_want(params):
@@ -39,79 +23,74 @@ def network_want(params):
 
     ``params``: state, bridge, subnet, gateway, containers (name, address, host_ifname,
     ifname), published_ports (container, host_port, container_port, protocol, host_ip),
-    masquerade, ingress_protection, firewall_integration.
+    masquerade, ingress_protection, firewall_integration; ``variable_prefix`` is put before
+    every name in the messages (the role's ``container_bridge_network_``).
     """
+    root = Path(prefix=params.get('variable_prefix') or '')
     state = params.get('state') or 'present'
-    bridge = params['bridge']
-    model.ifname(bridge, None, 'bridge name')
+    bridge = v.ifname(params.get('bridge'), root.bridge)
+    v.name(bridge, root.bridge)  # it also names the network's NAT rules
+    firewall = params.get('firewall_integration')
+    if firewall is not None:
+        v.one_of(firewall, MODES, root.firewall_integration)
     if state == 'absent':  # the network is named by its bridge: nothing else is needed
         return {'state': state, 'bridge': bridge, 'subnet': None, 'gateway': None,
                 'gateway_cidr': None, 'netns': [], 'pairs': [], 'ports': [],
                 'containers': {}, 'published': [],
                 'masquerade': False, 'ingress_protection': False,
-                'firewall_integration': params.get('firewall_integration')}
-    subnet = _net(params.get('subnet'), 'subnet')
-    gateway = _ip(params.get('gateway'), 'gateway')
-    if gateway not in subnet or gateway in (subnet.network_address, subnet.broadcast_address):
-        raise ValidationError('gateway %s is not a host address of subnet %s' % (gateway, subnet))
+                'firewall_integration': firewall}
+    subnet = v.subnet(params.get('subnet'), root.subnet, nat=True)
+    gateway = v.host_address(params.get('gateway'), subnet, root.gateway,
+                             'use an address inside it for the bridge, like %s'
+                             % (subnet.network_address + 1))
     containers = params.get('containers') or []
-    for c in containers:
-        model.netns_name(c.get('name'), 'containers')
-        for key in ('host_ifname', 'ifname'):
-            if c.get(key):
-                model.ifname(c[key], "container '%s'" % c['name'], key)
-    names, ifnames, addrs = set(), {}, {}
     pairs, ports, bynames = [], [], {}
-    for c in containers:
-        name = c['name']
-        if name in names:
-            raise ValidationError("container '%s' is listed twice" % name)
-        names.add(name)
-        host_if = c.get('host_ifname') or model.derive_ifname('veth', bridge, name)
-        if host_if in ifnames:
-            raise ValidationError("containers '%s' and '%s' both use host interface '%s'"
-                                  % (ifnames[host_if], name, host_if))
-        ifnames[host_if] = name
+    for i, c in enumerate(containers):
+        at = root.containers[i]
+        name = v.netns_name(c.get('name'), at.name)
+        host_if = c.get('host_ifname')
+        if host_if:
+            v.ifname(host_if, at.host_ifname)
+            if host_if == bridge:
+                v.fail(at.host_ifname, host_if, 'is the bridge', 'use another name or leave '
+                       'it out to have one derived')
+        peer = v.ifname(c.get('ifname') or 'eth0', at.ifname)
+        address = 'auto'
         if c.get('address'):
-            ip = _ip(c['address'], "address of container '%s'" % name)
-            if ip not in subnet or ip in (subnet.network_address, subnet.broadcast_address):
-                raise ValidationError("address %s of container '%s' is not a host address of "
-                                      "subnet %s" % (ip, name, subnet))
+            ip = v.host_address(c['address'], subnet, at.address,
+                                'use an address inside it or leave it out to have one '
+                                'allocated')
             if ip == gateway:
-                raise ValidationError("address %s of container '%s' is the gateway (the "
-                                      "bridge's address)" % (ip, name))
-            if ip in addrs:
-                raise ValidationError("containers '%s' and '%s' both have address %s"
-                                      % (addrs[ip], name, ip))
-            addrs[ip] = name
+                v.fail(at.address, c['address'], "is the gateway (the bridge's address)",
+                       'use another address or leave it out to have one allocated')
             address = '%s/%d' % (ip, subnet.prefixlen)
-        else:
-            address = 'auto'
-        pair = {'name': host_if, 'peer': c.get('ifname') or 'eth0', 'netns': name,
-                'addresses': [address], 'gateway': str(gateway), 'mtu': None, 'mac': None,
-                'state': None}
+        pair = {'name': host_if or model.derive_ifname('veth', bridge, name), 'peer': peer,
+                'netns': name, 'addresses': [address], 'gateway': str(gateway), 'mtu': None,
+                'mac': None, 'state': None}
         pairs.append(pair)
-        ports.append({'name': host_if, 'hairpin': True, 'state': None})
+        ports.append({'name': pair['name'], 'hairpin': True, 'state': None})
         bynames[name] = pair
-    published = []
-    keys = set()
-    for p in params.get('published_ports') or []:
+    at = root.containers
+    v.unique((at[i].name, c['name'], c['name']) for i, c in enumerate(containers))
+    v.unique((at[i].host_ifname, p['name'], p['name']) for i, p in enumerate(pairs))
+    v.unique((at[i].address, c['address'], p['addresses'][0].split('/')[0])
+             for i, (c, p) in enumerate(zip(containers, pairs)) if c.get('address'))
+    published = params.get('published_ports') or []
+    at = root.published_ports
+    pubs = []
+    for i, p in enumerate(published):
         if p.get('container') not in bynames:
-            raise ValidationError("published port %s names container '%s', which is not "
-                                  "in containers" % (p.get('host_port'), p.get('container')))
-        key = (p.get('host_ip') or '*', str(p.get('host_port')), p.get('protocol') or 'tcp')
-        if key in keys:
-            raise ValidationError('host port %s/%s on %s is published twice'
-                                  % (key[1], key[2], key[0]))
-        keys.add(key)
-        published.append(p)
+            v.fail(at[i].container, p.get('container'), 'is not in containers',
+                   'name one of: %s' % (', '.join(sorted(bynames)) or 'no container is listed'))
+        pubs.append(nat_model.publication(at[i], p, subnet))
+    nat_model.check_overlaps(pubs, [at[i] for i in range(len(pubs))])
     return {'state': state, 'bridge': bridge, 'subnet': str(subnet), 'gateway': str(gateway),
             'gateway_cidr': '%s/%d' % (gateway, subnet.prefixlen),
             'netns': [c['name'] for c in containers], 'pairs': pairs, 'ports': ports,
-            'containers': bynames, 'published': published,
+            'containers': bynames, 'published': list(published),
             'masquerade': params.get('masquerade', True) is not False,
             'ingress_protection': params.get('ingress_protection', True) is not False,
-            'firewall_integration': params.get('firewall_integration')}
+            'firewall_integration': firewall}
 
 
 def publications(net):

@@ -32,6 +32,7 @@ import os
 import re
 import sys
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils import validate
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError, ValidationError)
 
@@ -160,7 +161,7 @@ class PersistResource(object):
     """The boot-time restore of one network: files, a unit, its enablement."""
 
     def want(self, params):
-        br = params['bridge']
+        br = validate.ifname(params['bridge'], validate.Path().bridge)  # names paths below
         on = params.get('state', 'present') == 'present' and bool(params.get('persistent'))
         files, links = {}, {}
         if on:

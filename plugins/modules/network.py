@@ -157,6 +157,12 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  variable_prefix:
+    description:
+      - Prefix of the names in error messages (C(containers[2].address) becomes
+        C(PREFIXcontainers[2].address)); the role passes C(container_bridge_network_).
+    type: str
+    default: ''
 '''
 
 EXAMPLES = r'''
@@ -272,6 +278,7 @@ ARGUMENT_SPEC = dict(
     firewall_integration=dict(type='str', default='auto', choices=['auto', 'none']),
     persistent=dict(type='bool', default=False),
     state=dict(type='str', default='present', choices=['present', 'absent']),
+    variable_prefix=dict(type='str', default=''),
 )
 
 

@@ -228,7 +228,7 @@ def test_diff_lines_follow_the_plan():
 def test_bad_mode_is_refused():
     with pytest.raises(ValidationError) as e:
         firewall.FirewallResource().want({'bridge': 'br0', 'integration': 'sometimes'})
-    assert "firewall_integration 'sometimes' is not one of: auto, none" in str(e.value)
+    assert "firewall_integration: 'sometimes' is not one of: auto, none" in str(e.value)
 
 
 def test_docker_29_nftables_tables_are_reported_and_need_nothing():

@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import model
+from ansible_collections.linuxnet.container_network.plugins.module_utils import model, validate
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ValidationError,
 )
@@ -53,8 +53,8 @@ def test_seed_pair_is_valid():
 
 
 def test_fifteen_byte_name_is_the_limit():
-    assert model.ifname('a' * 15) == 'a' * 15
-    assert 'at most 15' in fails(model.ifname, 'a' * 16)
+    assert validate.ifname('a' * 15, 'x') == 'a' * 15
+    assert 'at most 15' in fails(validate.ifname, 'a' * 16, 'x')
 
 
 def test_netns_names_valid():
@@ -62,7 +62,7 @@ def test_netns_names_valid():
 
 
 def test_mtu_bounds_inclusive():
-    assert model.mtu(68) == 68 and model.mtu(65535) == 65535 and model.mtu(None) is None
+    assert validate.mtu(68, 'x') == 68 and validate.mtu(65535, 'x') == 65535 and validate.mtu(None, 'x') is None
 
 
 # -- invalid CIDR / missing prefix ---------------------------------------------------
@@ -71,32 +71,32 @@ def test_mtu_bounds_inclusive():
                                  '172.18.0.10/x'])
 def test_invalid_cidr_names_pair(bad):
     msg = fails(veth, pair(name='vethbad', addresses=[bad]))
-    assert "pair 'vethbad'" in msg and bad in msg and 'not a valid CIDR' in msg
+    assert 'pairs[0].addresses[0]: ' + repr(bad) in msg and 'not a valid CIDR' in msg
 
 
 def test_invalid_cidr_names_bridge():
     msg = fails(bridges, {'name': 'br0', 'addresses': ['10.0.0.256/24']})
-    assert "bridge 'br0'" in msg and '10.0.0.256/24' in msg
+    assert "bridges[0].addresses[0]: '10.0.0.256/24'" in msg
 
 
 def test_missing_prefix_names_pair():
     msg = fails(veth, pair(name='veth7', addresses=['172.18.0.10']))
-    assert "pair 'veth7'" in msg and '172.18.0.10' in msg and 'no prefix length' in msg
+    assert "pairs[0].addresses[0]: '172.18.0.10' has no prefix length" in msg
 
 
 def test_missing_prefix_names_bridge():
     msg = fails(bridges, {'name': 'br9', 'addresses': ['172.18.0.1']})
-    assert "bridge 'br9'" in msg and 'no prefix length' in msg
+    assert 'bridges[0].addresses[0]' in msg and 'no prefix length' in msg
 
 
 def test_network_address_rejected():
     msg = fails(veth, pair(addresses=['172.18.0.0/16']))
-    assert 'network or broadcast' in msg and "pair 'veth0'" in msg
+    assert 'network or broadcast' in msg and 'pairs[0].addresses[0]' in msg
 
 
 # -- interface names -------------------------------------------------------------
 
-@pytest.mark.parametrize('field,what', [('name', 'host end name'), ('peer', 'peer name')])
+@pytest.mark.parametrize('field,what', [('name', 'pairs[0].name'), ('peer', 'pairs[0].peer')])
 def test_ifname_too_long(field, what):
     long = 'x' * 16
     msg = fails(veth, pair(**{field: long}))
@@ -105,31 +105,31 @@ def test_ifname_too_long(field, what):
 
 def test_ifname_too_long_counts_bytes_not_chars():
     name = '\u00e9' * 8  # 8 characters, 16 bytes
-    assert '16 bytes' in fails(model.ifname, name)
+    assert '16 bytes' in fails(validate.ifname, name, 'x')
 
 
 @pytest.mark.parametrize('bad', ['ve/th0', 've th0', 'veth\t0', 'veth0\n', ' veth0', '..', '.',
                                  'a:b', 'ab\0c'])
 def test_ifname_bad_characters(bad):
     msg = fails(veth, pair(name=bad))
-    assert 'host end name' in msg and 'not valid' in msg and repr(bad)[1:-1] in repr(msg)
+    assert 'pairs[0].name: %r is not a valid interface name' % bad in msg
 
 
 def test_bad_peer_name_names_its_pair():
     msg = fails(veth, pair(name='veth3', peer='c eth'))
-    assert "pair 'veth3'" in msg and 'peer name' in msg
+    assert "pairs[0].peer: 'c eth'" in msg
 
 
 def test_bridge_name_bad():
-    assert 'bridge name' in fails(bridges, {'name': 'br/0'})
-    assert 'bridge name' in fails(bridges, {'name': 'b' * 16})
+    assert "bridges[0].name: 'br/0'" in fails(bridges, {'name': 'br/0'})
+    assert 'bridges[0].name' in fails(bridges, {'name': 'b' * 16})
 
 
 def test_port_name_bad():
     msg = fails(model.ports_want, {'bridge': 'br0', 'ports': [{'name': 'p 0'}]})
-    assert 'port name' in msg and 'p 0' in msg
-    assert 'bridge name' in fails(model.ports_want, {'bridge': 'br 0', 'ports': []})
-    assert 'the bridge itself' in fails(model.ports_want,
+    assert "ports[0].name: 'p 0'" in msg
+    assert "bridge: 'br 0'" in fails(model.ports_want, {'bridge': 'br 0', 'ports': []})
+    assert "ports[0].name: 'br0' is the bridge itself" in fails(model.ports_want,
                                         {'bridge': 'br0', 'ports': [{'name': 'br0'}]})
 
 
@@ -154,13 +154,13 @@ def test_netns_name_empty():
 @pytest.mark.parametrize('bad', ['..', '/', 'a/b', 'x\0'])
 def test_pair_netns_bad_names_pair(bad):
     msg = fails(veth, pair(name='veth5', netns=bad))
-    assert "pair 'veth5'" in msg and 'network namespace name' in msg
+    assert 'pairs[0].netns' in msg and 'network namespace name' in msg
 
 
 def test_pair_netns_empty_string_is_not_the_host():
     # '' must not silently mean "the host namespace"
     msg = fails(veth, pair(name='veth5', netns=''))
-    assert "pair 'veth5'" in msg and 'empty' in msg
+    assert "pairs[0].netns: '' is empty" in msg
 
 
 # -- MTU -------------------------------------------------------------------------
@@ -168,29 +168,29 @@ def test_pair_netns_empty_string_is_not_the_host():
 @pytest.mark.parametrize('bad', [0, 67, 65536, -1, True, '1500'])
 def test_mtu_out_of_range(bad):
     msg = fails(veth, pair(name='veth8', mtu=bad))
-    assert "pair 'veth8'" in msg and 'mtu' in msg and '68 to 65535' in msg
+    assert 'pairs[0].mtu: %r' % bad in msg and '68 to 65535' in msg
 
 
 def test_bridge_mtu_out_of_range():
     msg = fails(bridges, {'name': 'br0', 'mtu': 70000})
-    assert "bridge 'br0'" in msg and '68 to 65535' in msg
+    assert 'bridges[0].mtu: 70000' in msg and '68 to 65535' in msg
 
 
 # -- duplicates ----------------------------------------------------------------------
 
 def test_duplicate_netns():
     msg = fails(netns, 'a', 'b', 'a')
-    assert "'a'" in msg and 'listed twice' in msg
+    assert "name[2]: 'a' is listed twice (also at name[0])" in msg
 
 
 def test_duplicate_host_end():
     msg = fails(veth, pair(), pair(peer='ceth1', netns='netns1'))
-    assert "host end 'veth0'" in msg and 'listed twice' in msg
+    assert "pairs[1].name: 'veth0' is listed twice (also at pairs[0].name)" in msg
 
 
 def test_duplicate_peer_in_same_netns():
     msg = fails(veth, pair(), pair(name='veth1'))
-    assert 'ceth0 in netns0' in msg and 'listed twice' in msg
+    assert "pairs[1].peer: 'ceth0' is listed twice in netns0 (also at pairs[0].peer)" in msg
 
 
 def test_same_peer_name_in_different_netns_is_fine():
@@ -201,12 +201,12 @@ def test_same_peer_name_in_different_netns_is_fine():
 def test_duplicate_address_across_pairs():
     msg = fails(veth, pair(addresses=['10.0.0.2/24']),
                 pair(name='veth1', netns='netns1', addresses=['10.0.0.2/24']))
-    assert '10.0.0.2' in msg and 'listed twice' in msg
+    assert "pairs[1].addresses[0]: '10.0.0.2/24' is listed twice" in msg
 
 
 def test_duplicate_bridge_and_port():
-    assert "bridge 'br0'" in fails(bridges, {'name': 'br0'}, {'name': 'br0'})
-    assert "port 'v0'" in fails(model.ports_want,
+    assert "bridges[1].name: 'br0' is listed twice" in fails(bridges, {'name': 'br0'}, {'name': 'br0'})
+    assert "ports[1].name: 'v0' is listed twice" in fails(model.ports_want,
                                 {'bridge': 'br0', 'ports': [{'name': 'v0'}, {'name': 'v0'}]})
 
 
@@ -218,13 +218,13 @@ def test_host_peer_same_name_without_netns():
 
 def test_gateway_outside_subnet():
     msg = fails(veth, pair(name='veth4', addresses=['172.18.0.10/24'], gateway='172.19.0.1'))
-    assert "pair 'veth4'" in msg and '172.19.0.1' in msg and 'outside the subnet' in msg
+    assert "pairs[0].gateway: '172.19.0.1' is outside the subnet" in msg
     assert '172.18.0.0/24' in msg
 
 
 def test_gateway_without_address():
     msg = fails(veth, pair(name='veth4', gateway='172.18.0.1'))
-    assert "pair 'veth4'" in msg and 'outside the subnet' in msg
+    assert 'pairs[0].gateway' in msg and 'outside the subnet' in msg
 
 
 def test_gateway_is_own_address():
@@ -249,12 +249,12 @@ def test_mac_multicast_and_garbage():
 
 
 def test_exclusive_needs_owner():
-    assert 'exclusive needs owner' in fails(netns, 'a', exclusive=True)
-    assert 'exclusive needs owner' in fails(veth, pair(), exclusive=True)
+    assert 'exclusive: True needs owner' in fails(netns, 'a', exclusive=True)
+    assert 'exclusive: True needs owner' in fails(veth, pair(), exclusive=True)
 
 
 def test_auto_needs_pool():
-    assert 'no pool' in fails(veth, pair(addresses=['auto']))
+    assert "pairs[0].addresses[0]: 'auto' needs a pool" in fails(veth, pair(addresses=['auto']))
 
 
 def test_auto_with_pool():

@@ -133,7 +133,7 @@ def test_parse_ports_ok(value, expected):
 
 @pytest.mark.parametrize('value,words', [
     (0, 'out of range'), (65536, 'out of range'), ('10-5', 'reversed'), ('a', 'not a port'),
-    ('1-2-3', 'not a port'), (True, 'not a port'), ('-5', 'not a port'), (None, 'not a port')])
+    ('1-2-3', 'not a port'), (True, 'not a port'), ('-5', 'not a port'), (None, 'missing')])
 def test_parse_ports_errors(value, words):
     with pytest.raises(ValidationError, match=words):
         nat_model.parse_ports(value, 'x')
@@ -147,8 +147,9 @@ def pub_params(*pubs, **kw):
 
 
 @pytest.mark.parametrize('pub,words', [
-    ({'host_port': 80, 'container_address': '172.19.0.2'}, r'publications\[0\] \(host_port 80\): '
-                                                           'container_address 172.19.0.2 is outside'),
+    ({'host_port': 80, 'container_address': '172.19.0.2'}, r"publications\[0\]\.container_address: "
+                                                           r"'172.19.0.2' is not a host address of "
+                                                           r"subnet 172.18.0.0/16 \(it is outside it\)"),
     ({'host_port': 80, 'container_address': '172.18.0.0'}, 'network or broadcast'),
     ({'host_port': 80, 'container_address': '172.18.0.2', 'protocol': 'icmp'}, 'protocol'),
     ({'host_port': 80, 'container_address': '172.18.0.2', 'host_ip': 'x'}, 'not an IP'),
@@ -158,7 +159,7 @@ def pub_params(*pubs, **kw):
      'different lengths'),
     ({'host_port': '1-2000', 'container_address': '172.18.0.2', 'container_port': '2001-4000'},
      'limited'),
-    ({'container_address': '172.18.0.2'}, 'host_port is required'),
+    ({'container_address': '172.18.0.2'}, r'publications\[0\]\.host_port: missing'),
 ])
 def test_publication_validation(pub, words):
     with pytest.raises(ValidationError, match=words):
@@ -167,8 +168,8 @@ def test_publication_validation(pub, words):
 
 def test_publication_overlaps():
     r = nat.PortPublishResource()
-    with pytest.raises(ValidationError, match=r'publications\[0\] \(tcp \*:8000-8010\) and '
-                                              r'publications\[1\] \(tcp 10.0.0.1:8005\)'):
+    with pytest.raises(ValidationError, match=r"publications\[1\]: 'tcp 10.0.0.1:8005' overlaps "
+                                              r'tcp \*:8000-8010 of publications\[0\]'):
         r.want(pub_params({'host_port': '8000-8010', 'container_address': '172.18.0.2'},
                           {'host_port': 8005, 'container_address': '172.18.0.3',
                            'host_ip': '10.0.0.1'}))
@@ -180,7 +181,7 @@ def test_publication_overlaps():
 
 
 def test_present_needs_bridge_and_subnet_absent_does_not():
-    with pytest.raises(ValidationError, match='bridge and subnet are required'):
+    with pytest.raises(ValidationError, match='bridge: missing; give it: it is required when state is present'):
         nat.PortPublishResource().want({'network': 'br0', 'state': 'present'})
     w = nat.PortPublishResource().want({'network': 'br0', 'state': 'absent'})
     assert nat.PortPublishResource.specs(w) == []
@@ -266,13 +267,15 @@ def masq_have(owned_rules=(), ip_forward='0', dropin=None, specs=()):
 
 def test_masquerade_want_validation():
     r = nat.MasqueradeResource()
-    with pytest.raises(ValidationError, match=r'networks\[1\] \(a\): name given twice'):
+    with pytest.raises(ValidationError, match=r"networks\[1\]\.name: 'a' is listed twice \(also at networks\[0\]\.name\)"):
         r.want({'networks': [{'name': 'a', 'state': 'absent'}, {'name': 'a', 'state': 'absent'}]})
-    with pytest.raises(ValidationError, match='overlaps network a'):
+    with pytest.raises(ValidationError, match=r"networks\[1\]\.subnet: '10.1.0.0/16' overlaps network a"):
         r.want({'networks': [{'name': 'a', 'subnet': '10.0.0.0/8', 'bridge': 'x'},
                              {'name': 'b', 'subnet': '10.1.0.0/16', 'bridge': 'y'}]})
-    w = r.want({'networks': [{'name': 'a', 'subnet': '10.1.2.3/20', 'bridge': 'x'}]})
-    assert str(w['networks'][0]['subnet']) == '10.1.0.0/20'
+    # host bits set: refused as everywhere else (was silently taken as 10.1.0.0/20)
+    with pytest.raises(ValidationError, match=r"networks\[0\]\.subnet: '10.1.2.3/20' has host bits "
+                                              r'set; write the network address 10.1.0.0/20'):
+        r.want({'networks': [{'name': 'a', 'subnet': '10.1.2.3/20', 'bridge': 'x'}]})
 
 
 def test_masquerade_sysctl_actions():

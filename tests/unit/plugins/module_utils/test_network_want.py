@@ -42,19 +42,30 @@ def test_teardown_lists_nothing_but_keeps_the_network_identity():
 
 
 @pytest.mark.parametrize('kw, words', [
-    ({'subnet': '172.18.0.1/16'}, ['subnet', 'host bits']),
-    ({'gateway': '172.18.0.0'}, ['not a host address']),
-    ({'containers': [{'name': 'a'}, {'name': 'a'}]}, ["'a' is listed twice"]),
+    ({'subnet': '172.18.0.1/16'}, ["subnet: '172.18.0.1/16' has host bits set"]),
+    ({'gateway': '172.18.0.0'}, ["gateway: '172.18.0.0' is not a host address"]),
+    ({'containers': [{'name': 'a'}, {'name': 'a'}]},
+     ["containers[1].name: 'a' is listed twice (also at containers[0].name)"]),
     ({'containers': [{'name': 'a', 'host_ifname': 'x'}, {'name': 'b', 'host_ifname': 'x'}]},
-     ["'a' and 'b' both use host interface 'x'"]),
-    ({'containers': [{'name': 'a', 'address': '172.18.0.1'}]}, ['is the gateway']),
-    ({'containers': [{'name': 'a', 'address': '10.0.0.1'}]}, ['not a host address of subnet']),
+     ["containers[1].host_ifname: 'x' is listed twice (also at containers[0].host_ifname)"]),
+    ({'containers': [{'name': 'a', 'address': '172.18.0.1'}]},
+     ["containers[0].address: '172.18.0.1' is the gateway"]),
+    ({'containers': [{'name': 'a', 'address': '10.0.0.1'}]},
+     ["containers[0].address: '10.0.0.1' is not a host address of subnet 172.18.0.0/16 (it is "
+      "outside it); use an address inside it or leave it out to have one allocated"]),
     ({'containers': [{'name': 'a', 'address': '172.18.0.9'}, {'name': 'b', 'address': '172.18.0.9'}]},
-     ['both have address']),
-    ({'published_ports': [{'container': 'nope', 'host_port': 1}]}, ["names container 'nope'"]),
+     ["containers[1].address: '172.18.0.9' is listed twice (also at containers[0].address)"]),
+    ({'published_ports': [{'container': 'nope', 'host_port': 1}]},
+     ["published_ports[0].container: 'nope' is not in containers; name one of: db, web"]),
     ({'published_ports': [{'container': 'web', 'host_port': 1}, {'container': 'db', 'host_port': 1}]},
-     ['published twice']),
-    ({'bridge': 'br 0'}, ['br 0']),
+     ["published_ports[1]: 'tcp *:1' overlaps tcp *:1 of published_ports[0]", 'published twice']),
+    ({'bridge': 'br 0'}, ["bridge: 'br 0' is not a valid interface name"]),
+    # a role run: every name carries the role's variable prefix
+    ({'variable_prefix': 'container_bridge_network_', 'containers': [{'name': 'a', 'address': '10.0.0.1'}]},
+     ["container_bridge_network_containers[0].address: '10.0.0.1' is not a host address"]),
+    ({'variable_prefix': 'container_bridge_network_',
+      'published_ports': [{'container': 'web', 'host_port': 0}]},
+     ['container_bridge_network_published_ports[0].host_port: 0 is out of range']),
 ])
 def test_bad_networks_name_what_is_wrong(kw, words):
     with pytest.raises(ValidationError) as e:
@@ -96,7 +107,7 @@ def test_the_resource_validates_every_stage_before_anything():
                                'integration': 'auto'}
     with pytest.raises(ValidationError) as e:
         network.NetworkResource().want(dict(BASE, firewall_integration='off'))
-    assert "firewall_integration 'off' is not one of: auto, none" in str(e.value)
+    assert "firewall_integration: 'off' is not one of: auto, none" in str(e.value)
 
 
 def test_observed_after_is_what_the_plan_leaves():

@@ -6,11 +6,11 @@ from ansible_collections.linuxnet.container_network.plugins.modules import bridg
 
 
 @pytest.mark.parametrize('bad,words', [
-    ({'addresses': ['172.18.0.1']}, ["bridge 'br1'", 'no prefix length']),
-    ({'addresses': ['172.18.0.1/40']}, ["bridge 'br1'", 'not a valid CIDR']),
-    ({'mtu': 10}, ["bridge 'br1'", '68 to 65535']),
-    ({'name': 'br 1'}, ["'br 1'", 'bridge name']),
-    ({'name': 'br0'}, ["bridge 'br0'", 'listed twice']),
+    ({'addresses': ['172.18.0.1']}, ['bridges[1].addresses[0]', 'no prefix length']),
+    ({'addresses': ['172.18.0.1/40']}, ['bridges[1].addresses[0]', 'not a valid CIDR']),
+    ({'mtu': 10}, ['bridges[1].mtu: 10', '68 to 65535']),
+    ({'name': 'br 1'}, ["bridges[1].name: 'br 1'"]),
+    ({'name': 'br0'}, ["bridges[1].name: 'br0'", 'listed twice']),
 ])
 def test_validation_failure_names_item_and_touches_nothing(run_main, bad, words):
     second = dict({'name': 'br1'}, **bad)

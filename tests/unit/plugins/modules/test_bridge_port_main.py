@@ -9,8 +9,8 @@ from ansible_collections.linuxnet.container_network.plugins.modules import bridg
     ({'bridge': 'br0', 'ports': [{'name': 'veth0'}, {'name': 'veth-name-too-long'}]},
      ['veth-name-too-long', 'at most 15']),
     ({'bridge': 'br0', 'ports': [{'name': 'veth0'}, {'name': 'veth0'}]},
-     ["port 'veth0'", 'listed twice']),
-    ({'bridge': 'br/0', 'ports': [{'name': 'veth0'}]}, ["'br/0'", 'bridge name']),
+     ["ports[1].name: 'veth0'", 'listed twice']),
+    ({'bridge': 'br/0', 'ports': [{'name': 'veth0'}]}, ["bridge: 'br/0'"]),
 ])
 def test_validation_failure_names_item_and_touches_nothing(run_main, args, words):
     rc, res = run_main(bridge_port, args)

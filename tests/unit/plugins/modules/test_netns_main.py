@@ -22,4 +22,4 @@ def test_validation_failure_names_item_and_touches_nothing(run_main, bad, words)
 
 def test_exclusive_without_owner(run_main):
     rc, res = run_main(netns, {'name': ['a'], 'exclusive': True})
-    assert rc == 1 and 'exclusive needs owner' in res['msg']
+    assert rc == 1 and 'exclusive: True needs owner' in res['msg']

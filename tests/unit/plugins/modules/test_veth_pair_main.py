@@ -10,15 +10,15 @@ GOOD = {'name': 'veth0', 'peer': 'ceth0', 'netns': 'netns0', 'addresses': ['172.
 
 
 @pytest.mark.parametrize('bad,words', [
-    ({'addresses': ['172.18.0.300/16']}, ['not a valid CIDR', "pair 'veth1'"]),
-    ({'addresses': ['172.18.0.20']}, ['no prefix length', "pair 'veth1'"]),
+    ({'addresses': ['172.18.0.300/16']}, ['not a valid CIDR', 'pairs[1].addresses[0]']),
+    ({'addresses': ['172.18.0.20']}, ['no prefix length', 'pairs[1].addresses[0]']),
     ({'name': 'veth1-is-far-too-long'}, ['veth1-is-far-too-long', 'at most 15']),
-    ({'peer': 'c/eth'}, ['c/eth', "pair 'veth1'"]),
-    ({'netns': '..'}, ["'..'", "pair 'veth1'", 'safe path component']),
-    ({'netns': ''}, ["pair 'veth1'", 'empty']),
-    ({'mtu': 70000}, ['70000', "pair 'veth1'", '68 to 65535']),
-    ({'gateway': '10.0.0.1'}, ['10.0.0.1', "pair 'veth1'", 'outside the subnet']),
-    ({'name': 'veth0'}, ["host end 'veth0'", 'listed twice']),
+    ({'peer': 'c/eth'}, ["pairs[1].peer: 'c/eth'"]),
+    ({'netns': '..'}, ["pairs[1].netns: '..'", 'safe path component']),
+    ({'netns': ''}, ["pairs[1].netns: ''", 'empty']),
+    ({'mtu': 70000}, ['pairs[1].mtu: 70000', '68 to 65535']),
+    ({'gateway': '10.0.0.1'}, ["pairs[1].gateway: '10.0.0.1'", 'outside the subnet']),
+    ({'name': 'veth0'}, ["pairs[1].name: 'veth0'", 'listed twice']),
 ])
 def test_validation_failure_names_item_and_touches_nothing(run_main, bad, words):
     second = {'name': 'veth1', 'peer': 'ceth1', 'netns': 'netns1',
@@ -33,7 +33,7 @@ def test_validation_failure_names_item_and_touches_nothing(run_main, bad, words)
 
 def test_validation_failure_in_check_mode(run_main):
     rc, res = run_main(veth_pair, {'pairs': [dict(GOOD, mtu=1)]}, check_mode=True)
-    assert rc == 1 and "pair 'veth0'" in res['msg'] and res['changed'] is False
+    assert rc == 1 and 'pairs[0].mtu: 1' in res['msg'] and res['changed'] is False
 
 
 def test_argument_spec_rejects_missing_peer(run_main):
