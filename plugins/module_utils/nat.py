@@ -104,8 +104,12 @@ class MasqueradeResource(_NatResource):
         return have
 
     def plan(self, want, have):
+        return self.rule_actions(want, have) + self.host_actions(want, have)
+
+    def host_actions(self, want, have):
+        """ip_forward and its drop-in, from what the rule plan leaves."""
         scope = self.in_scope(want)
-        actions = self.rule_actions(want, have)
+        actions = []
         # masquerade rules left after the plan: ours (desired) + other networks' untouched
         remaining = len(have['compiled']) + len(
             [o for o in have['nat'].owned if o.rid.startswith('masq/') and not scope(o.rid)])

@@ -15,8 +15,8 @@ stages of one process:
 3. **L2**: bridge, netns, veth_pair (which allocates the addresses), bridge_port and the
    removal of unlisted namespaces, each observe -> plan -> apply on one kernel context
    (one netlink socket per namespace, each namespace read once).
-4. **nat**: port_publish and masquerade planned on that one reading (masquerade on what
-   port_publish's plan leaves), committed as ONE transaction, then ip_forward.
+4. **nat**: port_publish's and masquerade's rules diffed together on that one reading
+   and committed as ONE transaction, then ip_forward.
 5. **firewall**, **persistence**.
 
 When a later step fails, what earlier steps of the call created is removed again.
@@ -36,6 +36,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 impo
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import (
     HOST_OPS, MasqueradeResource, PortPublishResource,
 )
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat_plan import diff_rules
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network_model import (
     network_want, publications,
 )
@@ -168,34 +169,44 @@ class NetworkResource(object):
 
     @staticmethod
     def _nat(ctx, publish, masq, nat, extra, check_mode, diff, result, done):
-        """port_publish and masquerade on one reading, one transaction, then ip_forward."""
+        """port_publish and masquerade: one rule diff over both scopes on the one reading,
+        one transaction, then ip_forward. Each action is shown under the stage whose rule
+        it concerns (the table and chains under port_publish, the first)."""
         addresses = dict((name, p['address']) for name, p in extra.get('pairs', {}).items())
         pub_want = nat_model.with_addresses(publish.want, addresses)
-        res = publish.resource
-        pub_have = res.have(ctx, pub_want, nat)
-        pub_actions = res.plan(pub_want, pub_have)
-        record(res, pub_want, pub_have, pub_actions, diff, result, publish.name)
-        res = masq.resource
-        masq_have = res.have(ctx, masq.want, ctx.backend.after(nat, pub_actions))
-        masq_actions = res.plan(masq.want, masq_have)
-        record(res, masq.want, masq_have, masq_actions, diff, result, masq.name)
-        rules = pub_actions + [a for a in masq_actions if a.op not in HOST_OPS]
+        pub, msq = publish.resource, masq.resource
+        pub_have = pub.have(ctx, pub_want, nat)
+        masq_have = msq.have(ctx, masq.want, nat)
+        pub_scope, masq_scope = pub.in_scope(pub_want), msq.in_scope(masq.want)
+        rules = ctx.backend.plan(diff_rules(
+            pub_have['compiled'] + masq_have['compiled'], nat.owned,
+            lambda rid: pub_scope(rid) or masq_scope(rid)), nat)
+        pub_actions = [a for a in rules if not _rid(a).startswith('masq/')]
+        masq_actions = [a for a in rules if _rid(a).startswith('masq/')]
+        masq_actions += msq.host_actions(masq.want, masq_have)
+        record(pub, pub_want, pub_have, pub_actions, diff, result, publish.name)
+        record(msq, masq.want, masq_have, masq_actions, diff, result, masq.name)
         if not check_mode:
             ctx.backend.apply(rules)
             done.extend(rules)
-            res.apply_host(masq_actions, done=[])
+            msq.apply_host(masq_actions, done=[])
             done.extend(a for a in masq_actions if a.op in HOST_OPS)
-        more = publish.resource.result(pub_want, pub_have, pub_actions)
+        more = pub.result(pub_want, pub_have, pub_actions)
         if masq.want['networks'][0]['state'] == 'present':
             # its "ip_forward is 0" warning: the masquerade stage turns it on
             more.pop('warnings', None)
         _merge(extra, more)
-        _merge(extra, res.result(masq.want, masq_have, masq_actions))
+        _merge(extra, msq.result(masq.want, masq_have, masq_actions))
 
     @staticmethod
     def _undo(ctx, done):
         """Remove what the earlier stages of this call created (namespaces, links)."""
         return Applier(ctx.kernel).rollback(done) if done else []
+
+
+def _rid(action):
+    """The rule id an NAT action concerns ('' for tables and chains)."""
+    return action.target.split(': ', 1)[1] if ': ' in action.target else ''
 
 
 def _merge(extra, more):

@@ -275,7 +275,9 @@ class NftBackend(NatBackend):
     name = 'nftables'
 
     def __init__(self, sock_factory=None):
-        self._factory = sock_factory or (lambda: nft_socket.NftSocket(FAMILY))
+        # family unspec: pyroute2 stamps the socket's family on every dump request, and
+        # one reading covers our table and the legacy ones; batch messages carry their own
+        self._factory = sock_factory or (lambda: nft_socket.NftSocket(codec.NFPROTO_UNSPEC))
         self._sock = None
 
     @property

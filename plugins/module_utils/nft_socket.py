@@ -145,7 +145,10 @@ class TableState(object):
 
 
 class NftSocket(object):
-    """pyroute2's NFTSocket restricted to one family, with raw payload classes."""
+    """pyroute2's NFTSocket with raw payload classes. pyroute2 sets the socket's family
+    on every dump request (0.7 and 0.9): a socket of family unspec reads every family,
+    and the readers here filter by the family asked for. Batch messages carry their own
+    family (:class:`BatchOp`), the socket's when not given."""
 
     def __init__(self, family=codec.NFPROTO_IPV4):
         self.family = family
