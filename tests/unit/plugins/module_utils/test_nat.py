@@ -308,3 +308,77 @@ def test_masquerade_dropin_stays_while_another_network_is_masqueraded():
     gone = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
     acts = r.plan(gone, masq_have([owned(ca, 3), owned(cb, 4)], '1', nat.SYSCTL_DROPIN_CONTENT))
     assert ops(acts) == [('delete_rule', 'postrouting: masq/a')]
+
+
+# ------------------------------------------------------------------ inet table, migration
+def legacy_owned(c, handle):
+    """An owned rule as an earlier release left it in table ip linuxnet: its bytes there
+    lack the leading ``meta nfproto ipv4`` our inet table's rules start with."""
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_expr
+    raw = nft_expr.encode_exprs(c.native)
+    nfproto = nft_expr.encode_exprs(nft_expr.match_nfproto(4))
+    assert raw.startswith(nfproto)
+    return nat_plan.OwnedRule(c.rid, c.digest, c.chain, handle, c.text, where='ip linuxnet',
+                              native=raw)
+
+
+def legacy_table(foreign_rules=0, use=4):
+    return nft_backend.Legacy(2, 'linuxnet', full_chains(), foreign_rules, use)
+
+
+def test_rules_say_their_family_and_the_text_hides_it_where_implied():
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_expr
+    c = compiled(MASQ_A)[0]
+    assert [e.name for e in c.native[:2]] == ['meta', 'cmp']  # meta nfproto ipv4 first
+    assert c.text == 'ip saddr 10.1.0.0/20 oifname != "bra" masquerade'
+    only_fib = nft_backend.render_nft(nft_expr.match_nfproto(4) + nft_expr.match_fib_daddr_local()
+                                      + [nft_expr.masq()])
+    assert only_fib == 'meta nfproto ipv4 fib daddr type local masquerade'
+
+
+def test_an_old_ip_table_is_migrated_whole_in_one_plan():
+    a, b = compiled(MASQ_A, MASQ_B)
+    have = nft_backend.Observed(legacy=[legacy_table()],
+                                owned=[legacy_owned(a, 5), legacy_owned(b, 6)])
+    # the run of network a: its own rule replaced, b's moved as it is, the old table gone
+    acts = nft_backend.plan_rules([a], have, lambda rid: rid == 'masq/a')
+    assert ops(acts) == [('create_table', 'inet linuxnet')] + [
+        ('create_chain', n) for n in nft_backend.CHAIN_ORDER] + [
+        ('delete_rule', 'postrouting: masq/a'), ('delete_rule', 'postrouting: masq/b'),
+        ('add_rule', 'postrouting: masq/a'), ('add_rule', 'postrouting: masq/b'),
+        ('delete_table', 'ip linuxnet')]
+    assert [x.args.get('table') for x in acts if x.op == 'delete_rule'] == ['ip linuxnet'] * 2
+    moved_b = acts[-2].args['_compiled']
+    assert (moved_b.text, moved_b.digest) == (b.text, b.digest)  # what b's owner compiles
+    batch = nft_backend.batch_ops(acts)
+    assert [(o.kind, o.family) for o in batch] == [('newtable', 1)] + [('newchain', 1)] * 4 + [
+        ('delrule', 2)] * 2 + [('newrule', 1)] * 2 + [('deltable', 2)]
+    # b's owner then finds its rule in place: nothing to do
+    after = nft_backend.observed_after(have, acts)
+    assert after.legacy == [] and all(o.where is None for o in after.owned)
+    assert nft_backend.plan_rules([b], after, lambda rid: rid == 'masq/b') == []
+
+
+def test_an_old_table_with_foreign_content_stays_but_loses_our_rules():
+    a = compiled(MASQ_A)[0]
+    have = nft_backend.Observed(legacy=[legacy_table(foreign_rules=1)], owned=[legacy_owned(a, 5)])
+    acts = nft_backend.plan_rules([a], have, ALL)
+    assert ('delete_table', 'ip linuxnet') not in ops(acts)
+    assert ('delete_rule', 'postrouting: masq/a') in ops(acts)
+    have = nft_backend.Observed(legacy=[legacy_table(use=5)], owned=[legacy_owned(a, 5)])
+    assert ('delete_table', 'ip linuxnet') not in ops(nft_backend.plan_rules([a], have, ALL))
+
+
+def test_teardown_on_an_old_host_removes_the_old_table_too():
+    a = compiled(MASQ_A)[0]
+    have = nft_backend.Observed(legacy=[legacy_table()], owned=[legacy_owned(a, 5)])
+    assert ops(nft_backend.plan_rules([], have, ALL)) == [
+        ('delete_rule', 'postrouting: masq/a'), ('delete_table', 'ip linuxnet')]
+
+
+def test_a_chain_changed_by_hand_is_refused_before_anything():
+    chains = full_chains()
+    chains['prerouting'] = (0, 0, 'nat')
+    with pytest.raises(PlanError, match='chain prerouting in table inet linuxnet'):
+        BACKEND.check(nft_backend.Observed(True, chains, [], 0, 4))
+    BACKEND.check(nft_backend.Observed(True, full_chains(), [], 0, 4))
