@@ -20,6 +20,9 @@ description:
     our tag are ever changed. No other table, chain or rule is touched.
   - All nftables changes of a run are made in one atomic nfnetlink batch. The table is
     removed when no rule remains in it.
+  - A table C(ip linuxnet) left by an earlier release is migrated by the run: every rule
+    tagged by this collection moves to C(inet linuxnet) and the old table is deleted, in
+    the same batch.
   - Enables C(net.ipv4.ip_forward) and persists it with the drop-in
     C(/etc/sysctl.d/90-linuxnet-container-network.conf), so a reboot or
     C(systemd-sysctl) does not undo it. When no masqueraded network remains in the table,

@@ -36,6 +36,7 @@ description:
     C(forward) C(type filter priority filter)), each tagged with the comment
     C(linuxnet:pub/NETWORK/...#HASH). All changes of a run are one atomic nfnetlink batch;
     nothing outside the table is touched. Rerunning after C(nft flush ruleset) restores them.
+    A table C(ip linuxnet) of an earlier release is migrated into it in the same batch.
   - Forwarding (C(net.ipv4.ip_forward)) is enabled by M(linuxnet.container_network.masquerade).
   - IPv4 only; IPv6 is not handled yet.
 requirements:
