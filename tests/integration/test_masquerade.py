@@ -228,13 +228,18 @@ def test_masquerade_changed_subnet_replaces_only_its_rule(world, play):
 
 def test_masquerade_validation_changes_nothing(play):
     bad = [
-        ({'name': 'x', 'subnet': '172.18.0.0/33', 'bridge': 'br0'}, 'networks[1] (x).subnet'),
+        ({'name': 'x', 'subnet': '172.18.0.0/33', 'bridge': 'br0'}, "networks[1].subnet: '172.18.0.0/33'"),
         ({'name': 'x', 'subnet': 'fd00::/64', 'bridge': 'br0'}, 'IPv6'),
         ({'name': 'x', 'subnet': '172.18.0.0/24', 'bridge': 'br0'}, 'overlaps network br0'),
         ({'name': 'x', 'subnet': '10.1.0.0/24', 'bridge': 'a-very-long-bridge-name'},
-         'not a valid interface name'),
-        ({'name': 'x y', 'subnet': '10.1.0.0/24', 'bridge': 'br0'}, 'networks[1].name'),
-        ({'name': 'x'}, 'subnet and bridge are required'),
+         "networks[1].bridge: 'a-very-long-bridge-name' is 23 bytes long"),
+        ({'name': 'x', 'subnet': '10.1.0.0/24', 'bridge': 'br:1'},
+         "networks[1].bridge: 'br:1' is not a valid interface name"),
+        ({'name': 'x', 'subnet': '10.1.0.1/24', 'bridge': 'br1'},
+         "networks[1].subnet: '10.1.0.1/24' has host bits set; write the network address "
+         '10.1.0.0/24'),
+        ({'name': 'x y', 'subnet': '10.1.0.0/24', 'bridge': 'br0'}, "networks[1].name: 'x y'"),
+        ({'name': 'x'}, 'networks[1].subnet: missing'),
     ]
     for item, words in bad:
         r = play([{MASQ: {'networks': [NET, item]}, 'ignore_errors': True}])

@@ -103,10 +103,17 @@ def test_a_port_conflict_with_another_network_fails_before_any_change(play):
 
 
 @pytest.mark.parametrize('bad, words', [
-    ({'published_ports': [{'container': 'c1', 'host_port': 'http'}]}, ['http']),
-    ({'published_ports': [{'container': 'c1', 'host_port': 80, 'host_ip': '::1'}]}, ['IPv6']),
-    ({'containers': [{'name': 'c0'}, {'name': 'c0'}]}, ['listed twice']),
-    ({'gateway': '10.0.0.1'}, ['not a host address of subnet']),
+    ({'published_ports': [{'container': 'c1', 'host_port': 'http'}]},
+     ["published_ports[0].host_port: 'http' is not a port"]),
+    ({'published_ports': [{'container': 'c1', 'host_port': 80, 'host_ip': '::1'}]},
+     ["published_ports[0].host_ip: '::1' is IPv6"]),
+    ({'containers': [{'name': 'c0'}, {'name': 'c0'}]},
+     ["containers[1].name: 'c0' is listed twice"]),
+    ({'gateway': '10.0.0.1'}, ["gateway: '10.0.0.1' is not a host address of subnet"]),
+    ({'subnet': '172.18.0.1/16'},
+     ["subnet: '172.18.0.1/16' has host bits set; write the network address 172.18.0.0/16"]),
+    ({'variable_prefix': 'container_bridge_network_', 'gateway': '10.0.0.1'},
+     ["container_bridge_network_gateway: '10.0.0.1' is not a host address of subnet"]),
 ])
 def test_bad_input_fails_before_any_stage(play, bad, words):
     before = snapshot()

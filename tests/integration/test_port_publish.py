@@ -202,16 +202,17 @@ def test_check_mode_changes_nothing(world, play):
 def test_validation_and_conflicts_change_nothing(world, play):
     base = {'host_port': 8080, 'container_address': '172.18.0.10'}
     bad = [
-        (dict(base, host_port=0), 'publications[0].host_port: port 0 is out of range'),
+        (dict(base, host_port=0), 'publications[0].host_port: 0 is out of range'),
         (dict(base, host_port=70000), 'out of range'),
         (dict(base, host_port='9010-9000'), 'reversed'),
         (dict(base, host_port='9000-9010', container_port='80-81'), 'different lengths'),
         (dict(base, host_port='http'), 'is not a port'),
-        (dict(base, protocol='sctp'), 'protocol'),
-        (dict(base, host_ip='10.0.0.300'), 'host_ip'),
+        (dict(base, protocol='sctp'), 'protocol'),  # the argument spec's choices
+        (dict(base, host_ip='10.0.0.300'), "publications[0].host_ip: '10.0.0.300' is not an IP"),
         (dict(base, host_ip='127.0.0.1'), 'loopback'),
-        (dict(base, container_address='10.9.9.9'), 'outside the network'),
-        (dict(base, container_address='nope'), 'container_address'),
+        (dict(base, container_address='10.9.9.9'), 'not a host address of subnet 172.18.0.0/16 '
+                                                   '(it is outside it)'),
+        (dict(base, container_address='nope'), "publications[0].container_address: 'nope'"),
     ]
     for item, words in bad:
         r = play([dict(publish([item]), ignore_errors=True)])
@@ -222,7 +223,7 @@ def test_validation_and_conflicts_change_nothing(world, play):
     for a, b in ((dict(base, host_port='8000-8100'), base),
                  (dict(base, host_ip='10.0.0.1'), base)):
         r = play([dict(publish([a, b]), ignore_errors=True)])
-        assert r[0]['_status'] == 'failed' and 'publish the same host' in r[0]['msg'], r
+        assert r[0]['_status'] == 'failed' and 'published twice' in r[0]['msg'], r
         assert 'table inet linuxnet' not in nft_tables()
     # same port, other protocol or other host_ip: fine
     r = play([publish([dict(base, host_ip='10.0.0.1'), dict(base, host_ip='10.0.0.3'),
