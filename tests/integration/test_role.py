@@ -114,21 +114,27 @@ def test_containers_follow_the_variables_and_keep_their_addresses(play):
 
 BAD_VARIABLES = [
     ({'container_bridge_network_containers': [{'name': 'a', 'address': '10.0.0.5'}]},
-     'not a host address of subnet'),
-    ({'container_bridge_network_containers': [{'name': 'a'}, {'name': 'a'}]}, 'listed twice'),
+     "container_bridge_network_containers[0].address: '10.0.0.5' is not a host address of "
+     "subnet"),
+    ({'container_bridge_network_containers': [{'name': 'a'}, {'name': 'a'}]},
+     "container_bridge_network_containers[1].name: 'a' is listed twice"),
     ({'container_bridge_network_containers': [{'name': 'a', 'address': '172.18.0.1'}]},
-     'is the gateway'),
+     "container_bridge_network_containers[0].address: '172.18.0.1' is the gateway"),
     ({'container_bridge_network_containers': [{'name': 'a', 'address': '172.18.0.9'},
                                               {'name': 'b', 'address': '172.18.0.9'}]},
-     'both have address'),
+     "container_bridge_network_containers[1].address: '172.18.0.9' is listed twice"),
     ({'container_bridge_network_published_ports': [{'container': 'nope', 'host_port': 80}]},
-     "names container 'nope'"),
-    ({'container_bridge_network_subnet': '172.18.0.0/33'}, 'subnet'),
+     "container_bridge_network_published_ports[0].container: 'nope' is not in containers"),
+    ({'container_bridge_network_subnet': '172.18.0.0/33'},
+     "container_bridge_network_subnet: '172.18.0.0/33'"),
     ({'container_bridge_network_containers': [{'name': 'a/b'}],
-      'container_bridge_network_published_ports': []}, 'a/b'),
+      'container_bridge_network_published_ports': []},
+     "container_bridge_network_containers[0].name: 'a/b'"),
     ({'container_bridge_network_containers': [{'name': 'a', 'host_ifname': 'x' * 16}],
-      'container_bridge_network_published_ports': []}, 'at most 15'),
-    ({'container_bridge_network_bridge': 'br 0'}, 'br 0'),
+      'container_bridge_network_published_ports': []},
+     "container_bridge_network_containers[0].host_ifname: 'xxxxxxxxxxxxxxxx' is 16 bytes "
+     "long, Linux allows at most 15"),
+    ({'container_bridge_network_bridge': 'br 0'}, "container_bridge_network_bridge: 'br 0'"),
 ]
 
 
