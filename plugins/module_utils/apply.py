@@ -10,7 +10,7 @@ import errno
 import ipaddress
 import os
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import observe, rtnl
+from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError,
 )
@@ -36,15 +36,18 @@ class Applier(object):
     def __init__(self, kernel, have=None):
         self.k = kernel
         self._index = {}
+        self._groups = {}  # ns -> link groups in use, as observed (new links are in 0)
         if have is not None:
             self.prime(have)
 
     def prime(self, have):
-        """Take interface indices from the observation instead of looking each one up."""
+        """Take interface indices (and link groups) from the observation instead of
+        looking each one up."""
         views = list(getattr(have, 'views', {}).items())
         if getattr(have, 'host', None) is not None:
             views.append((None, have.host))
         for ns, view in views:
+            self._groups[ns] = set([0]) | set(l.group for l in view.links.values())
             for name, link in view.links.items():
                 if link.index is not None and link.index > 0:
                     self._index[(ns, name)] = link.index
@@ -65,8 +68,6 @@ class Applier(object):
         self.k.create_netns(a.target)
         # lo is ifindex 1 in every new namespace
         rtnl.set_link(self.k.raw(a.target), 1, up=True, alias=a.args.get('alias') or None)
-        # nothing else is in it: later stages need not read it
-        self.k.views[a.target] = observe.fresh_view(a.args.get('alias'))
 
     def netns_delete(self, a):
         self.k.delete_netns(a.target)
@@ -114,7 +115,7 @@ class Applier(object):
                 indices.append(self.index(a.target, ns))
             except RuntimeError:
                 pass  # already gone
-        self.k.delete_links(ns, indices)
+        self.k.delete_links(ns, indices, self._groups.get(ns))
 
     def link_set(self, a):
         ns = a.args.get('netns')
@@ -157,15 +158,7 @@ class Applier(object):
     # -- driver -----------------------------------------------------------
 
     def _forget(self, a):
-        """Drop the cached indices and namespace views the action may have made stale."""
-        if a.op == 'netns_delete':
-            self.k.forget(a.target)
-        elif a.op in _RESETS_INDEX:
-            self.k.views.clear()
-        elif a.op != 'netns_create':  # netns_create() left the new namespace's view
-            self.k.forget(a.args.get('netns'))
-            if a.op == 'veth_create':
-                self.k.forget(None)
+        """Drop the cached indices the action may have made stale."""
         if a.op in _RESETS_INDEX:
             self._index = {}
         elif a.op in ('veth_create', 'bridge_create'):
@@ -219,5 +212,4 @@ class Applier(object):
             except Exception:
                 pass
             self._index = {}
-            self.k.views.clear()
         return undone

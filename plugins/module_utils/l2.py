@@ -24,10 +24,15 @@ class _Resource(object):
     """Shared parts: kernel context and applying through :class:`Applier`."""
 
     def context(self, module):
-        return Kernel(predict_missing=module.check_mode)
+        return observe.Reading(Kernel(), predict_missing=module.check_mode)
 
     def apply(self, ctx, actions, have=None):
-        Applier(ctx, have).apply(actions)
+        try:
+            Applier(ctx.kernel, have).apply(actions)
+        except Exception:
+            ctx.views.clear()
+            raise
+        ctx.applied(actions)
 
     def result(self, want, have, actions):
         return {}

@@ -64,6 +64,16 @@ class _NatResource(object):
 
     backend_class = NftBackend
 
+    @staticmethod
+    def in_scope(want):
+        """-> a predicate on rule ids: those this resource manages for ``want``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def specs(want):
+        """-> the nat_model.RuleSpec list ``want`` takes."""
+        raise NotImplementedError
+
     def __init__(self, backend=None):
         self._backend = backend
 

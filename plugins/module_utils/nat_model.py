@@ -21,7 +21,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils import 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ValidationError)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import (
-    NAME_RE, Path, ports_text)
+    Path, ports_text)
 
 LOOPBACK = ipaddress.IPv4Network('127.0.0.0/8')
 MAX_EXPANDED_PORTS = 1024

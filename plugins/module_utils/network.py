@@ -41,6 +41,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.network
     network_want, publications,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import Kernel
+from ansible_collections.linuxnet.container_network.plugins.module_utils.observe import Reading
 from ansible_collections.linuxnet.container_network.plugins.module_utils.persist import (
     PersistResource,
 )
@@ -64,11 +65,12 @@ class _Ctx(object):
     """One kernel context for the L2 stages, one NAT backend, the firewall, persistence."""
 
     def __init__(self, module, present):
-        self.kernel = Kernel(predict_missing=module.check_mode)
+        self.kernel = Kernel()
         # Every namespace is read once, with all that the stages after netns look at
         # (the bridge ports' hairpin flags only when bridge_port runs).
-        self.kernel.read_hint = {'netns': {'addresses': True, 'routes': (4,)},
-                                 'host': {'addresses': True, 'hairpin': present}}
+        self.reading = Reading(self.kernel, predict_missing=module.check_mode, read_hint={
+            'netns': {'addresses': True, 'routes': (4,)},
+            'host': {'addresses': True, 'hairpin': present}})
         self.nat = MasqueradeResource().context(module)
         self.firewall = FirewallResource().context(module)
         self.persistence = PersistResource().context(module)
@@ -144,7 +146,7 @@ class NetworkResource(object):
         extra, done = {}, []
         try:
             for s in want['l2']:
-                actions, more = converge(s.resource, ctx.kernel, s.want, check_mode, diff,
+                actions, more = converge(s.resource, ctx.reading, s.want, check_mode, diff,
                                          result, stage=s.name)
                 done.extend([] if check_mode else actions)
                 _merge(extra, more)

@@ -19,6 +19,9 @@ __metaclass__ = type
 import socket
 import struct
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import (  # noqa: F401  pylint: disable=unused-import
+    IFNAMSIZ)  # the one definition; ifname_bytes (nft_expr) checks against it
+
 # ---------------------------------------------------------------- constants
 NFPROTO_UNSPEC = 0
 NFPROTO_INET = 1
@@ -112,7 +115,6 @@ NFTNL_UDATA_RULE_COMMENT = 0
 
 IPPROTO = {'tcp': socket.IPPROTO_TCP, 'udp': socket.IPPROTO_UDP}
 IPPROTO_NAMES = dict((v, k) for k, v in IPPROTO.items())
-IFNAMSIZ = 16
 
 
 # ---------------------------------------------------------------- TLV codec

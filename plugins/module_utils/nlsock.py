@@ -154,21 +154,14 @@ class Kernel(object):
     """Netlink access to the host namespace and to named namespaces.
 
     One socket per namespace, opened on first use and cached; ``close()``
-    releases them all. ``ns=None`` means the host (the module's own) namespace.
+    releases them all. ``ns=None`` means the host (the module's own) namespace. What a
+    run has read through them is :class:`observe.Reading`'s, not the sockets'.
     """
 
-    def __init__(self, predict_missing=False):
-        # In check mode, what an earlier task of the same play would have created (a
-        # namespace, a bridge, a host end) is observed as new and empty instead of
-        # failing the run, so a whole role can be checked on a fresh host.
-        self.predict_missing = predict_missing
+    def __init__(self):
         self._raw = {}     # ns -> netlink socket opened in it (rtnl requests)
         self._run_dir_ready = False
         self._held = None
-        # Views of namespaces read in this run (observe.ns_view), and what to read in
-        # addition to what is asked ({'host'|'netns': {'addresses', 'routes', 'hairpin'}}).
-        self.views = {}
-        self.read_hint = {}
 
     def __enter__(self):
         return self
@@ -232,10 +225,6 @@ class Kernel(object):
             return out
         self._raw.update(_in_thread(hop))
 
-    def forget(self, ns):
-        """A change was made in ``ns`` (None: host): its cached view is stale."""
-        self.views.pop(ns, None)
-
     def ns_fd(self, ns):
         """An open fd of the namespace (caller closes)."""
         return os.open(netns_path(ns), os.O_RDONLY | os.O_CLOEXEC)
@@ -269,21 +258,19 @@ class Kernel(object):
             self._held = held_netns_inodes()
         return self._held
 
-    def delete_links(self, ns, indices):
+    def delete_links(self, ns, indices, used_groups=None):
         """Delete links by index; several at once by one RTM_DELLINK of a link group.
 
         Each RTM_DELLINK waits for an RCU grace period in the kernel (~30 ms); a group
         delete unregisters all the group's links (and veth peers) after a single one.
-        Links already gone (ENODEV) count as deleted.
+        ``used_groups``: the link groups the namespace's links are in, when the caller
+        knows them (read otherwise). Links already gone (ENODEV) count as deleted.
         """
         sock = self.raw(ns)
         indices = list(indices)
         if len(indices) > 1:
-            # a cached view holds every link and is current (forgotten on any change)
-            view = self.views.get(ns)
-            if view is not None:
-                used = set(l.group for l in view.links.values())
-            else:
+            used = used_groups
+            if used is None:
                 used = set(l['group'] for l in rtnl.links(sock))
             group = _BATCH_GROUP
             while group in used:

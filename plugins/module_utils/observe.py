@@ -47,11 +47,65 @@ def _versions(routes):
     return frozenset((4, 6) if routes is True else (routes or ()))
 
 
+class Reading(object):
+    """What one module run has read of the kernel, over a :class:`nlsock.Kernel` (the
+    sockets): the views of the namespaces read so far, what to read in addition to what
+    is asked (``read_hint``: ``{'host'|'netns': {'addresses', 'routes', 'hairpin'}}``, so
+    a composite reads each namespace once) and, in check mode, ``predict_missing``: what
+    an earlier task of the same play would have created (a namespace, a bridge) is
+    observed as new and empty instead of failing the run.
+
+    The context of the L2 resources. Changes flow one way: after applying, the resource
+    hands the actions to :meth:`applied`, which drops what they made stale.
+    """
+
+    def __init__(self, kernel, predict_missing=False, read_hint=None):
+        self.kernel = kernel
+        self.predict_missing = predict_missing
+        self.read_hint = read_hint or {}
+        self.views = {}
+
+    def raw(self, ns=None):
+        return self.kernel.raw(ns)
+
+    def open_many(self, names):
+        self.kernel.open_many(names)
+
+    def forget(self, ns):
+        """A change was made in ``ns`` (None: host): its view is stale."""
+        self.views.pop(ns, None)
+
+    def applied(self, actions):
+        """What these (applied) L2 actions make stale; a namespace just created holds
+        its ``lo`` only, known without reading it (:func:`fresh_view`)."""
+        for a in actions:
+            if a.op == 'netns_delete':
+                self.forget(a.target)
+            elif a.op == 'link_delete':  # may take a veth peer in another namespace
+                self.views.clear()
+            elif a.op == 'netns_create':
+                self.views[a.target] = fresh_view(a.args.get('alias'))
+            else:
+                self.forget(a.args.get('netns'))
+                if a.op == 'veth_create':
+                    self.forget(None)
+
+    def close(self):
+        self.kernel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
 def ns_view(k, ns=None, addresses=True, routes=(), hairpin=False):
-    """:func:`read_ns` of namespace ``ns`` (None: host) through ``k``'s cache of views.
+    """:func:`read_ns` of namespace ``ns`` (None: host) through the :class:`Reading` ``k``.
 
     A view read earlier in this module run is reused while it holds what is asked
-    and nothing was applied in that namespace since (:meth:`Kernel.forget`). A read
+    and nothing was applied in that namespace since (:meth:`Reading.applied`). A read
     also takes what ``k.read_hint`` says later stages will ask for, so that a composite
     (several resources in one call) reads each namespace once.
     """

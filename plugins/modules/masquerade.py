@@ -20,7 +20,7 @@ description:
     our tag are ever changed. No other table, chain or rule is touched.
   - All nftables changes of a run are made in one atomic nfnetlink batch. The table is
     removed when no rule remains in it.
-  - A table C(ip linuxnet) left by an earlier release is migrated by the run: every rule
+  - A table C(ip linuxnet) left by an earlier release is migrated by the run. Every rule
     tagged by this collection moves to C(inet linuxnet) and the old table is deleted, in
     the same batch.
   - Enables C(net.ipv4.ip_forward) and persists it with the drop-in
@@ -46,7 +46,7 @@ options:
         type: str
         required: true
       subnet:
-        description: IPv4 subnet of the containers, for example C(172.18.0.0/16). Required when present.
+        description: IPv4 subnet of the containers, host bits zero, for example C(172.18.0.0/16). Required when present.
         type: str
       bridge:
         description: The network's bridge; traffic leaving through it is not masqueraded. Required when present.

@@ -52,7 +52,7 @@ options:
     description: The network's bridge. Required when O(state=present).
     type: str
   subnet:
-    description: The network's IPv4 subnet; every container address must be in it. Required when O(state=present).
+    description: The network's IPv4 subnet, host bits zero; every container address must be in it. Required when O(state=present).
     type: str
   publications:
     description: Every publication of the network.

@@ -34,6 +34,7 @@ def build(n=N):
     from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import (
         NetnsResource, VethResource,
     )
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.observe import Reading
     from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
         Kernel, PYROUTE2_VERSION,
     )
@@ -47,7 +48,7 @@ def build(n=N):
                    'pool': None, 'reserved': []}
 
     def converge(resource, params):
-        with Kernel() as k:
+        with Reading(Kernel()) as k:
             want = resource.want(params)
             have = resource.observe(k, want)
             actions = resource.plan(want, have)
