@@ -31,6 +31,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import sys
 import traceback
 
 
@@ -95,7 +96,9 @@ def run_module(resource, argument_spec, has_lib, lib_error, **module_kwargs):
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            **module_kwargs)
     if not has_lib:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=lib_error)
+        # missing_library/python: what the role needs to install it for this interpreter
+        module.fail_json(msg=missing_required_lib('pyroute2'), exception=lib_error,
+                         missing_library='pyroute2', python=sys.executable)
     run(module, resource)
 
 
