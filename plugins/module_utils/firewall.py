@@ -22,6 +22,10 @@ traffic through, each through that firewall's own interface:
 ``auto`` run added) but warns all the same. ``state: absent`` removes what this network
 added. want -> observe -> plan (explicit actions, also the check mode and ``--diff``
 prediction) -> apply, as every resource.
+
+Longer than ~300 lines because it is one resource over three firewalls: the detection
+and the plan that chooses between firewalld and iptables must see all of them; each
+firewall's own commands live in ``fw_firewalld``/``fw_iptables``.
 """
 from __future__ import absolute_import, division, print_function
 

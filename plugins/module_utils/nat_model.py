@@ -96,6 +96,7 @@ def masquerade_scope(want):
     rids = set('masq/%s' % n['name'] for n in want['networks'])
     return lambda rid: rid in rids
 
+
 def masquerade_specs(want):
     return [RuleSpec('masq/%s' % n['name'], 'postrouting', saddr=n['subnet'],
                      oif_not=n['bridge'], action='masquerade')
@@ -184,7 +185,7 @@ def with_addresses(want, addresses):
     (``{container: address}``, the veth allocation), for publications that name their
     container instead of giving its address."""
     pubs = [p if p['addr'] is not None else _with_address(p, addresses[p['container']],
-                                                           want['subnet'])
+                                                          want['subnet'])
             for p in want['publications']]
     return dict(want, publications=pubs)
 
@@ -192,6 +193,7 @@ def with_addresses(want, addresses):
 def publish_scope(want):
     prefix = 'pub/%s/' % want['network']
     return lambda rid: rid.startswith(prefix)
+
 
 def publish_specs(want):
     if want['state'] != 'present':

@@ -49,6 +49,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.runner 
     ApplyError, PlanError, converge, record,
 )
 
+
 class _Stage(object):
     """One step of the pipeline: its name (labels its actions and diff), its resource,
     its input (built once, by the resource's own ``want``)."""

@@ -8,10 +8,14 @@ which family it applies to with ``meta nfproto`` (left out of the rule text wher
 ``ip``/``ip6`` match implies it, as ``nft list`` does). Base chains use the standard
 priorities (dstnat -100, srcnat 100, filter 0), as iptables-nft, Docker and firewalld do.
 
-Migration: releases before 0.1.0's inet table kept the rules in ``ip linuxnet``. A run
+Migration: earlier releases kept the rules in table ``ip linuxnet``. A run
 that finds that table moves every rule of ours out of it (any network's: the moved rule
 is exactly what its owner compiles, so the owner's next run changes nothing) and deletes
 it, in the same atomic batch that adds the new table: no moment without the rules.
+
+Longer than ~300 lines because compile, observe, plan, migrate and apply are the one
+backend's five faces of the same table layout (chains, families, tags); split, each part
+would import the others' constants and nothing else.
 """
 from __future__ import absolute_import, division, print_function
 

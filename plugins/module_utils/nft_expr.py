@@ -17,6 +17,8 @@ import struct
 from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_codec as c
 
 # ---------------------------------------------------------------- expressions
+
+
 class Expr(object):
     """One nftables expression: its name and its (type, payload) attributes."""
 
@@ -94,7 +96,7 @@ def immediate_data(value, dreg):
 def verdict(code):
     return Expr('immediate', [(c.NFTA_IMMEDIATE_DREG, c.be32(c.NFT_REG_VERDICT)),
                               (c.NFTA_IMMEDIATE_DATA, [(c.NFTA_DATA_VERDICT,
-                                                      [(c.NFTA_VERDICT_CODE, c.be32s(code))])])])
+                                                        [(c.NFTA_VERDICT_CODE, c.be32s(code))])])])
 
 
 def masq():

@@ -16,6 +16,8 @@ import struct
 from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_codec as c
 
 # ---------------------------------------------------------------- renderer
+
+
 def _mask_prefix(mask):
     v = struct.unpack('>I', mask)[0]
     n = bin(v).count('1')
@@ -55,7 +57,7 @@ def render_exprs(exprs):
             elif name == 'meta':
                 key = c.unbe32(a[c.NFTA_META_KEY])
                 reg[c.unbe32(a[c.NFTA_META_DREG])] = {'what': c.META_KEYS.get(key, 'meta key %d' % key),
-                                                  'kind': 'meta%d' % key}
+                                                      'kind': 'meta%d' % key}
             elif name == 'fib':
                 reg[c.unbe32(a[c.NFTA_FIB_DREG])] = {'what': 'fib daddr type', 'kind': 'fib'}
             elif name == 'ct':

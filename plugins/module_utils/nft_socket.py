@@ -6,6 +6,9 @@
 pyroute2 provides the NETLINK_NETFILTER socket, message headers, sequence numbers, the
 batch transport and error reporting (``NetlinkError``), which behave the same in 0.7.2 and
 0.9.7; the payloads that carry logic are bytes from :mod:`nft_codec` (see there why).
+
+Longer than ~300 lines because of the three message classes' attribute maps (the
+kernel's attribute lists, declared once) and the dumped objects they are read into.
 """
 from __future__ import absolute_import, division, print_function
 

@@ -11,6 +11,9 @@ keeps talking to the namespace it was opened in, at ~1 ms per namespace.
 Named namespaces follow iproute2's layout (``/run/netns/NAME``, a bind mount of
 the namespace's nsfs inode, ``/run/netns`` a shared mount point), so ``ip netns
 list`` and ``ip netns exec`` see exactly what we create.
+
+Longer than ~300 lines because namespace creation and deletion (mounts, the processes
+still in a namespace, batched link deletes) belong with the sockets they hand out.
 """
 from __future__ import absolute_import, division, print_function
 

@@ -21,6 +21,9 @@ through :func:`runner.run`) on ``network.json`` with a stand-in for ``AnsibleMod
 same want -> observe -> plan -> apply, so the first Ansible run after the reboot finds
 nothing to change, and a failure ends the unit with the message a module run would give
 (in the journal). ``state: absent`` or ``persistent: false`` removes all of it.
+
+Longer than ~300 lines because it holds both ends of one contract: what the resource
+installs (files, unit, drop-ins) and the boot side that reads it back.
 """
 from __future__ import absolute_import, division, print_function
 

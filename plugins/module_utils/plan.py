@@ -5,6 +5,9 @@
 
 Pure functions of (want, have): no kernel access, so they are unit-tested with
 hand-made snapshots. ``have`` objects come from :mod:`observe`.
+
+Longer than ~300 lines because it plans all four L2 resources, which share the owner
+checks and the address allocation.
 """
 from __future__ import absolute_import, division, print_function
 

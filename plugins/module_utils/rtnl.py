@@ -37,6 +37,9 @@ pyroute2 is imported the plain way (its public submodules; Python runs the packa
 than with the stand-in package pyroute2_lite registered before (0.9.7: median 235 ms
 against 350 ms CPU; 0.7.2: 120 ms against 265 ms), once per module process, not per
 namespace. nftables is the ``nft_*`` modules' business.
+
+Longer than ~300 lines because every rtnetlink request the L2 modules make (links,
+addresses, routes, bridge ports; dumps and changes) is here, each a few lines.
 """
 from __future__ import absolute_import, division, print_function
 

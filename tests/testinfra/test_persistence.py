@@ -89,7 +89,7 @@ def test_after_reboot_the_unit_restored_the_network(host, hv, rebooted):
 
 
 def test_after_reboot_a_service_in_netns0_answers_on_the_published_port(host, hv, systemd,
-                                                                         rebooted):
+                                                                        rebooted):
     if not rebooted:
         if systemd:  # netns_service.yml only enabled it: it starts at the next boot
             assert host.run("systemctl is-active %s" % SERVICE).stdout.strip() != "active"

@@ -163,7 +163,7 @@ def test_strict_forward_ports_is_read_from_the_config(tmp_path):
 
 def chain(family, table_name, name, hook, policy, rules=()):
     c = nft_socket.Chain(name, hook=hook, priority=0, ctype='filter', policy=policy, family=family,
-                  table=table_name)
+                         table=table_name)
     c.rules = [nft_socket.Rule(name, i + 1, None, nft_expr.decode_exprs(nft_expr.encode_exprs(r)))
                for i, r in enumerate(rules)]
     return c

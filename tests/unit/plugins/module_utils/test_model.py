@@ -130,7 +130,7 @@ def test_port_name_bad():
     assert "ports[0].name: 'p 0'" in msg
     assert "bridge: 'br 0'" in fails(model.ports_want, {'bridge': 'br 0', 'ports': []})
     assert "ports[0].name: 'br0' is the bridge itself" in fails(model.ports_want,
-                                        {'bridge': 'br0', 'ports': [{'name': 'br0'}]})
+                                                                {'bridge': 'br0', 'ports': [{'name': 'br0'}]})
 
 
 def test_empty_ifname():
@@ -207,7 +207,7 @@ def test_duplicate_address_across_pairs():
 def test_duplicate_bridge_and_port():
     assert "bridges[1].name: 'br0' is listed twice" in fails(bridges, {'name': 'br0'}, {'name': 'br0'})
     assert "ports[1].name: 'v0' is listed twice" in fails(model.ports_want,
-                                {'bridge': 'br0', 'ports': [{'name': 'v0'}, {'name': 'v0'}]})
+                                                          {'bridge': 'br0', 'ports': [{'name': 'v0'}, {'name': 'v0'}]})
 
 
 def test_host_peer_same_name_without_netns():

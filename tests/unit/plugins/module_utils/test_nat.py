@@ -33,9 +33,9 @@ def ops(actions):
 
 
 MASQ_A = nat_model.RuleSpec('masq/a', 'postrouting', saddr=ipaddress.ip_network('10.1.0.0/20'),
-                      oif_not='bra', action='masquerade')
+                            oif_not='bra', action='masquerade')
 MASQ_B = nat_model.RuleSpec('masq/b', 'postrouting', saddr=ipaddress.ip_network('10.2.0.0/24'),
-                      oif_not='brb', action='masquerade')
+                            oif_not='brb', action='masquerade')
 
 
 # ------------------------------------------------------------------ tags
@@ -70,7 +70,7 @@ def test_plan_converged_is_empty():
 def test_plan_replaces_only_the_changed_rule():
     old = compiled(MASQ_A, MASQ_B)
     new_a = nat_model.RuleSpec('masq/a', 'postrouting', saddr=ipaddress.ip_network('10.1.0.0/21'),
-                         oif_not='bra', action='masquerade')
+                               oif_not='bra', action='masquerade')
     want = compiled(new_a, MASQ_B)
     have = nft_backend.Observed(True, full_chains(), [owned(old[0], 5), owned(old[1], 6)], 0, 4)
     acts = nft_backend.plan_rules(want, have, ALL)
@@ -235,7 +235,7 @@ def test_conflict_with_another_network_is_a_plan_error():
         network='net2', bridge='br2', subnet='10.9.0.0/24'))
     other_rules = compiled(*nat.PortPublishResource.specs(other))
     have_nat = nft_backend.Observed(True, full_chains(), [owned(c, i) for i, c in enumerate(other_rules)],
-                            0, 4)
+                                    0, 4)
     w = r.want(pub_params({'host_port': 8010, 'container_address': '172.18.0.2'}))
     have = {'nat': have_nat, 'compiled': compiled(*r.specs(w)), 'backend': BACKEND,
             'ip_forward': '1'}
@@ -260,7 +260,7 @@ def test_pub_from_rid():
 # ------------------------------------------------------------------ masquerade resource
 def masq_have(owned_rules=(), ip_forward='0', dropin=None, specs=()):
     return {'nat': nft_backend.Observed(bool(owned_rules), full_chains() if owned_rules else {},
-                                list(owned_rules), 0, 4 if owned_rules else 0),
+                                        list(owned_rules), 0, 4 if owned_rules else 0),
             'compiled': compiled(*specs), 'backend': BACKEND, 'ip_forward': ip_forward,
             'dropin': dropin}
 

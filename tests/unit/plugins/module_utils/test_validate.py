@@ -101,7 +101,7 @@ BAD = [
     (validate.ports, ('http',), "x: 'http' is not a port or port range"),
     (validate.ports, (True,), 'x: True is not a port or port range'),
     (validate.one_of, ('icmp', ('tcp', 'udp'), 'x'), "x: 'icmp' is not one of: tcp, udp; "
-                                                "use one of them"),
+     "use one of them"),
     (validate.unique, ([('a[0]', 'v', 1), ('a[1]', 'v', 1)],),
      "a[1]: 'v' is listed twice (also at a[0]); list it once"),
 ]
