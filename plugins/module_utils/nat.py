@@ -32,6 +32,7 @@ SYSCTL_DROPIN_CONTENT = (
     '# networks are masqueraded, so the host routes between them and its uplinks.\n'
     '# Removed when the last masqueraded network is removed.\n'
     'net.ipv4.ip_forward = 1\n')
+ROUTE_LOCALNET = '/proc/sys/net/ipv4/conf/%s/route_localnet'
 HOST_OPS = ('set_sysctl', 'write_file', 'remove_file')
 
 
@@ -133,35 +134,7 @@ class MasqueradeResource(_NatResource):
         return actions
 
     def apply(self, ctx, actions, have=None):
-        rules = [a for a in actions if a.op not in HOST_OPS]
-        ctx.backend.apply(rules)
-        self.apply_host(actions, done=rules)
-
-    @staticmethod
-    def apply_host(actions, done):
-        """The sysctl and its drop-in file (after the rules went in)."""
-        done = list(done)
-        for a in actions:
-            try:
-                if a.op == 'set_sysctl':
-                    with open(IP_FORWARD_PATH, 'w') as f:
-                        f.write(a.args['value'] + '\n')
-                elif a.op == 'write_file':
-                    d = os.path.dirname(SYSCTL_DROPIN)
-                    if not os.path.isdir(d):
-                        os.makedirs(d, 0o755)
-                    tmp = SYSCTL_DROPIN + '.tmp'
-                    with open(tmp, 'w') as f:
-                        f.write(SYSCTL_DROPIN_CONTENT)
-                    os.chmod(tmp, 0o644)
-                    os.rename(tmp, SYSCTL_DROPIN)
-                elif a.op == 'remove_file':
-                    os.unlink(SYSCTL_DROPIN)
-                else:
-                    continue
-            except (IOError, OSError) as e:
-                raise ApplyError(a, e, done)
-            done.append(a)
+        commit(ctx.backend, actions)
 
     def render(self, want, have, actions):
         before, after = self._diff_rules(want, have)
@@ -177,6 +150,32 @@ class MasqueradeResource(_NatResource):
         return '\n'.join(before) + '\n', '\n'.join(after) + '\n'
 
 
+def apply_host(actions, done):
+    """The host-side actions among ``actions`` (sysctls, the drop-in file), in order."""
+    done = list(done)
+    for a in actions:
+        try:
+            if a.op == 'set_sysctl':
+                with open(a.args.get('_path') or IP_FORWARD_PATH, 'w') as f:
+                    f.write(a.args['value'] + '\n')
+            elif a.op == 'write_file':
+                d = os.path.dirname(SYSCTL_DROPIN)
+                if not os.path.isdir(d):
+                    os.makedirs(d, 0o755)
+                tmp = SYSCTL_DROPIN + '.tmp'
+                with open(tmp, 'w') as f:
+                    f.write(SYSCTL_DROPIN_CONTENT)
+                os.chmod(tmp, 0o644)
+                os.rename(tmp, SYSCTL_DROPIN)
+            elif a.op == 'remove_file':
+                os.unlink(SYSCTL_DROPIN)
+            else:
+                continue
+        except (IOError, OSError) as e:
+            raise ApplyError(a, e, done)
+        done.append(a)
+
+
 class PortPublishResource(_NatResource):
     """Module ``port_publish``: the full set of publications of one network."""
 
@@ -184,17 +183,42 @@ class PortPublishResource(_NatResource):
     in_scope = staticmethod(nat_model.publish_scope)
     specs = staticmethod(nat_model.publish_specs)
 
+    def have(self, ctx, want, nat):
+        have = super(PortPublishResource, self).have(ctx, want, nat)
+        value = None
+        if want['bridge']:
+            # a bridge an earlier step creates (check mode) will start with the default
+            value = _read(ROUTE_LOCALNET % want['bridge'])
+            if value is None and want['state'] == 'present':
+                value = _read(ROUTE_LOCALNET % 'default')
+        have['route_localnet'] = value.strip() if value is not None else None
+        return have
+
     def plan(self, want, have):
         self.check_conflicts(want, have['nat'])
-        return self.rule_actions(want, have)
+        return self.rule_actions(want, have) + self.host_actions(want, have)
+
+    @staticmethod
+    def host_actions(want, have):
+        """route_localnet on this network's bridge (never ``all``): on while it has a
+        publication on a loopback address, back off when it has none."""
+        br = want['bridge']
+        if br is None:
+            return []
+        need = nat_model.localhost_publications(want)
+        cur = have['route_localnet']
+        if need == (cur == '1'):
+            return []
+        return [Action('set_sysctl', 'net.ipv4.conf.%s.route_localnet' % br,
+                       value='1' if need else '0', _path=ROUTE_LOCALNET % br)]
 
     @classmethod
     def check_conflicts(cls, want, nat):
         """PlanError when another network publishes one of the same host ports (their
         rule ids say what they publish); needs no container address."""
         scope = cls.in_scope(want)
-        for o in nat.owned:
-            if scope(o.rid) or not o.rid.endswith('/pre'):
+        for o in nat.owned:  # /pre: all or one address; /out alone: a loopback address
+            if scope(o.rid) or not o.rid.endswith(('/pre', '/out')):
                 continue
             other = nat_model.pub_from_rid(o.rid)
             if other is None:
@@ -208,10 +232,15 @@ class PortPublishResource(_NatResource):
                            nat_model.pub_label(other)))
 
     def apply(self, ctx, actions, have=None):
-        ctx.backend.apply(actions)
+        commit(ctx.backend, actions)
 
     def render(self, want, have, actions):
         before, after = self._diff_rules(want, have)
+        if want['bridge'] is not None:
+            sysctl = 'sysctl net.ipv4.conf.%s.route_localnet = %%s' % want['bridge']
+            set_to = [a.args['value'] for a in actions if a.op == 'set_sysctl']
+            before.append(sysctl % have['route_localnet'])
+            after.append(sysctl % (set_to[-1] if set_to else have['route_localnet']))
         return ('\n'.join(before) + ('\n' if before else ''),
                 '\n'.join(after) + ('\n' if after else ''))
 
@@ -221,3 +250,24 @@ class PortPublishResource(_NatResource):
             res['warnings'] = ['net.ipv4.ip_forward is 0: published ports are reachable from the '
                                'host itself only. The masquerade module enables forwarding.']
         return res
+
+
+def commit(backend, actions, done=()):
+    """Rules and host settings in the safe order: a setting turned off first, then the
+    rules in one transaction, then a setting turned on. route_localnet is never on while
+    the guard rule is not in place."""
+    host = [a for a in actions if a.op in HOST_OPS]
+    off = [a for a in host if a.op == 'remove_file' or a.args.get('value') == '0']
+    on = [a for a in host if a not in off]
+    done = list(done)
+    apply_host(off, done)
+    done.extend(off)
+    rules = [a for a in actions if a.op not in HOST_OPS]
+    try:
+        backend.apply(rules)
+    except ApplyError as e:
+        e.done[:0] = done
+        raise
+    done.extend(rules)
+    apply_host(on, done)
+

@@ -31,7 +31,7 @@ class RuleSpec(object):
     """A backend-neutral rule. Unset fields do not match anything extra.
 
     Matches: ``saddr``/``daddr`` (IPv4Network), ``daddr_not`` (network),
-    ``iif_not``/``oif_not`` (interface names), ``fib_local`` (destination is a
+    ``iif_not``/``oif``/``oif_not`` (interface names), ``fib_local`` (destination is a
     local address), ``proto`` + ``dport`` ((lo, hi)), ``ct_new`` (neither
     established nor related), ``ct_dnat`` (True: was DNATed, False: was not).
     Action: ``masquerade`` | ``drop`` | ``dnat`` (``to_addr``, ``to_port``).
@@ -39,8 +39,8 @@ class RuleSpec(object):
     where its table serves both).
     """
 
-    FIELDS = ('family', 'saddr', 'daddr', 'daddr_not', 'iif_not', 'oif_not', 'fib_local', 'proto',
-              'dport', 'ct_new', 'ct_dnat', 'action', 'to_addr', 'to_port')
+    FIELDS = ('family', 'saddr', 'daddr', 'daddr_not', 'iif_not', 'oif', 'oif_not', 'fib_local',
+              'proto', 'dport', 'ct_new', 'ct_dnat', 'action', 'to_addr', 'to_port')
 
     def __init__(self, rid, chain, **kw):
         unknown = set(kw) - set(self.FIELDS)
@@ -110,7 +110,9 @@ def publish_want(params):
     want = {'network': net, 'state': state, 'bridge': None, 'subnet': None,
             'ingress_protection': bool(params.get('ingress_protection', True)),
             'publications': []}
-    if state == 'absent':
+    if state == 'absent':  # the bridge, when given: its route_localnet is put back
+        if params.get('bridge'):
+            want['bridge'] = v.ifname(params['bridge'], Path().bridge)
         return want
     for key in ('bridge', 'subnet'):
         if not params.get(key):
@@ -161,12 +163,9 @@ def publication(at, p, subnet):
     else:
         host_ip = v.address(host_ip, at.host_ip)
         if host_ip.version != 4:
-            v.fail(at.host_ip, p['host_ip'], 'is IPv6, only IPv4 is handled yet',
-                   'use an IPv4 address of the host')
-        if host_ip in LOOPBACK:
-            v.fail(at.host_ip, p['host_ip'], 'is a loopback address, publishing on loopback '
-                   'is not supported (it needs route_localnet)',
-                   'use another address of the host or leave host_ip out')
+            v.fail(at.host_ip, p['host_ip'], 'is IPv6, only IPv4 is handled yet (::1 and '
+                   'the other IPv6 addresses come with IPv6 support)',
+                   'use an IPv4 address of the host, e.g. 127.0.0.1 for the host only')
     pub = {'host': host, 'cont': cont, 'proto': proto, 'host_ip': host_ip, 'addr': None,
            'container': p.get('container'), 'what': str(at)}
     if p.get('container_address') is None and p.get('container'):
@@ -213,7 +212,11 @@ def publish_specs(want):
             base = 'pub/%s/%s/%s/%s' % (net, p['proto'], hip, ports_text(hrange))
             match = dict(proto=p['proto'], dport=hrange, action='dnat',
                          to_addr=str(p['addr']), to_port=to_port)
-            if p['host_ip'] is not None:
+            if is_localhost(p):
+                # the host's own connections only: nothing arrives from outside for it
+                match['daddr'] = ipaddress.IPv4Network(p['host_ip'])
+                specs.append(RuleSpec(base + '/out', 'output', **match))
+            elif p['host_ip'] is not None:
                 match['daddr'] = ipaddress.IPv4Network(p['host_ip'])
                 specs.append(RuleSpec(base + '/pre', 'prerouting', **match))
                 specs.append(RuleSpec(base + '/out', 'output', **match))
@@ -226,10 +229,29 @@ def publish_specs(want):
         # DNATed back into its own subnet; masquerade so replies come back through us
         specs.append(RuleSpec('pub/%s/hairpin' % net, 'postrouting', saddr=subnet,
                               daddr=subnet, ct_dnat=True, action='masquerade'))
+    if localhost_publications(want):
+        # 127.0.0.1 -> the container leaves through the bridge (route_localnet, set by
+        # the resource on this bridge only): give it the bridge's address, or the
+        # container would answer its own loopback
+        specs.append(RuleSpec('pub/%s/localhost-snat' % net, 'postrouting', saddr=LOOPBACK,
+                              oif=br, action='masquerade'))
+        # CVE-2020-8558: with route_localnet, a neighbour could reach the host's
+        # 127.0.0.1 services; nothing for 127.0.0.0/8 may come in but through lo
+        specs.append(RuleSpec('pub/%s/localhost-guard' % net, 'guard', daddr=LOOPBACK,
+                              iif_not='lo', action='drop'))
     if want['ingress_protection']:
         specs.append(RuleSpec('pub/%s/ingress' % net, 'forward', daddr=subnet, iif_not=br,
                               ct_new=True, ct_dnat=False, action='drop'))
     return specs
+
+
+def is_localhost(pub):
+    """A publication on a loopback address: the host's own connections only."""
+    return pub['host_ip'] is not None and pub['host_ip'] in LOOPBACK
+
+
+def localhost_publications(want):
+    return want['state'] == 'present' and any(is_localhost(p) for p in want['publications'])
 
 
 def publications_overlap(a, b):

@@ -16,7 +16,8 @@ stages of one process:
    removal of unlisted namespaces, each observe -> plan -> apply on one kernel context
    (one netlink socket per namespace, each namespace read once).
 4. **nat**: port_publish's and masquerade's rules diffed together on that one reading
-   and committed as ONE transaction, then ip_forward.
+   and committed as ONE transaction, with the host settings around it (ip_forward,
+   route_localnet: :func:`nat.commit`).
 5. **firewall**, **persistence**.
 
 When a later step fails, what earlier steps of the call created is removed again.
@@ -34,7 +35,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 impo
     BridgeResource, NetnsResource, PortsResource, VethResource,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import (
-    HOST_OPS, MasqueradeResource, PortPublishResource,
+    HOST_OPS, MasqueradeResource, PortPublishResource, commit,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat_plan import diff_rules
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network_model import (
@@ -185,15 +186,15 @@ class NetworkResource(object):
             pub_have['compiled'] + masq_have['compiled'], nat.owned,
             lambda rid: pub_scope(rid) or masq_scope(rid)), nat)
         pub_actions = [a for a in rules if not _rid(a).startswith('masq/')]
+        pub_actions += pub.host_actions(pub_want, pub_have)
         masq_actions = [a for a in rules if _rid(a).startswith('masq/')]
         masq_actions += msq.host_actions(masq.want, masq_have)
         record(pub, pub_want, pub_have, pub_actions, diff, result, publish.name)
         record(msq, masq.want, masq_have, masq_actions, diff, result, masq.name)
         if not check_mode:
-            ctx.backend.apply(rules)
-            done.extend(rules)
-            msq.apply_host(masq_actions, done=[])
-            done.extend(a for a in masq_actions if a.op in HOST_OPS)
+            host = [a for a in pub_actions + masq_actions if a.op in HOST_OPS]
+            commit(ctx.backend, rules + host)
+            done.extend(rules + host)
         more = pub.result(pub_want, pub_have, pub_actions)
         if masq.want['networks'][0]['state'] == 'present':
             # its "ip_forward is 0" warning: the masquerade stage turns it on

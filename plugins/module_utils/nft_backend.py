@@ -38,14 +38,16 @@ TABLE_ID = 'inet %s' % TABLE
 # tables of earlier releases, migrated into ours: (family, name)
 LEGACY_TABLES = ((codec.NFPROTO_IPV4, 'linuxnet'),)
 
-# chain name -> (hook, priority, type)
+# chain name -> (hook, priority, type); guard: before conntrack and routing (raw), so it
+# sees what arrives as it arrives (a reply's de-NAT comes later)
 CHAINS = {
+    'guard': (codec.NF_INET_PRE_ROUTING, -300, 'filter'),
     'prerouting': (codec.NF_INET_PRE_ROUTING, -100, 'nat'),
     'output': (codec.NF_INET_LOCAL_OUT, -100, 'nat'),
     'postrouting': (codec.NF_INET_POST_ROUTING, 100, 'nat'),
     'forward': (codec.NF_INET_FORWARD, 0, 'filter'),
 }
-CHAIN_ORDER = ('prerouting', 'output', 'postrouting', 'forward')
+CHAIN_ORDER = ('prerouting', 'output', 'postrouting', 'forward', 'guard')
 OPS = ('create_table', 'create_chain', 'delete_rule', 'add_rule', 'delete_table')
 
 
@@ -67,6 +69,8 @@ def compile_nft(spec):
         e += x.match_ip_addr('daddr', spec.daddr_not, negate=True)
     if spec.iif_not is not None:
         e += x.match_ifname('iif', spec.iif_not, negate=True)
+    if spec.oif is not None:
+        e += x.match_ifname('oif', spec.oif)
     if spec.oif_not is not None:
         e += x.match_ifname('oif', spec.oif_not, negate=True)
     if spec.proto is not None:

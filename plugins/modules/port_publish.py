@@ -20,8 +20,8 @@ description:
     its own published port (the DNATed traffic that comes back into the subnet is
     masqueraded, as Docker does with C(userland-proxy=false))."
   - Without O(publications[].host_ip) the port is published on every local address
-    (C(fib daddr type local)) except loopback C(127.0.0.0/8); C(localhost:PORT) is B(not)
-    published (that would need C(route_localnet)).
+    (C(fib daddr type local)) except loopback C(127.0.0.0/8); C(localhost:PORT) is
+    published only by a publication with O(publications[].host_ip=127.0.0.1).
   - "B(Ingress protection) (O(ingress_protection), default on): in chain C(forward), packets
     to an address of O(subnet) arriving from any interface other than O(bridge) are dropped
     unless they belong to an established/related connection or were DNATed by a publication
@@ -79,7 +79,7 @@ options:
       host_ip:
         description:
           - Publish only on this local IPv4 address; default every local address.
-            Loopback addresses are refused.
+          - A loopback address (C(127.0.0.1), any of C(127.0.0.0/8)) publishes to the host's own connections only, as C(docker run -p 127.0.0.1:5432:5432): C(route_localnet) is turned on for this network's bridge only (never C(all)) while such a publication exists, and the guard rule C(iifname != lo ip daddr 127.0.0.0/8 drop) (chain C(guard), before routing) keeps every neighbour that routes C(127.0.0.0/8) at the host away from the published port and from every service bound to C(127.0.0.1) (CVE-2020-8558). IPv6 (C(::1)) is refused until IPv6 is supported.
         type: str
   ingress_protection:
     description: Drop traffic routed straight at container addresses from outside the bridge (see description).

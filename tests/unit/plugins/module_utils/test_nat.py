@@ -24,6 +24,9 @@ def owned(c, handle):
     return nat_plan.OwnedRule(c.rid, c.digest, c.chain, handle, c.text)
 
 
+N = len(nft_backend.CHAINS)  # the table's use count: its chains
+
+
 def full_chains():
     return dict((k, v) for k, v in nft_backend.CHAINS.items())
 
@@ -57,13 +60,13 @@ def test_plan_from_nothing_creates_table_chains_rules():
         ('create_chain', c) for c in nft_backend.CHAIN_ORDER] + [
         ('add_rule', 'postrouting: masq/a'), ('add_rule', 'postrouting: masq/b')]
     batch = nft_backend.batch_ops(acts)
-    assert [b.kind for b in batch] == ['newtable'] + ['newchain'] * 4 + ['newrule'] * 2
+    assert [b.kind for b in batch] == ['newtable'] + ['newchain'] * N + ['newrule'] * 2
     assert batch[-1].comment == want[1].comment
 
 
 def test_plan_converged_is_empty():
     want = compiled(MASQ_A, MASQ_B)
-    have = nft_backend.Observed(True, full_chains(), [owned(want[0], 5), owned(want[1], 6)], 0, 4)
+    have = nft_backend.Observed(True, full_chains(), [owned(want[0], 5), owned(want[1], 6)], 0, N)
     assert nft_backend.plan_rules(want, have, ALL) == []
 
 
@@ -72,7 +75,7 @@ def test_plan_replaces_only_the_changed_rule():
     new_a = nat_model.RuleSpec('masq/a', 'postrouting', saddr=ipaddress.ip_network('10.1.0.0/21'),
                                oif_not='bra', action='masquerade')
     want = compiled(new_a, MASQ_B)
-    have = nft_backend.Observed(True, full_chains(), [owned(old[0], 5), owned(old[1], 6)], 0, 4)
+    have = nft_backend.Observed(True, full_chains(), [owned(old[0], 5), owned(old[1], 6)], 0, N)
     acts = nft_backend.plan_rules(want, have, ALL)
     assert ops(acts) == [('delete_rule', 'postrouting: masq/a'), ('add_rule', 'postrouting: masq/a')]
     assert acts[0].args['handle'] == 5
@@ -81,7 +84,7 @@ def test_plan_replaces_only_the_changed_rule():
 
 def test_plan_leaves_out_of_scope_and_removes_unwanted_in_scope():
     c = compiled(MASQ_A, MASQ_B)
-    have = nft_backend.Observed(True, full_chains(), [owned(c[0], 5), owned(c[1], 6)], 0, 4)
+    have = nft_backend.Observed(True, full_chains(), [owned(c[0], 5), owned(c[1], 6)], 0, N)
 
     def only_a(rid):
         return rid == 'masq/a'
@@ -91,22 +94,22 @@ def test_plan_leaves_out_of_scope_and_removes_unwanted_in_scope():
 
 def test_plan_deletes_table_when_empty_but_not_with_foreign_content():
     c = compiled(MASQ_A)
-    have = nft_backend.Observed(True, full_chains(), [owned(c[0], 5)], 0, 4)
+    have = nft_backend.Observed(True, full_chains(), [owned(c[0], 5)], 0, N)
     assert ops(nft_backend.plan_rules([], have, ALL))[-1] == ('delete_table', 'inet linuxnet')
-    with_foreign_rule = nft_backend.Observed(True, full_chains(), [owned(c[0], 5)], 1, 4)
+    with_foreign_rule = nft_backend.Observed(True, full_chains(), [owned(c[0], 5)], 1, N)
     assert ('delete_table', 'inet linuxnet') not in ops(nft_backend.plan_rules([], with_foreign_rule, ALL))
-    with_a_set = nft_backend.Observed(True, full_chains(), [owned(c[0], 5)], 0, 5)
+    with_a_set = nft_backend.Observed(True, full_chains(), [owned(c[0], 5)], 0, N + 1)
     assert ('delete_table', 'inet linuxnet') not in ops(nft_backend.plan_rules([], with_a_set, ALL))
     chains = full_chains()
     chains['admin'] = (None, None, None)
-    with_chain = nft_backend.Observed(True, chains, [owned(c[0], 5)], 0, 5)
+    with_chain = nft_backend.Observed(True, chains, [owned(c[0], 5)], 0, N + 1)
     assert ('delete_table', 'inet linuxnet') not in ops(nft_backend.plan_rules([], with_chain, ALL))
     assert nft_backend.plan_rules([], nft_backend.Observed(), ALL) == []
 
 
 def test_plan_duplicates_of_a_rule_are_collapsed():
     c = compiled(MASQ_A)[0]
-    have = nft_backend.Observed(True, full_chains(), [owned(c, 5), owned(c, 9)], 0, 4)
+    have = nft_backend.Observed(True, full_chains(), [owned(c, 5), owned(c, 9)], 0, N)
     acts = nft_backend.plan_rules([c], have, ALL)
     assert ops(acts) == [('delete_rule', 'postrouting: masq/a')] and acts[0].args['handle'] == 9
 
@@ -115,12 +118,12 @@ def test_plan_recreates_missing_chain_and_refuses_a_foreign_shaped_one():
     c = compiled(MASQ_A)
     chains = full_chains()
     del chains['output']
-    acts = nft_backend.plan_rules(c, nft_backend.Observed(True, chains, [], 0, 3), ALL)
+    acts = nft_backend.plan_rules(c, nft_backend.Observed(True, chains, [], 0, N - 1), ALL)
     assert ops(acts) == [('create_chain', 'output'), ('add_rule', 'postrouting: masq/a')]
     chains = full_chains()
     chains['postrouting'] = (4, 0, 'filter')
     with pytest.raises(PlanError, match='changed outside'):
-        nft_backend.plan_rules(c, nft_backend.Observed(True, chains, [], 0, 4), ALL)
+        nft_backend.plan_rules(c, nft_backend.Observed(True, chains, [], 0, N), ALL)
 
 
 # ------------------------------------------------------------------ validation
@@ -154,7 +157,6 @@ def pub_params(*pubs, **kw):
     ({'host_port': 80, 'container_address': '172.18.0.2', 'protocol': 'icmp'}, 'protocol'),
     ({'host_port': 80, 'container_address': '172.18.0.2', 'host_ip': 'x'}, 'not an IP'),
     ({'host_port': 80, 'container_address': '172.18.0.2', 'host_ip': '::1'}, 'IPv6'),
-    ({'host_port': 80, 'container_address': '172.18.0.2', 'host_ip': '127.0.0.5'}, 'loopback'),
     ({'host_port': '80-81', 'container_address': '172.18.0.2', 'container_port': 80},
      'different lengths'),
     ({'host_port': '1-2000', 'container_address': '172.18.0.2', 'container_port': '2001-4000'},
@@ -235,10 +237,10 @@ def test_conflict_with_another_network_is_a_plan_error():
         network='net2', bridge='br2', subnet='10.9.0.0/24'))
     other_rules = compiled(*nat.PortPublishResource.specs(other))
     have_nat = nft_backend.Observed(True, full_chains(), [owned(c, i) for i, c in enumerate(other_rules)],
-                                    0, 4)
+                                    0, N)
     w = r.want(pub_params({'host_port': 8010, 'container_address': '172.18.0.2'}))
     have = {'nat': have_nat, 'compiled': compiled(*r.specs(w)), 'backend': BACKEND,
-            'ip_forward': '1'}
+            'ip_forward': '1', 'route_localnet': '0'}
     with pytest.raises(PlanError, match=r'conflicts with network net2, which already publishes '
                                         r'tcp \*:8000-8010'):
         r.plan(w, have)
@@ -323,7 +325,9 @@ def legacy_owned(c, handle):
 
 
 def legacy_table(foreign_rules=0, use=4):
-    return nft_backend.Legacy(2, 'linuxnet', full_chains(), foreign_rules, use)
+    """The earlier release's table: its four chains (no guard)."""
+    chains = dict((k, v) for k, v in full_chains().items() if k != 'guard')
+    return nft_backend.Legacy(2, 'linuxnet', chains, foreign_rules, use)
 
 
 def test_rules_say_their_family_and_the_text_hides_it_where_implied():
@@ -351,7 +355,7 @@ def test_an_old_ip_table_is_migrated_whole_in_one_plan():
     moved_b = acts[-2].args['_compiled']
     assert (moved_b.text, moved_b.digest) == (b.text, b.digest)  # what b's owner compiles
     batch = nft_backend.batch_ops(acts)
-    assert [(o.kind, o.family) for o in batch] == [('newtable', 1)] + [('newchain', 1)] * 4 + [
+    assert [(o.kind, o.family) for o in batch] == [('newtable', 1)] + [('newchain', 1)] * N + [
         ('delrule', 2)] * 2 + [('newrule', 1)] * 2 + [('deltable', 2)]
     # b's owner then finds its rule in place: nothing to do
     after = nft_backend.observed_after(have, acts)
@@ -380,5 +384,80 @@ def test_a_chain_changed_by_hand_is_refused_before_anything():
     chains = full_chains()
     chains['prerouting'] = (0, 0, 'nat')
     with pytest.raises(PlanError, match='chain prerouting in table inet linuxnet'):
-        BACKEND.check(nft_backend.Observed(True, chains, [], 0, 4))
-    BACKEND.check(nft_backend.Observed(True, full_chains(), [], 0, 4))
+        BACKEND.check(nft_backend.Observed(True, chains, [], 0, N))
+    BACKEND.check(nft_backend.Observed(True, full_chains(), [], 0, N))
+
+
+# ------------------------------------------------------------------ localhost publications
+LOCAL = {'host_port': 5432, 'container_address': '172.18.0.10', 'host_ip': '127.0.0.1'}
+
+
+def test_a_localhost_publication_is_output_dnat_snat_out_of_the_bridge_and_the_guard():
+    w = nat.PortPublishResource().want(pub_params(LOCAL))
+    texts = dict((c.rid, (c.chain, c.text)) for c in compiled(*nat.PortPublishResource.specs(w)))
+    assert texts == {
+        # the host's own connections only: no prerouting rule
+        'pub/br0/tcp/127.0.0.1/5432/out': ('output', 'ip daddr 127.0.0.1 tcp dport 5432 '
+                                                     'dnat to 172.18.0.10:5432'),
+        'pub/br0/hairpin': ('postrouting', 'ip saddr 172.18.0.0/16 ip daddr 172.18.0.0/16 '
+                                           'ct status dnat masquerade'),
+        'pub/br0/localhost-snat': ('postrouting', 'ip saddr 127.0.0.0/8 oifname "br0" '
+                                                  'masquerade'),
+        'pub/br0/localhost-guard': ('guard', 'ip daddr 127.0.0.0/8 iifname != "lo" drop'),
+        'pub/br0/ingress': ('forward', 'ip daddr 172.18.0.0/16 iifname != "br0" '
+                                       'ct state ! established,related ct status ! dnat drop'),
+    }
+    assert nft_backend.CHAINS['guard'] == (0, -300, 'filter')  # prerouting, before conntrack
+    # any 127.0.0.0/8 address; not IPv6 yet
+    nat.PortPublishResource().want(pub_params(dict(LOCAL, host_ip='127.0.0.53')))
+    with pytest.raises(ValidationError, match=r"publications\[0\]\.host_ip: '::1' is IPv6"):
+        nat.PortPublishResource().want(pub_params(dict(LOCAL, host_ip='::1')))
+
+
+def test_a_localhost_publication_collides_with_an_all_addresses_one():
+    with pytest.raises(ValidationError, match=r'publications\[1\]'):
+        nat.PortPublishResource().want(pub_params(LOCAL, dict(LOCAL, host_ip=None)))
+    r = nat.PortPublishResource()
+    other = r.want(dict(pub_params(dict(LOCAL, container_address='10.9.0.2')),
+                        network='net2', bridge='br2', subnet='10.9.0.0/24'))
+    have_nat = nft_backend.Observed(True, full_chains(), [
+        owned(c, i) for i, c in enumerate(compiled(*r.specs(other)))], 0, N)
+    mine = r.want(pub_params(dict(LOCAL, host_ip=None)))
+    with pytest.raises(PlanError, match=r'conflicts with network net2, which already publishes '
+                                        r'tcp 127.0.0.1:5432'):
+        r.check_conflicts(mine, have_nat)
+
+
+@pytest.mark.parametrize('pubs, state, current, expected', [
+    ([LOCAL], 'present', '0', '1'),
+    ([LOCAL], 'present', None, '1'),     # the bridge is made by an earlier step (check mode)
+    ([LOCAL], 'present', '1', None),
+    ([], 'present', '1', '0'),           # the last localhost publication went: back off
+    ([], 'present', '0', None),
+    ([], 'absent', '1', '0'),            # teardown of the publications, bridge given
+])
+def test_route_localnet_only_on_this_bridge_and_only_while_needed(pubs, state, current,
+                                                                   expected):
+    r = nat.PortPublishResource()
+    w = r.want(pub_params(*pubs, state=state))
+    acts = r.host_actions(w, {'route_localnet': current})
+    assert [(a.target, a.args['value']) for a in acts] == (
+        [('net.ipv4.conf.br0.route_localnet', expected)] if expected else [])
+    assert all(a.args['_path'] == '/proc/sys/net/ipv4/conf/br0/route_localnet' for a in acts)
+
+
+def test_commit_never_has_route_localnet_on_without_the_guard(monkeypatch):
+    order = []
+
+    class Backend(object):
+        def apply(self, actions):
+            order.append(('batch', [a.op for a in actions]))
+    monkeypatch.setattr(nat, 'apply_host',
+                        lambda acts, done: order.extend(('sysctl', a.args['value']) for a in acts))
+    on = nat.Action('set_sysctl', 'x', value='1', _path='/nonexistent')
+    off = nat.Action('set_sysctl', 'x', value='0', _path='/nonexistent')
+    rule = nat.Action('add_rule', 'guard: pub/br0/localhost-guard')
+    nat.commit(Backend(), [on, rule])
+    nat.commit(Backend(), [off, rule])
+    assert order == [('batch', ['add_rule']), ('sysctl', '1'),
+                     ('sysctl', '0'), ('batch', ['add_rule'])]
