@@ -230,10 +230,18 @@ def _kill(host, pid):
     host.run("kill %d" % pid)
 
 
-def _published(topo):
+def _loopback(host_ip):
+    return bool(host_ip) and str(host_ip).startswith("127.")
+
+
+def _published(topo, loopback=None):
+    """(container, host port, container port, host_ip) of the TCP publications; loopback
+    True/False: only those on a loopback address / only the others."""
     out = []
     for p in topo["vars"]["container_bridge_network_published_ports"] or []:
         if str(p.get("protocol", "tcp")).lower() != "tcp":
+            continue
+        if loopback is not None and _loopback(p.get("host_ip")) != loopback:
             continue
         hport = int(str(p["host_port"]).split("-")[0])
         cport = int(str(p.get("container_port", p["host_port"])).split("-")[0])
@@ -243,7 +251,7 @@ def _published(topo):
 
 
 def test_outside_reaches_published_port(host, topo):
-    for cname, hport, cport, host_ip in _published(topo):
+    for cname, hport, cport, host_ip in _published(topo, loopback=False):
         tag = "published-%s-%d" % (cname, cport)
         pid = _serve(host, topo, cname, cport, tag)
         try:
@@ -267,3 +275,26 @@ def test_host_reaches_its_own_published_port(host, topo):
             assert r.rc == 0 and r.stdout.startswith(tag + " from="), r.stdout
         finally:
             _kill(host, pid)
+
+
+def test_a_localhost_publication_is_the_hosts_own(host, topo):
+    """host_ip 127.0.0.1: the host reaches it (test_host_reaches_its_own_published_port),
+    the outside does not through the host's address; route_localnet on the network's
+    bridge only, and the guard against 127.0.0.0/8 from other interfaces in place."""
+    local = [p for p in topo["vars"]["container_bridge_network_published_ports"] or []
+             if _loopback(p.get("host_ip"))]
+    assert local, ("every scenario publishes one port on 127.0.0.1 "
+                   "(container_bridge_network_published_ports in its inventory)")
+    for cname, hport, cport, host_ip in _published(topo, loopback=True):
+        pid = _serve(host, topo, cname, cport, "localhost-%s" % cname)
+        try:
+            with pytest.raises(OSError):
+                socket.create_connection((topo["uplink"], hport), timeout=3).close()
+        finally:
+            _kill(host, pid)
+    sysctl = "/proc/sys/net/ipv4/conf/%s/route_localnet"
+    assert host.file(sysctl % topo["bridge"]).content_string.strip() == "1"
+    assert host.file(sysctl % "all").content_string.strip() == "0"
+    guard = host.check_output("nft list chain inet linuxnet guard")
+    assert 'iifname != "lo" ip daddr 127.0.0.0/8 drop' in guard, guard
+
