@@ -297,4 +297,3 @@ def test_a_localhost_publication_is_the_hosts_own(host, topo):
     assert host.file(sysctl % "all").content_string.strip() == "0"
     guard = host.check_output("nft list chain inet linuxnet guard")
     assert 'iifname != "lo" ip daddr 127.0.0.0/8 drop' in guard, guard
-
