@@ -174,8 +174,7 @@ def test_the_upgrade_is_one_batch_and_the_published_port_never_stops(play, world
     assert result['changed']
     assert prober.failures == [] and before > 10 and prober.ok > before, (
         prober.ok, prober.failures[:5])
-    nft_batches = [b for b in batches if any(k.endswith('table') or k.endswith('rule')
-                                             for k, _, _ in b)]
+    nft_batches = [b for b in batches if any(op[0].endswith(('table', 'rule')) for op in b)]
     assert len(nft_batches) == 1, batches
     [ops] = nft_batches
     assert ('newtable', 1, 'linuxnet') in ops and ('deltable', 2, 'linuxnet') in ops, ops
