@@ -270,4 +270,3 @@ def commit(backend, actions, done=()):
         raise
     done.extend(rules)
     apply_host(on, done)
-

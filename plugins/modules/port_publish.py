@@ -33,7 +33,8 @@ description:
     mode on its bridge port.
   - Rules live in the nftables table C(inet linuxnet) owned by this collection (chains
     C(prerouting) and C(output) C(type nat priority dstnat), C(postrouting) C(priority srcnat),
-    C(forward) C(type filter priority filter)), each tagged with the comment
+    C(forward) C(type filter priority filter), C(guard) C(type filter hook prerouting priority
+    raw)), each tagged with the comment
     C(linuxnet:pub/NETWORK/...#HASH). All changes of a run are one atomic nfnetlink batch;
     nothing outside the table is touched. Rerunning after C(nft flush ruleset) restores them.
     A table C(ip linuxnet) of an earlier release is migrated into it in the same batch.
@@ -79,7 +80,13 @@ options:
       host_ip:
         description:
           - Publish only on this local IPv4 address; default every local address.
-          - A loopback address (C(127.0.0.1), any of C(127.0.0.0/8)) publishes to the host's own connections only, as C(docker run -p 127.0.0.1:5432:5432): C(route_localnet) is turned on for this network's bridge only (never C(all)) while such a publication exists, and the guard rule C(iifname != lo ip daddr 127.0.0.0/8 drop) (chain C(guard), before routing) keeps every neighbour that routes C(127.0.0.0/8) at the host away from the published port and from every service bound to C(127.0.0.1) (CVE-2020-8558). IPv6 (C(::1)) is refused until IPv6 is supported.
+          - A loopback address (C(127.0.0.1), any of C(127.0.0.0/8)) publishes to the host's own
+            connections only, as C(docker run -p 127.0.0.1:5432:5432) does. C(route_localnet) is
+            turned on for this network's bridge only (never C(all)) while such a publication
+            exists, and the guard rule C(iifname != lo ip daddr 127.0.0.0/8 drop) (chain C(guard),
+            before routing) keeps every neighbour that routes C(127.0.0.0/8) at the host away from
+            the published port and from every service bound to C(127.0.0.1) (CVE-2020-8558). IPv6
+            (C(::1)) is refused until IPv6 is supported.
         type: str
   ingress_protection:
     description: Drop traffic routed straight at container addresses from outside the bridge (see description).

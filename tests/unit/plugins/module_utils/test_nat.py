@@ -436,8 +436,8 @@ def test_a_localhost_publication_collides_with_an_all_addresses_one():
     ([], 'present', '0', None),
     ([], 'absent', '1', '0'),            # teardown of the publications, bridge given
 ])
-def test_route_localnet_only_on_this_bridge_and_only_while_needed(pubs, state, current,
-                                                                   expected):
+def test_route_localnet_only_on_this_bridge_and_only_while_needed(
+        pubs, state, current, expected):
     r = nat.PortPublishResource()
     w = r.want(pub_params(*pubs, state=state))
     acts = r.host_actions(w, {'route_localnet': current})
