@@ -91,13 +91,10 @@ options:
       host_ip:
         description:
           - Publish on this local address only; every local address when omitted.
-          - A loopback address (C(127.0.0.1), any of C(127.0.0.0/8)) publishes to the host's own
-            connections only, as C(docker run -p 127.0.0.1:5432:5432) does. C(route_localnet) is
-            turned on for this network's bridge only (never C(all)) while such a publication
-            exists, and the guard rule C(iifname != lo ip daddr 127.0.0.0/8 drop) (chain C(guard),
-            before routing) keeps every neighbour that routes C(127.0.0.0/8) at the host away from
-            the published port and from every service bound to C(127.0.0.1) (CVE-2020-8558). IPv6
-            (C(::1)) is refused until IPv6 is supported.
+          - C(127.0.0.1) (any of C(127.0.0.0/8)) publishes to the host's own connections only,
+            with C(route_localnet) on this network's bridge only and a guard rule against
+            neighbours routing C(127.0.0.0/8) at the host (CVE-2020-8558); see
+            M(linuxnet.container_network.port_publish). C(::1) waits for IPv6 support.
         type: str
   masquerade:
     description: Source NAT of traffic from O(subnet) leaving through another interface (and IPv4 forwarding).
