@@ -236,9 +236,11 @@ class PortPublishResource(_NatResource):
 
     def render(self, want, have, actions):
         before, after = self._diff_rules(want, have)
-        if want['bridge'] is not None:
+        set_to = [a.args['value'] for a in actions if a.op == 'set_sysctl']
+        # the bridge's route_localnet, when this network has (or had) a use for it
+        if want['bridge'] is not None and (set_to or have['route_localnet'] == '1'
+                                           or nat_model.localhost_publications(want)):
             sysctl = 'sysctl net.ipv4.conf.%s.route_localnet = %%s' % want['bridge']
-            set_to = [a.args['value'] for a in actions if a.op == 'set_sysctl']
             before.append(sysctl % have['route_localnet'])
             after.append(sysctl % (set_to[-1] if set_to else have['route_localnet']))
         return ('\n'.join(before) + ('\n' if before else ''),

@@ -296,4 +296,4 @@ def test_a_localhost_publication_is_the_hosts_own(host, topo):
     assert host.file(sysctl % topo["bridge"]).content_string.strip() == "1"
     assert host.file(sysctl % "all").content_string.strip() == "0"
     guard = host.check_output("nft list chain inet linuxnet guard")
-    assert 'iifname != "lo" ip daddr 127.0.0.0/8 drop' in guard, guard
+    assert 'ip daddr 127.0.0.0/8 iifname != "lo" drop' in guard, guard
