@@ -9,7 +9,7 @@ compute the rule diff themselves (:func:`nat_plan.diff_rules`), and hand it to t
 backend, which returns its operations as :class:`runner.Action` (shown as the module's
 ``actions``, the check-mode prediction) and later carries them out as one transaction.
 :class:`nft_backend.NftBackend` (table ``inet linuxnet``) is the one backend today; an
-iptables backend would implement the same seven methods in a module of its own.
+iptables backend would implement the same six methods in a module of its own.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -40,11 +40,6 @@ class NatBackend(object):
         """:class:`nat_plan.RuleDiff` planned from ``have`` -> the backend's actions
         (including what it needs around the rules: tables, chains, migrations).
         Raises :class:`runner.PlanError` when the kernel state must not be overridden."""
-        raise NotImplementedError
-
-    def after(self, have, actions):
-        """The observation as ``actions`` would leave it (what a later step of the same
-        check-mode run plans on); pure."""
         raise NotImplementedError
 
     def apply(self, actions):

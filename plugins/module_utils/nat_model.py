@@ -104,12 +104,18 @@ def masquerade_specs(want):
 
 
 # =================================================================== port publishing
+def publish_record(network, state, bridge=None, subnet=None, ingress_protection=True,
+                   publications=()):
+    """The desired publications of one network, from values already validated."""
+    return {'network': network, 'state': state, 'bridge': bridge, 'subnet': subnet,
+            'ingress_protection': bool(ingress_protection), 'publications': list(publications)}
+
+
 def publish_want(params):
     net = v.name(params.get('network'), Path().network)
     state = params.get('state') or 'present'
-    want = {'network': net, 'state': state, 'bridge': None, 'subnet': None,
-            'ingress_protection': bool(params.get('ingress_protection', True)),
-            'publications': []}
+    want = publish_record(net, state,
+                          ingress_protection=params.get('ingress_protection', True))
     if state == 'absent':  # the bridge, when given: its route_localnet is put back
         if params.get('bridge'):
             want['bridge'] = v.ifname(params['bridge'], Path().bridge)

@@ -39,7 +39,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nat imp
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat_plan import diff_rules
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network_model import (
-    network_want, publications,
+    network_want,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import Kernel
 from ansible_collections.linuxnet.container_network.plugins.module_utils.observe import Reading
@@ -57,10 +57,10 @@ class _Stage(object):
 
     __slots__ = ('name', 'resource', 'want')
 
-    def __init__(self, name, resource, params):
+    def __init__(self, name, resource, params=None, want=None):
         self.name = name
         self.resource = resource
-        self.want = resource.want(params)
+        self.want = want if want is not None else resource.want(params)
 
 
 class _Ctx(object):
@@ -117,10 +117,9 @@ class NetworkResource(object):
                   unlisted]
         else:  # the pairs (one group delete), then the bridge without ports, namespaces
             l2 = [veth, bridge, unlisted]
-        nat = [_Stage('port_publish', PortPublishResource(), {
-            'network': br, 'bridge': br, 'subnet': net['subnet'], 'state': state,
-            'ingress_protection': net['ingress_protection'],
-            'publications': publications(net)}),
+        # the publications as network_want validated them (not written out and read again)
+        nat = [_Stage('port_publish', PortPublishResource(), want=nat_model.publish_record(
+            br, state, br, net['network'], net['ingress_protection'], net['published'])),
             _Stage('masquerade', MasqueradeResource(), {
                 'networks': [{'name': br, 'subnet': net['subnet'], 'bridge': br,
                               'state': 'present' if net['masquerade'] else 'absent'}]})]
@@ -209,8 +208,8 @@ class NetworkResource(object):
 
 
 def _rid(action):
-    """The rule id an NAT action concerns ('' for tables and chains)."""
-    return action.target.split(': ', 1)[1] if ': ' in action.target else ''
+    """The rule id a NAT action concerns ('' for tables and chains)."""
+    return action.args.get('_rid') or ''
 
 
 def _merge(extra, more):

@@ -6,7 +6,8 @@
 :func:`network_want` checks the description (the role's variables without their prefix)
 before anything is read or changed, and derives what the pipeline's stages get
 (:mod:`network`): namespaces, veth pairs (an address or ``auto``), bridge ports, the
-publications (naming their container; the address comes from the allocation).
+publications as validated records (each naming its container's host interface; the
+address comes from the allocation, :func:`nat_model.with_addresses`).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -35,7 +36,7 @@ def network_want(params):
         v.one_of(firewall, MODES, root.firewall_integration)
     if state == 'absent':  # the network is named by its bridge: nothing else is needed
         return {'state': state, 'bridge': bridge, 'subnet': None, 'gateway': None,
-                'gateway_cidr': None, 'netns': [], 'pairs': [], 'ports': [],
+                'network': None, 'gateway_cidr': None, 'netns': [], 'pairs': [], 'ports': [],
                 'containers': {}, 'published': [],
                 'masquerade': False, 'ingress_protection': False,
                 'firewall_integration': firewall}
@@ -82,28 +83,15 @@ def network_want(params):
         if p.get('container') not in bynames:
             v.fail(at[i].container, p.get('container'), 'is not in containers',
                    'name one of: %s' % (', '.join(sorted(bynames)) or 'no container is listed'))
-        pubs.append(nat_model.publication(at[i], p, subnet))
+        # named by its container's host interface: the veth allocation's key
+        pubs.append(nat_model.publication(
+            at[i], dict(p, container=bynames[p['container']]['name']), subnet))
     nat_model.check_overlaps(pubs, [at[i] for i in range(len(pubs))])
     return {'state': state, 'bridge': bridge, 'subnet': str(subnet), 'gateway': str(gateway),
+            'network': subnet,
             'gateway_cidr': '%s/%d' % (gateway, subnet.prefixlen),
             'netns': [c['name'] for c in containers], 'pairs': pairs, 'ports': ports,
-            'containers': bynames, 'published': list(published),
+            'containers': bynames, 'published': pubs,
             'masquerade': params.get('masquerade', True) is not False,
             'ingress_protection': params.get('ingress_protection', True) is not False,
             'firewall_integration': firewall}
-
-
-def publications(net):
-    """The network's published ports as port_publish publications; each names its
-    container's host interface, whose address the veth allocation supplies
-    (:func:`nat_model.with_addresses`)."""
-    out = []
-    for p in net['published']:
-        pub = {'host_port': str(p['host_port']), 'protocol': p.get('protocol') or 'tcp',
-               'container': net['containers'][p['container']]['name']}
-        if p.get('container_port') is not None:
-            pub['container_port'] = str(p['container_port'])
-        if p.get('host_ip'):
-            pub['host_ip'] = p['host_ip']
-        out.append(pub)
-    return out

@@ -203,10 +203,10 @@ def plan_ops(diff, have):
                                       priority=prio, type=ctype))
     for o in sorted(deletes, key=lambda r: (r.where or '', r.rid, r.handle)):
         actions.append(Action('delete_rule', '%s: %s' % (o.chain, o.rid), handle=o.handle,
-                              rule=o.text, table=o.where))
+                              rule=o.text, table=o.where, _rid=o.rid, _chain=o.chain))
     for d in adds:
         actions.append(Action('add_rule', '%s: %s' % (d.chain, d.rid), rule=d.text,
-                              comment=d.comment, _compiled=d))
+                              comment=d.comment, _compiled=d, _rid=d.rid))
     ours = [o for o in have.owned if o.where is None]
     remaining = len(ours) + have.foreign_rules + len(adds) - len(
         [o for o in deletes if o.where is None])
@@ -225,31 +225,6 @@ def plan_rules(desired, have, in_scope):
     return plan_ops(diff_rules(desired, have.owned, in_scope), have)
 
 
-def observed_after(have, actions):
-    """The table as ``actions`` (planned from ``have``) would leave it. Added rules have no
-    handle yet (the kernel assigns it); they are in another step's scope, which never
-    deletes them."""
-    after = Observed(have.table_exists, dict(have.chains), list(have.owned),
-                     have.foreign_rules, have.table_use, list(have.legacy))
-    for a in actions:
-        if a.op == 'create_table':
-            after.table_exists = True
-        elif a.op == 'create_chain':
-            after.chains[a.target] = CHAINS[a.target]
-            after.table_use += 1
-        elif a.op == 'delete_rule':
-            after.owned = [o for o in after.owned if (o.where, o.handle) !=
-                           (a.args.get('table'), a.args['handle'])]
-        elif a.op == 'add_rule':
-            c = a.args['_compiled']
-            after.owned.append(OwnedRule(c.rid, c.digest, c.chain, None, c.text))
-        elif a.op == 'delete_table' and a.target == TABLE_ID:
-            after = Observed(legacy=after.legacy)
-        elif a.op == 'delete_table':
-            after.legacy = [lg for lg in after.legacy if lg.id != a.target]
-    return after
-
-
 def batch_ops(actions):
     """Actions -> nft_socket.BatchOp, in order (one transaction)."""
     families = dict((table_id(f, n), (f, n)) for f, n in LEGACY_TABLES)
@@ -264,7 +239,7 @@ def batch_ops(actions):
                                           ctype=ctype, family=FAMILY))
         elif a.op == 'delete_rule':
             family, name = families[a.args.get('table') or TABLE_ID]
-            ops.append(nft_socket.BatchOp('delrule', name, a.target.split(':', 1)[0],
+            ops.append(nft_socket.BatchOp('delrule', name, a.args['_chain'],
                                           handle=a.args['handle'], family=family))
         elif a.op == 'add_rule':
             c = a.args['_compiled']
@@ -314,9 +289,6 @@ class NftBackend(NatBackend):
 
     def plan(self, diff, have):
         return plan_ops(diff, have)
-
-    def after(self, have, actions):
-        return observed_after(have, actions)
 
     def apply(self, actions):
         ops = batch_ops([a for a in actions if a.op in OPS])

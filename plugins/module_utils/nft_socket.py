@@ -173,9 +173,10 @@ class NftSocket(object):
         return False
 
     # -- reading
-    def _dump(self, msg_class, msg_type, attrs, family=None):
+    def _dump(self, msg_class, msg_type, attrs):
+        """A dump request; its family is the socket's (pyroute2 sets it anyway)."""
         msg = msg_class()
-        msg['nfgen_family'] = self.family if family is None else family
+        msg['nfgen_family'] = self.family
         msg['attrs'] = attrs
         try:
             return list(self.sock.request_get(msg, msg_type, NLM_F_REQUEST | NLM_F_DUMP))
@@ -211,14 +212,12 @@ class NftSocket(object):
         One chain dump of all families, then one rule dump per table that has such a
         chain: what a firewall check reads, whoever owns the tables.
         """
-        chains = [self._chain(c) for c in self._dump(_chain_msg, codec.NFT_MSG_GETCHAIN, [],
-                                                     family=codec.NFPROTO_UNSPEC)]
+        chains = [self._chain(c) for c in self._dump(_chain_msg, codec.NFT_MSG_GETCHAIN, [])]
         chains = [c for c in chains if c.family in families and c.hook in hooks
                   and c.ctype == 'filter']
         by_key = dict(((c.family, c.table, c.name), c) for c in chains)
         for family, table in sorted(set((c.family, c.table) for c in chains)):
-            for r in self._dump(_rule_msg, codec.NFT_MSG_GETRULE, [('NFTA_RULE_TABLE', table)],
-                                family=family):
+            for r in self._dump(_rule_msg, codec.NFT_MSG_GETRULE, [('NFTA_RULE_TABLE', table)]):
                 c = by_key.get((r['nfgen_family'], r.get_attr('NFTA_RULE_TABLE'),
                                 r.get_attr('NFTA_RULE_CHAIN')))
                 if c is not None:
@@ -226,34 +225,29 @@ class NftSocket(object):
         return chains
 
     def tables(self):
-        """``{(family, name): use count}`` of every table (one dump)."""
+        """``{(family, name): use count}`` of the tables this socket sees (one dump)."""
         return dict(((t['nfgen_family'], t.get_attr('NFTA_TABLE_NAME')),
                      t.get_attr('NFTA_TABLE_USE') or 0)
-                    for t in self._dump(_table_msg, codec.NFT_MSG_GETTABLE, [],
-                                        family=codec.NFPROTO_UNSPEC))
+                    for t in self._dump(_table_msg, codec.NFT_MSG_GETTABLE, []))
 
     def dump_table(self, name, family=None, tables=None):
-        """Read one table (of our family unless ``family``): its chains and rules. Three
-        dumps, or two given ``tables`` (:meth:`tables`), none when it does not exist."""
+        """Read one table (of our family unless ``family``, which a socket of family
+        unspec reads too): its chains and rules. Three dumps, or two given ``tables``
+        (:meth:`tables`), none when it does not exist."""
         family = self.family if family is None else family
         state = TableState(name)
         if tables is None:
-            tables = dict(((t['nfgen_family'], t.get_attr('NFTA_TABLE_NAME')),
-                           t.get_attr('NFTA_TABLE_USE') or 0)
-                          for t in self._dump(_table_msg, codec.NFT_MSG_GETTABLE, [],
-                                              family=family))
+            tables = self.tables()
         if (family, name) not in tables:
             return state
         state.exists = True
         state.use = tables[(family, name)]
-        for m in self._dump(_chain_msg, codec.NFT_MSG_GETCHAIN, [('NFTA_CHAIN_TABLE', name)],
-                            family=family):
+        for m in self._dump(_chain_msg, codec.NFT_MSG_GETCHAIN, [('NFTA_CHAIN_TABLE', name)]):
             if m['nfgen_family'] != family or m.get_attr('NFTA_CHAIN_TABLE') != name:
                 continue
             ch = self._chain(m)
             state.chains[ch.name] = ch
-        for r in self._dump(_rule_msg, codec.NFT_MSG_GETRULE, [('NFTA_RULE_TABLE', name)],
-                            family=family):
+        for r in self._dump(_rule_msg, codec.NFT_MSG_GETRULE, [('NFTA_RULE_TABLE', name)]):
             if r['nfgen_family'] != family or r.get_attr('NFTA_RULE_TABLE') != name:
                 continue
             state.rules.append(self._rule(r))

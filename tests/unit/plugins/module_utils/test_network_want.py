@@ -1,13 +1,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The network module's planning of its stages (pure: no kernel)."""
-import ipaddress
-
 import pytest
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    model, nat_model, nat_plan, network, network_model, nft_backend)
+    model, nat_model, network, network_model)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
-    Action, ValidationError,
+    ValidationError,
 )
 
 BASE = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
@@ -76,9 +74,9 @@ def test_bad_networks_name_what_is_wrong(kw, words):
 
 def test_publications_take_the_allocated_addresses():
     w = want()
-    pubs = network_model.publications(w)
-    assert pubs == [{'host_port': '8080', 'container_port': '80', 'protocol': 'tcp',
-                     'container': 'veth0'}]
+    # validated once, named by the container's host interface (the allocation's key)
+    assert [(p['container'], p['host'], p['cont'], p['proto'], p['addr'])
+            for p in w['published']] == [('veth0', (8080, 8080), (80, 80), 'tcp', None)]
     stage = network.NetworkResource().want(BASE)['nat'][0]
     assert [p['addr'] for p in stage.want['publications']] == [None]
     done = nat_model.with_addresses(stage.want, {'veth0': '172.18.0.10'})
@@ -108,19 +106,3 @@ def test_the_resource_validates_every_stage_before_anything():
     with pytest.raises(ValidationError) as e:
         network.NetworkResource().want(dict(BASE, firewall_integration='off'))
     assert "firewall_integration: 'off' is not one of: auto, none" in str(e.value)
-
-
-def test_observed_after_is_what_the_plan_leaves():
-    empty = nft_backend.Observed()
-    spec = nat_model.RuleSpec('masq/br0', 'postrouting', saddr=ipaddress.ip_network(
-        '172.18.0.0/16'), oif_not='br0', action='masquerade')
-    rule = nat_plan.CompiledRule(spec.rid, spec.chain,
-                                 'ip saddr 172.18.0.0/16 oifname != "br0" masquerade', None, spec)
-    actions = nft_backend.plan_rules([rule], empty, lambda rid: rid == 'masq/br0')
-    after = nft_backend.observed_after(empty, actions)
-    assert after.table_exists and set(after.chains) == set(nft_backend.CHAINS)
-    assert [(o.rid, o.digest) for o in after.owned] == [('masq/br0', rule.digest)]
-    # planning the same rule against what the first plan leaves: nothing to do
-    assert nft_backend.plan_rules([rule], after, lambda rid: rid == 'masq/br0') == []
-    gone = nft_backend.observed_after(after, [Action('delete_table', 'inet linuxnet')])
-    assert not gone.table_exists and gone.owned == []
