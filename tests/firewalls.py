@@ -748,7 +748,10 @@ def nft_ruleset(exclude=('linuxnet',)):
 
 SERVER = r"""
 import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if ':' in sys.argv[1]:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
 print('ready', flush=True)
 while True:
@@ -807,15 +810,22 @@ class World(Fixture):
 
     An ``outside`` namespace on a veth ``uplink`` (host 198.51.100.2/24, outside
     198.51.100.1, the host's default route) with a whoami server on 198.51.100.1:8080.
-    ``serve()`` starts more whoami servers (waiting until they listen); ``close()`` stops
-    them by PID and deletes the outside namespace (the uplink goes with it).
+    ``ipv6=True`` adds IPv6 to it (issue 12): host 2001:db8:100::2/64, outside
+    2001:db8:100::1/64 (the host's IPv6 default route) and a whoami server on
+    [2001:db8:100::1]:8080; the addresses skip duplicate address detection.
+    ``serve()`` starts more whoami servers (waiting until they listen; an IPv6 address,
+    ``::`` for any, serves IPv6 only); ``close()`` stops them by PID and deletes the
+    outside namespace (the uplink goes with it).
     """
     HOST = '198.51.100.2'
     OUTSIDE = '198.51.100.1'
+    HOST6 = '2001:db8:100::2'
+    OUTSIDE6 = '2001:db8:100::1'
 
-    def __init__(self):
+    def __init__(self, ipv6=False):
         self.procs = []
         self.up = False
+        self.ipv6 = ipv6
 
     def open(self):
         require_sandbox()
@@ -830,6 +840,12 @@ class World(Fixture):
         run(['ip', '-n', 'outside', 'link', 'set', 'lo', 'up'])
         run(['ip', 'route', 'add', 'default', 'via', self.OUTSIDE])
         self.serve('outside', self.OUTSIDE, 8080, 'outside')
+        if self.ipv6:
+            run(['ip', 'addr', 'add', self.HOST6 + '/64', 'dev', 'uplink', 'nodad'])
+            run(['ip', '-n', 'outside', 'addr', 'add', self.OUTSIDE6 + '/64', 'dev', 'wan',
+                 'nodad'])
+            run(['ip', '-6', 'route', 'add', 'default', 'via', self.OUTSIDE6])
+            self.serve('outside', self.OUTSIDE6, 8080, 'outside')
 
     def serve(self, ns, addr, port, label):
         """A whoami server in NS (None: host) on ADDR:PORT; returns once it listens."""
@@ -866,13 +882,18 @@ class World(Fixture):
     def tcp_ok(ns, addr, port, timeout=2.0):
         return tcp_ok(ns, addr, port, timeout)
 
-    def serve_seed(self, container='netns0', port=5000, gateway='172.18.0.1', host_port=7000):
-        """The seed checks' servers: CONTAINER on 0.0.0.0:PORT, the host on GATEWAY:HOST_PORT.
+    def serve_seed(self, container='netns0', port=5000, gateway='172.18.0.1', host_port=7000,
+                   ipv6_gateway=None):
+        """The seed checks' servers: CONTAINER on 0.0.0.0:PORT, the host on GATEWAY:HOST_PORT
+        (and with ``ipv6_gateway``, the same on [::]:PORT and [IPV6_GATEWAY]:HOST_PORT).
 
         Call after the role built the network (the host's server binds the bridge address).
         """
         self.serve(container, '0.0.0.0', port, container)
         self.serve(None, gateway, host_port, 'host')
+        if ipv6_gateway:
+            self.serve(container, '::', port, container)
+            self.serve(None, ipv6_gateway, host_port, 'host')
 
 
 # The role's default network, as the seed describes it: name -> (from, to address, port).
@@ -887,17 +908,34 @@ SEED_CHECKS = {
 }
 
 
-def seed_checks(names=None, timeout=2.0):
+# The same over IPv6, for the role's network with container_bridge_network_ipv6_subnet
+# fd00:18::/64 (gateway fd00:18::1, netns0 fd00:18::10, netns1 fd00:18::20) and a
+# World(ipv6=True); World.serve_seed(gateway='fd00:18::1') and serve('netns0', '::', 5000,
+# 'netns0') start the servers.
+SEED_CHECKS6 = {
+    'container_to_container': ('netns1', 'fd00:18::10', 5000),
+    'host_to_container': (None, 'fd00:18::10', 5000),
+    'container_to_host': ('netns0', 'fd00:18::1', 7000),
+    'container_to_outside': ('netns0', World.OUTSIDE6, 8080),
+    'outside_to_published': ('outside', World.HOST6, 5000),
+    'host_to_published': (None, World.HOST6, 5000),
+    'hairpin': ('netns1', World.HOST6, 5000),
+}
+
+
+def seed_checks(names=None, timeout=2.0, checks=None):
     """Run the seed checks in parallel -> {name: (ok, reply or failure kind)}.
 
     Needs the role's default network, a ``World`` and ``World.serve_seed()``. Every check
     is a fresh TCP connection; they run concurrently, so a run costs about one TIMEOUT
     however many are dropped. ``container_to_outside`` also tells whether the outside saw
-    the host's address (masquerade): its reply is 'outside 198.51.100.2'.
+    the host's address (masquerade): its reply is 'outside 198.51.100.2'. ``checks``:
+    another table of checks (``SEED_CHECKS6``: the same over IPv6).
     """
-    names = list(names or SEED_CHECKS)
+    checks = checks or SEED_CHECKS
+    names = list(names or checks)
     with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
-        futures = {n: pool.submit(probe, *SEED_CHECKS[n], timeout=timeout) for n in names}
+        futures = {n: pool.submit(probe, *checks[n], timeout=timeout) for n in names}
         return {n: f.result() for n, f in futures.items()}
 
 
