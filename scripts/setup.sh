@@ -25,7 +25,10 @@ apt_pkgs=(iproute2 nftables iptables openssh-server openssh-client
           # foreign firewalls for tests/firewalls.py (run only inside the sandbox,
           # each with a private D-Bus / config): iptables has iptables-nft and
           # iptables-legacy; firewalld brings python3-firewall; dbus-daemon is its bus
-          firewalld python3-firewall ufw dbus-daemon)
+          firewalld python3-firewall ufw dbus-daemon
+          # radvd: the lab's IPv6 router (tests/lab/lab.py runs it in lab-outside with
+          # its own config file; its unit is inert without /etc/radvd.conf)
+          radvd)
 # >>> vm scenario (molecule/vm, tests/vm/vm.py, scripts/test-molecule-vm.sh) >>>
 # qemu boots a Debian 12 guest (TCG, or KVM when it can boot a stock kernel);
 # debootstrap builds its root from the Debian mirror (gpgv + the archive keyring
