@@ -84,6 +84,8 @@ except ImportError:  # pragma: no cover - exercised by the missing-library path
 IFF_UP = 1
 RT_TABLE_MAIN = 254
 RTPROT_BOOT = 3
+RTPROT_RA = 9          # a route learned from a router advertisement
+IFA_F_NODAD = 0x02     # linux/if_addr.h: no duplicate address detection
 RTN_UNICAST = 1
 _HDR = struct.Struct('=IHHII')
 _seq = [0]
@@ -286,14 +288,17 @@ def set_hairpin(sock, index, on):
 
 
 def address(sock, add, index, ip, prefixlen, broadcast=None):
-    """Add (EEXIST if present) or delete one address of a link."""
+    """Add (EEXIST if present) or delete one address of a link. An IPv6 address is added
+    ``nodad`` (IFA_F_NODAD): usable at once, no first packets lost to duplicate address
+    detection (the addresses of a network are allocated without duplicates)."""
     family = socket.AF_INET6 if ':' in ip else socket.AF_INET
     attrs = [('IFA_LOCAL', ip), ('IFA_ADDRESS', ip)]
     if broadcast is not None:
         attrs.append(('IFA_BROADCAST', broadcast))
+    flags = IFA_F_NODAD if add and family == socket.AF_INET6 else 0
     _request(sock, ifaddrmsg, RTM_NEWADDR if add else RTM_DELADDR,
              NLM_F_CREATE | NLM_F_EXCL if add else 0,
-             {'family': family, 'prefixlen': prefixlen, 'index': index}, attrs)
+             {'family': family, 'prefixlen': prefixlen, 'index': index, 'flags': flags}, attrs)
 
 
 def replace_default_route(sock, gateway, oif):
@@ -354,7 +359,8 @@ def addresses(sock):
 def routes(sock, family, table=RT_TABLE_MAIN):
     """One dict per route of the family in ``table`` (asked of the kernel, which filters
     on a strict-checking socket; also filtered here): dst (string or None), dst_len,
-    type, table, gateway (string or None), oif (ifindex or None)."""
+    type, table, gateway (string or None), oif (ifindex or None), proto (who added it:
+    RTPROT_RA for a route learned from a router advertisement)."""
     out = []
     for m in _dump(sock, rtmsg, RTM_GETROUTE, {'family': family, 'table': table}):
         rt_table = m.get_attr('RTA_TABLE') or m['table']
@@ -362,5 +368,5 @@ def routes(sock, family, table=RT_TABLE_MAIN):
             continue
         out.append({'dst': m.get_attr('RTA_DST'), 'dst_len': m['dst_len'], 'type': m['type'],
                     'table': rt_table, 'gateway': m.get_attr('RTA_GATEWAY'),
-                    'oif': m.get_attr('RTA_OIF')})
+                    'oif': m.get_attr('RTA_OIF'), 'proto': m['proto']})
     return out
