@@ -14,9 +14,16 @@ traffic through, each through that firewall's own interface:
   INPUT policy of DROP): tagged accept rules in ``DOCKER-USER`` or at the top of
   ``FORWARD``/``INPUT`` (``fw_iptables``);
 * **any other** base chain on the forward or input hook whose policy or last rule drops
-  or rejects (read over netlink, every table of families ip, inet and bridge): never
-  changed; a warning names its table, chain and hook and prints the rule to add, and
-  the result says the network is not known to be reachable.
+  or rejects (read over netlink, every table of families ip, inet and bridge, and ip6
+  when the network has IPv6): never changed; a warning names its table, chain and hook
+  and prints the rule to add, and the result says the network is not known to be
+  reachable.
+
+**IPv6** (want ``ipv6_subnet``): firewalld's zone and policy name no family, so they
+carry IPv6 as they are; iptables has a second side, ``ip6tables`` (Docker with
+``ip6tables``, ufw with ``IPV6=yes``), read and given the same tagged rules when the
+network has IPv6 and cleared of ours when it has not (any more). An ip6tables side in
+use that cannot be read (no binary) is said in a warning, never ignored.
 
 ``integration: none`` changes nothing outside our table (and removes what an earlier
 ``auto`` run added) but warns all the same. ``state: absent`` removes what this network
@@ -42,7 +49,9 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.runner 
 
 MODES = ('auto', 'none')
 OUR_TABLES = ('linuxnet',)
-FAMILIES = (nft.NFPROTO_INET, nft.NFPROTO_IPV4, nft.NFPROTO_BRIDGE)
+FAMILIES = (nft.NFPROTO_INET, nft.NFPROTO_IPV4, nft.NFPROTO_IPV6, nft.NFPROTO_BRIDGE)
+# the nftables family of each iptables family's tables (iptables-nft: ip filter, ip6 filter)
+NFT_FAMILY = {ipt.IPV4: nft.NFPROTO_IPV4, ipt.IPV6: nft.NFPROTO_IPV6}
 HOOKS = (nft.NF_INET_FORWARD, nft.NF_INET_LOCAL_IN)
 SBIN = ('/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin')
 
@@ -123,7 +132,8 @@ class FirewallResource(object):
         mode = validate.one_of(params.get('integration') or 'auto', MODES,
                                validate.Path().firewall_integration)
         return {'bridge': validate.ifname(params['bridge'], validate.Path().bridge),
-                'state': params.get('state') or 'present', 'integration': mode}
+                'state': params.get('state') or 'present', 'integration': mode,
+                'ipv6_subnet': params.get('ipv6_subnet') or None}
 
     def context(self, module):
         return _Ctx(Commands(getattr(module, 'run_command', None)))
@@ -137,16 +147,11 @@ class FirewallResource(object):
             raise PlanError('cannot read firewalld: %s. Nothing was changed; check '
                             '"firewall-cmd --state" and rerun.' % e)
         tables, unreadable = [], []
-        variants = []
-        if any(c.family == nft.NFPROTO_IPV4 and c.table == 'filter' and c.name in ipt.BUILTIN
-               for c in chains):
-            variants.append('nft')
-        if ipt.legacy_in_use():
-            variants.append('legacy')
-        for v in variants:
-            table, why = ipt.read_table(ctx.cmds, v)
+        for family, variant in iptables_in_use(chains):
+            table, why = ipt.read_table(ctx.cmds, variant, family)
             if table is None:
-                unreadable.append('iptables-%s: %s' % (v, why))
+                name = ipt.tool_name(variant, family)
+                unreadable.append((family, variant, '%s: %s' % (name, why)))
             else:
                 tables.append(table)
         return {'chains': chains, 'firewalld': firewalld, 'fwcmd': fcmd, 'iptables': tables,
@@ -160,7 +165,8 @@ class FirewallResource(object):
         if have['firewalld'] is not None:
             actions += plan_firewalld(have['firewalld'], have['fwcmd'], br, on)
         for t in have['iptables']:
-            actions += plan_iptables(t, br, ipt.desired_rules(t, br) if on else [])
+            wanted = on and family_used(want, t.family)
+            actions += plan_iptables(t, br, ipt.desired_rules(t, br) if wanted else [])
         return actions
 
     def apply(self, ctx, actions, have=None):
@@ -185,6 +191,24 @@ class FirewallResource(object):
     def result(self, want, have, actions):
         report, warnings = assess(want, have)
         return {'firewall': report, 'warnings': warnings} if warnings else {'firewall': report}
+
+
+def family_used(want, family):
+    """The network carries this iptables family's traffic ('ipv4' always)."""
+    return family == ipt.IPV4 or bool(want.get('ipv6_subnet'))
+
+
+def iptables_in_use(chains):
+    """[(family, variant)] of the iptables filter tables in this namespace: iptables-nft's
+    ``ip``/``ip6 filter`` from the netlink dump, iptables-legacy's from /proc."""
+    found = []
+    for family in ipt.FAMILIES:
+        if any(c.family == NFT_FAMILY[family] and c.table == 'filter' and c.name in ipt.BUILTIN
+               for c in chains):
+            found.append((family, 'nft'))
+        if ipt.legacy_in_use(family):
+            found.append((family, 'legacy'))
+    return found
 
 
 def _action(op, target, argv, add=(), delete=(), **args):
@@ -285,6 +309,10 @@ def state_lines(have, br):
     return lines
 
 
+def _v6(family):
+    return 'IPv6 ' if family == ipt.IPV6 else ''
+
+
 def assess(want, have):
     """The module's ``firewall`` result and its warnings."""
     br, mode = want['bridge'], want['integration']
@@ -303,9 +331,13 @@ def assess(want, have):
                 'from it unless %s is in a zone with target ACCEPT. Set firewall integration '
                 'to auto, or run: firewall-cmd --permanent --zone=trusted --add-interface=%s '
                 '&& firewall-cmd --reload' % (br, br, br))
-    iptables_nft = False
+    ipv6 = bool(want.get('ipv6_subnet'))
+    read_nft = set()  # nftables families whose filter table is iptables-nft's (said)
     for t in have['iptables']:
-        iptables_nft = iptables_nft or t.variant == 'nft'
+        if not family_used(want, t.family):
+            continue
+        if t.variant == 'nft':
+            read_nft.add(NFT_FAMILY[t.family])
         docker = 'DOCKER-USER' in t.chains or 'DOCKER' in t.chains
         ufw = any(c.startswith('ufw-') for c in t.chains)
         report['docker']['iptables'] = report['docker']['iptables'] or docker
@@ -313,28 +345,34 @@ def assess(want, have):
         desired = ipt.desired_rules(t, br)
         why = dict((h, ipt.blocks(t, h)) for h in ('FORWARD', 'INPUT'))
         report['iptables'].append({
-            'variant': t.variant, 'forward': why['FORWARD'], 'input': why['INPUT'],
-            'docker': docker, 'ufw': ufw,
+            'variant': t.variant, 'family': t.family, 'forward': why['FORWARD'],
+            'input': why['INPUT'], 'docker': docker, 'ufw': ufw,
             'rules': [ipt.rule_line(c, a) for c, _tag, a in desired] if mode == 'auto' else []})
         if mode == 'none' and present and desired:
-            warnings.append('%s would drop traffic of %s (%s). Set firewall integration to '
-                            'auto, or run: %s' % (t.name, br, ', '.join(
-                                '%s %s' % (h, why[h]) for h in ('FORWARD', 'INPUT') if why[h]),
-                                '; '.join(' '.join(ipt.insert_argv(t, c, a))
-                                          for c, _tag, a in desired)))
-    for why in have['unreadable']:
+            reasons = ', '.join('%s %s' % (h, why[h]) for h in ('FORWARD', 'INPUT') if why[h])
+            fixes = '; '.join(' '.join(ipt.insert_argv(t, c, a)) for c, _tag, a in desired)
+            warnings.append('%s would drop %straffic of %s (%s). Set firewall integration to '
+                            'auto, or run: %s' % (t.name, _v6(t.family), br, reasons, fixes))
+    for family, variant, why in have['unreadable']:
+        if not family_used(want, family):
+            continue
+        if variant == 'nft':  # said here, not once more as a foreign nftables chain
+            read_nft.add(NFT_FAMILY[family])
         report['unhandled'].append({'what': why})
         if present:
-            warnings.append('could not read %s; traffic of %s may be dropped there' % (why, br))
+            warnings.append('could not read %s; %straffic of %s may be dropped there' % (
+                why, _v6(family), br))
     for c in have['chains']:
         fam = nft.FAMILY_NAMES.get(c.family, str(c.family))
         if c.table == 'docker-bridges' and '%s %s' % (fam, c.table) not in \
                 report['docker']['nftables']:
             report['docker']['nftables'].append('%s %s' % (fam, c.table))
-        if c.table in handled_tables and c.family in (nft.NFPROTO_INET, nft.NFPROTO_IPV4):
+        if c.family == nft.NFPROTO_IPV6 and not ipv6:
+            continue  # an ip6 table cannot drop an IPv4-only network's traffic
+        if c.table in handled_tables and c.family in (nft.NFPROTO_INET, nft.NFPROTO_IPV4,
+                                                      nft.NFPROTO_IPV6):
             continue
-        if iptables_nft and c.family == nft.NFPROTO_IPV4 and c.table == 'filter' and \
-                c.name in ipt.BUILTIN:
+        if c.family in read_nft and c.table == 'filter' and c.name in ipt.BUILTIN:
             continue
         why = chain_drops(c)
         if why is None or covered(c, br):

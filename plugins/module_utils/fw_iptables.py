@@ -6,12 +6,16 @@
 A host may run iptables rules through ``iptables-nft`` (tables ``ip filter`` etc. in
 nftables), through ``iptables-legacy`` (the old x_tables), or both. Either one with a
 ``FORWARD`` policy of DROP (Docker, ufw, a hardened host) drops what our own nftables
-table accepts: a packet passes only if every table on the hook lets it through.
+table accepts: a packet passes only if every table on the hook lets it through. The
+same holds for IPv6 with ``ip6tables`` (table ``ip6 filter``, ``ip6_tables``): Docker
+with ``ip6tables`` and ufw with ``IPV6=yes`` set its FORWARD policy to DROP too, so a
+network with IPv6 needs the same rules there (family ``ipv6`` below).
 
-For each variant in use this module reads the ``filter`` table (``iptables -S``,
-argv only), decides whether it would drop our traffic (:func:`blocks`: the chain's
-policy or a DROP/REJECT reachable from it), and derives the least accept rules that
-let the network's own traffic through (:func:`desired_rules`):
+For each variant and family in use this module reads the ``filter`` table
+(``iptables -S`` / ``ip6tables -S``, argv only), decides whether it would drop our
+traffic (:func:`blocks`: the chain's policy or a DROP/REJECT reachable from it), and
+derives the least accept rules that let the network's own traffic through
+(:func:`desired_rules`, the same for both families):
 
 * forward, in ``DOCKER-USER`` when it exists (Docker's place for users' rules), else at
   the top of ``FORWARD``: ``-i BRIDGE -j ACCEPT`` (containers out, container to
@@ -31,23 +35,27 @@ __metaclass__ = type
 import shlex
 
 TAG_PREFIX = 'linuxnet:'
-LEGACY_TABLES = '/proc/net/ip_tables_names'
+IPV4, IPV6 = 'ipv4', 'ipv6'
+FAMILIES = (IPV4, IPV6)
+TOOLS = {IPV4: 'iptables', IPV6: 'ip6tables'}
+LEGACY_TABLES = {IPV4: '/proc/net/ip_tables_names', IPV6: '/proc/net/ip6_tables_names'}
 BUILTIN = ('INPUT', 'FORWARD', 'OUTPUT')
 
 
 class FilterTable(object):
-    """The ``filter`` table as ``iptables -S`` prints it."""
+    """The ``filter`` table as ``iptables -S`` (``ip6tables -S``) prints it."""
 
-    def __init__(self, variant, argv0):
+    def __init__(self, variant, argv0, family=IPV4):
         self.variant = variant          # 'nft' | 'legacy'
         self.argv0 = argv0              # the binary, e.g. /usr/sbin/iptables-nft
+        self.family = family            # 'ipv4' (iptables) | 'ipv6' (ip6tables)
         self.policies = {}              # built-in chain -> ACCEPT | DROP
         self.chains = []                # every chain, in order
         self.rules = []                 # [(chain, [args after the chain name])]
 
     @property
     def name(self):
-        return 'iptables-%s' % self.variant
+        return tool_name(self.variant, self.family)
 
     def ours(self, bridge):
         """Our rules for ``bridge``: [(chain, tag, args)] in table order."""
@@ -59,9 +67,14 @@ class FilterTable(object):
         return out
 
 
-def parse_rules(variant, argv0, text):
+def tool_name(variant, family=IPV4):
+    """``iptables-nft``, ``ip6tables-legacy``, ..."""
+    return '%s-%s' % (TOOLS[family], variant)
+
+
+def parse_rules(variant, argv0, text, family=IPV4):
     """``iptables -S`` output -> :class:`FilterTable`."""
-    t = FilterTable(variant, argv0)
+    t = FilterTable(variant, argv0, family)
     for line in text.splitlines():
         words = shlex.split(line)
         if len(words) < 2:
@@ -141,12 +154,12 @@ def delete_argv(table, chain, args):
     return [table.argv0, '-w', '-t', 'filter', '-D', chain] + list(args)
 
 
-def find_binary(cmds, variant):
-    """The iptables binary of ``variant`` ('nft' | 'legacy'), or None."""
-    path = cmds.which('iptables-%s' % variant)
+def find_binary(cmds, variant, family=IPV4):
+    """The iptables (ip6tables) binary of ``variant`` ('nft' | 'legacy'), or None."""
+    path = cmds.which(tool_name(variant, family))
     if path:
         return path
-    path = cmds.which('iptables')
+    path = cmds.which(TOOLS[family])
     if path:
         rc, out, err = cmds.run([path, '--version'])
         text = out + err
@@ -155,21 +168,22 @@ def find_binary(cmds, variant):
     return None
 
 
-def legacy_in_use():
-    """iptables-legacy has a filter table in this network namespace."""
+def legacy_in_use(family=IPV4):
+    """iptables-legacy (ip6tables-legacy) has a filter table in this network namespace."""
     try:
-        with open(LEGACY_TABLES) as f:
+        with open(LEGACY_TABLES[family]) as f:
             return 'filter' in f.read().split()
     except (IOError, OSError):
         return False
 
 
-def read_table(cmds, variant):
+def read_table(cmds, variant, family=IPV4):
     """(FilterTable, None) or (None, why it could not be read)."""
-    argv0 = find_binary(cmds, variant)
+    argv0 = find_binary(cmds, variant, family)
     if argv0 is None:
-        return None, 'no iptables-%s binary to read it with' % variant
+        return None, 'no %s (or %s) binary to read it with; install the package that ' \
+            'provides it (iptables) and rerun' % (tool_name(variant, family), TOOLS[family])
     rc, out, err = cmds.run([argv0, '-w', '-t', 'filter', '-S'])
     if rc != 0:
         return None, '%s -t filter -S failed: %s' % (argv0, (err or out).strip())
-    return parse_rules(variant, argv0, out), None
+    return parse_rules(variant, argv0, out, family), None

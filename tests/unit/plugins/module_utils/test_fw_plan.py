@@ -241,3 +241,142 @@ def test_docker_29_nftables_tables_are_reported_and_need_nothing():
     assert report['docker'] == {'iptables': False, 'nftables': ['ip docker-bridges']}
     assert report['reachable'] is True and warnings == []
     assert firewall.FirewallResource().plan(want, have([docker])) == []
+
+
+# ------------------------------------------------------------------ IPv6 (issue 12)
+V6 = {'bridge': 'br0', 'state': 'present', 'integration': 'auto', 'ipv6_subnet': 'fd00:18::/64'}
+V4 = dict(V6, ipv6_subnet=None)
+
+
+def table6(text, variant='nft'):
+    return ipt.parse_rules(variant, '/usr/sbin/ip6tables-' + variant, text, ipt.IPV6)
+
+
+def test_want_carries_the_ipv6_subnet():
+    res = firewall.FirewallResource()
+    assert res.want({'bridge': 'br0', 'ipv6_subnet': 'fd00:18::/64'}) == V6
+    assert res.want({'bridge': 'br0'})['ipv6_subnet'] is None
+
+
+def test_ip6tables_gets_the_same_rules_only_when_the_network_has_ipv6():
+    t4, t6 = table(DOCKER), table6(DOCKER)
+    assert t6.name == 'ip6tables-nft' and t6.family == 'ipv6'
+    acts = firewall.FirewallResource().plan(V6, have(tables=[t4, t6]))
+    assert [(a.op, a.target) for a in acts] == [
+        ('iptables_insert', 'iptables-nft DOCKER-USER'),
+        ('iptables_insert', 'iptables-nft DOCKER-USER'),
+        ('iptables_insert', 'ip6tables-nft DOCKER-USER'),
+        ('iptables_insert', 'ip6tables-nft DOCKER-USER')]
+    assert acts[2].args['_argv'] == [['/usr/sbin/ip6tables-nft', '-w', '-t', 'filter', '-I',
+                                      'DOCKER-USER', '1', '-i', 'br0', '-m', 'comment',
+                                      '--comment', 'linuxnet:br0/in', '-j', 'ACCEPT']]
+    # IPv4 only: ip6tables is left alone
+    assert [a.target for a in firewall.FirewallResource().plan(V4, have(tables=[t4, t6]))] == \
+        ['iptables-nft DOCKER-USER'] * 2
+    report, warnings = firewall.assess(V6, have(tables=[t4, t6]))
+    assert [(e['family'], e['variant'], e['forward']) for e in report['iptables']] == [
+        ('ipv4', 'nft', 'policy DROP'), ('ipv6', 'nft', 'policy DROP')]
+    assert report['reachable'] is True and warnings == []
+    assert [e['family'] for e in firewall.assess(V4, have(tables=[t4, t6]))[0]['iptables']] == \
+        ['ipv4']
+
+
+def test_ipv6_removed_or_torn_down_removes_exactly_our_ip6tables_rules():
+    done = table6(UFW + '-A FORWARD -i br0 -m comment --comment "linuxnet:br0/in" -j ACCEPT\n'
+                  '-A INPUT -i br0 -m comment --comment "linuxnet:br0/input" -j ACCEPT\n'
+                  '-A FORWARD -i br1 -m comment --comment "linuxnet:br1/in" -j ACCEPT\n', 'legacy')
+    for want in (V4, dict(V6, state='absent'), dict(V6, integration='none')):
+        acts = firewall.FirewallResource().plan(want, have(tables=[done]))
+        assert [(a.op, a.args['_argv'][0][0], a.args['_argv'][0][4:6]) for a in acts] == [
+            ('iptables_delete', '/usr/sbin/ip6tables-legacy', ['-D', 'INPUT']),
+            ('iptables_delete', '/usr/sbin/ip6tables-legacy', ['-D', 'FORWARD'])], want
+    # still IPv6: the missing 'out' rule is added, the others stay
+    acts = firewall.FirewallResource().plan(V6, have(tables=[done]))
+    assert [(a.op, a.args['rule']) for a in acts] == [
+        ('iptables_insert', '-A FORWARD -o br0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT '
+                            '-m comment --comment linuxnet:br0/out -j ACCEPT')]
+    res = firewall.FirewallResource()
+    before, after = res.render(V4, have(tables=[done]), res.plan(V4, have(tables=[done])))
+    assert 'ip6tables-legacy -A FORWARD -i br0 -m comment --comment linuxnet:br0/in -j ACCEPT' \
+        in before and 'ip6tables-legacy' not in after and 'br1' not in before
+
+
+def test_none_mode_warns_about_ip6tables_as_ipv6():
+    report, warnings = firewall.assess(dict(V6, integration='none'), have(tables=[table6(UFW)]))
+    assert report['reachable'] is False
+    assert warnings[0].startswith('ip6tables-nft would drop IPv6 traffic of br0 (FORWARD '
+                                  'policy DROP, INPUT policy DROP). Set firewall integration '
+                                  'to auto, or run: /usr/sbin/ip6tables-nft -w -t filter -I '
+                                  'FORWARD 1 -i br0'), warnings
+
+
+def test_an_ip6tables_side_without_binary_is_said_only_for_an_ipv6_network():
+    h = have()
+    h['unreadable'] = [('ipv6', 'nft', 'ip6tables-nft: no ip6tables-nft (or ip6tables) binary '
+                        'to read it with; install the package that provides it (iptables) '
+                        'and rerun')]
+    # its own filter chains are not warned about a second time as foreign nftables chains
+    h['chains'] = [chain(codec.NFPROTO_IPV6, 'filter', 'FORWARD', codec.NF_INET_FORWARD,
+                         codec.NF_DROP)]
+    report, warnings = firewall.assess(V6, h)
+    assert warnings == ['could not read ip6tables-nft: no ip6tables-nft (or ip6tables) binary '
+                        'to read it with; install the package that provides it (iptables) and '
+                        'rerun; IPv6 traffic of br0 may be dropped there']
+    assert report['reachable'] is False and len(report['unhandled']) == 1
+    assert firewall.assess(V4, h) == ({'integration': 'auto', 'firewalld': {'running': False},
+                                      'iptables': [], 'docker': {'iptables': False,
+                                                                 'nftables': []},
+                                      'ufw': False, 'unhandled': [], 'reachable': True}, [])
+
+
+def test_ip6_tables_that_drop_are_warned_about_when_the_network_has_ipv6():
+    chains = [chain(codec.NFPROTO_IPV6, 'hard6', 'fwd', codec.NF_INET_FORWARD, codec.NF_DROP),
+              chain(codec.NFPROTO_IPV6, 'firewalld', 'filter_FORWARD', codec.NF_INET_FORWARD,
+                    codec.NF_DROP)]
+    report, warnings = firewall.assess(V6, have(chains, firewalld=state(ZONE_OK, ZONE_OK,
+                                                                        POL_OK, POL_OK)))
+    assert [(u['family'], u['table'], u['suggested']) for u in report['unhandled']] == [
+        ('ip6', 'hard6', ['nft insert rule ip6 hard6 fwd iifname "br0" accept',
+                          'nft insert rule ip6 hard6 fwd oifname "br0" ct state '
+                          'established,related accept',
+                          'nft insert rule ip6 hard6 fwd oifname "br0" ct status dnat accept'])]
+    assert warnings[0].startswith('table ip6 hard6, chain fwd (hook forward, policy drop) may '
+                                  'drop traffic of br0')
+    report, warnings = firewall.assess(V4, have(chains))
+    assert report['unhandled'] == [] and warnings == []
+
+
+def test_iptables_in_use_per_family(monkeypatch):
+    monkeypatch.setattr(ipt, 'legacy_in_use', lambda family: family == 'ipv6')
+    chains = [chain(codec.NFPROTO_IPV4, 'filter', 'FORWARD', codec.NF_INET_FORWARD,
+                    codec.NF_ACCEPT),
+              chain(codec.NFPROTO_IPV6, 'filter', 'INPUT', codec.NF_INET_LOCAL_IN, codec.NF_DROP),
+              chain(codec.NFPROTO_IPV6, 'other', 'FORWARD', codec.NF_INET_FORWARD, codec.NF_DROP)]
+    assert firewall.iptables_in_use(chains) == [('ipv4', 'nft'), ('ipv6', 'nft'),
+                                                ('ipv6', 'legacy')]
+    assert firewall.iptables_in_use(chains[2:]) == [('ipv6', 'legacy')]
+
+
+class FakeCmds(object):
+    def __init__(self, paths, version=''):
+        self.paths, self.version, self.ran = paths, version, []
+
+    def which(self, name):
+        return self.paths.get(name)
+
+    def run(self, argv):
+        self.ran.append(argv)
+        return (0, self.version, '') if argv[-1] == '--version' else (0, DOCKER, '')
+
+
+def test_ip6tables_binary_and_reading():
+    cmds = FakeCmds({'ip6tables-legacy': '/sbin/ip6tables-legacy'})
+    t, why = ipt.read_table(cmds, 'legacy', ipt.IPV6)
+    assert why is None and t.name == 'ip6tables-legacy' and t.family == 'ipv6'
+    assert cmds.ran == [['/sbin/ip6tables-legacy', '-w', '-t', 'filter', '-S']]
+    # only a plain ip6tables: its --version says which variant it is
+    plain = FakeCmds({'ip6tables': '/sbin/ip6tables'}, 'ip6tables v1.8.9 (nf_tables)')
+    assert ipt.find_binary(plain, 'nft', ipt.IPV6) == '/sbin/ip6tables'
+    assert ipt.find_binary(plain, 'legacy', ipt.IPV6) is None
+    t, why = ipt.read_table(FakeCmds({'iptables-nft': '/sbin/iptables-nft'}), 'nft', ipt.IPV6)
+    assert t is None and why.startswith('no ip6tables-nft (or ip6tables) binary'), why
