@@ -17,14 +17,23 @@ World built by ``up`` (all of it inside the sandbox's network namespace):
   203.0.113.1/32 on ``lo`` (an "internet" address, reached through the gateway).
   A whoami server listens there on TCP and UDP port 8080 and answers each
   connection / datagram with the source address:port it sees.
+  IPv6 too: ``lab-br`` has 2001:db8:100::1/64, the "internet" 2001:db8:ffff::1/128
+  is on ``lo``, the whoami server answers on [2001:db8:ffff::1]:8080 (TCP and UDP)
+  and radvd advertises ``lab-br`` as a default router (forwarding=1 in lab-outside,
+  RAs every 3-4 s, router lifetime 30 s, no prefix: addresses are static).
 * ``lab-hostN``: one named netns per host, uplink veth ``eth0`` with
   198.51.100.(10+N)/24 on the outside bridge and a default route via
-  198.51.100.1, plus its own mount namespace (private tmpfs ``/run/netns``,
+  198.51.100.1, 2001:db8:100::(10+N)/64 (nodad) and its IPv6 default route learned
+  from the router advertisements (accept_ra=1, the kernel's default; ``up`` waits for
+  it), plus its own mount namespace (private tmpfs ``/run/netns``,
   private ``/etc/sysctl.d``, ``/var/lib/linuxnet`` and ``/etc/systemd/system``,
   its own sysfs) in which ``sshd -D`` runs: whatever Ansible does over SSH lands
   in that host's namespaces.
 * The sandbox's own namespace is the controller: ``lab-ctl`` with
-  198.51.100.254/24 on the outside bridge.
+  198.51.100.254/24 and 2001:db8:100::fe/64 on the outside bridge (accept_ra=0), routes
+  to the internet addresses via the gateway.
+* ``route6 --host H --subnet S``: lab-outside routes the IPv6 subnet S via H's uplink
+  address (an upstream that routes a host's unmasqueraded container subnet back).
 * ``up --firewall KIND``: on every host, before Ansible runs, a foreign firewall
   (``tests/firewalls.py``'s ``foreign(KIND)``: firewalld with its private D-Bus,
   Docker's iptables rules, ufw, an unknown nftables drop table) is put in charge
@@ -59,6 +68,18 @@ UPLINK_NET = "198.51.100.0/24"
 INTERNET_ADDR = "203.0.113.1"
 CONTROLLER_LINK = "lab-ctl"
 CONTROLLER_ADDR = "198.51.100.254"
+# IPv6 uplink (always on): static addresses, the hosts' default route from router
+# advertisements (radvd in lab-outside on lab-br)
+GATEWAY6 = "2001:db8:100::1"
+UPLINK6_NET = "2001:db8:100::/64"
+INTERNET6_ADDR = "2001:db8:ffff::1"
+CONTROLLER6_ADDR = "2001:db8:100::fe"
+RA_MIN_INTERVAL = 3           # radvd MinRtrAdvInterval (s)
+RA_MAX_INTERVAL = 4           # radvd MaxRtrAdvInterval (s)
+RA_DEFAULT_LIFETIME = 30      # radvd AdvDefaultLifetime (s): a host that stops accepting
+                              # RAs loses its IPv6 default route within this
+RA_WAIT = 20                  # up: how long each host may take to learn its RA route
+RADVD = "/usr/sbin/radvd"
 WHOAMI_PORT = 8080
 DEFAULT_PYTHON = "/opt/linuxnet/venv-2.19/bin/python"
 MAX_HOSTS = 200
@@ -203,6 +224,15 @@ def uplink_address(index):
     return "198.51.100.%d" % (10 + index)
 
 
+def uplink_address6(index):
+    """2001:db8:100::11 for lab-host1: the same digits as its IPv4 address."""
+    return "2001:db8:100::%d" % (10 + index)
+
+
+def is_v6(addr):
+    return ":" in str(addr)
+
+
 def state_path(d):
     return os.path.join(d, "state.json")
 
@@ -280,8 +310,10 @@ def cmd_up(args):
         "dir": d,
         "sandbox_netns": os.readlink("/proc/self/ns/net"),
         "outside": {"netns": OUTSIDE_NS, "bridge": OUTSIDE_BRIDGE, "gateway": GATEWAY,
-                    "internet": INTERNET_ADDR, "whoami_port": WHOAMI_PORT},
-        "controller": {"link": CONTROLLER_LINK, "address": CONTROLLER_ADDR},
+                    "internet": INTERNET_ADDR, "whoami_port": WHOAMI_PORT,
+                    "gateway6": GATEWAY6, "internet6": INTERNET6_ADDR, "routes6": []},
+        "controller": {"link": CONTROLLER_LINK, "address": CONTROLLER_ADDR,
+                       "address6": CONTROLLER6_ADDR},
         "netns": [],          # named netns this lab created
         "links": [],          # links this lab created in the sandbox's own netns
         "pids": [],           # [{pid, starttime, what}]
@@ -304,7 +336,7 @@ def cmd_up(args):
     state["complete"] = True
     save_state(d, state)
     print("lab up: %d host(s) %s; inventory %s%s" % (
-        n, ", ".join("%s=%s" % (h["name"], h["address"]) for h in state["hosts"]),
+        n, ", ".join("%s=%s,%s" % (h["name"], h["address"], h["address6"]) for h in state["hosts"]),
         os.path.join(d, "inventory.ini"),
         "; firewall in charge: %s" % state["firewall"] if state["firewall"] else ""))
     return 0
@@ -322,8 +354,14 @@ def _up(d, n, args, state):
     save_state(d, state)
     ip("-n", OUTSIDE_NS, "link", "set", "lo", "up")
     ip("-n", OUTSIDE_NS, "addr", "add", INTERNET_ADDR + "/32", "dev", "lo")
-    ip("-n", OUTSIDE_NS, "link", "add", OUTSIDE_BRIDGE, "type", "bridge")
+    ip("-n", OUTSIDE_NS, "addr", "add", INTERNET6_ADDR + "/128", "dev", "lo")
+    # the outside routes IPv6 (radvd advertises only when forwarding is on); no
+    # snooping: RS/RA/ND multicast reach every port
+    outside_sysctl("net.ipv6.conf.all.forwarding=1")
+    ip("-n", OUTSIDE_NS, "link", "add", OUTSIDE_BRIDGE, "type", "bridge", "mcast_snooping", "0")
+    outside_sysctl("net.ipv6.conf.%s.accept_dad=0" % OUTSIDE_BRIDGE)
     ip("-n", OUTSIDE_NS, "addr", "add", GATEWAY + "/24", "dev", OUTSIDE_BRIDGE)
+    ip("-n", OUTSIDE_NS, "addr", "add", GATEWAY6 + "/64", "dev", OUTSIDE_BRIDGE, "nodad")
     ip("-n", OUTSIDE_NS, "link", "set", OUTSIDE_BRIDGE, "up")
 
     # controller (the sandbox's own netns) on the outside bridge
@@ -332,8 +370,12 @@ def _up(d, n, args, state):
     save_state(d, state)
     ip("-n", OUTSIDE_NS, "link", "set", "p-ctl", "master", OUTSIDE_BRIDGE, "up")
     ip("addr", "add", CONTROLLER_ADDR + "/24", "dev", CONTROLLER_LINK)
+    # the controller's IPv6 routes are static: it takes no RA default route
+    run(["sysctl", "-q", "-w", "net.ipv6.conf.%s.accept_ra=0" % CONTROLLER_LINK])
+    ip("addr", "add", CONTROLLER6_ADDR + "/64", "dev", CONTROLLER_LINK, "nodad")
     ip("link", "set", CONTROLLER_LINK, "up")
     ip("route", "add", INTERNET_ADDR + "/32", "via", GATEWAY)
+    ip("-6", "route", "add", INTERNET6_ADDR + "/128", "via", GATEWAY6, "dev", CONTROLLER_LINK)
 
     # keys
     client_key = os.path.join(ssh_dir, "id_ed25519")
@@ -347,11 +389,14 @@ def _up(d, n, args, state):
     whoami_log = open(os.path.join(d, "whoami.log"), "ab")
     p = subprocess.Popen(
         ["nsenter", "--net=/run/netns/" + OUTSIDE_NS, "--", sys.executable, SELF,
-         "_serve", "--port", str(WHOAMI_PORT), "--tag", "outside-whoami"],
+         "_serve", "--port", str(WHOAMI_PORT), "--tag", "outside-whoami",
+         "--bind", "0.0.0.0", "--bind", "::"],
         stdin=subprocess.DEVNULL, stdout=whoami_log, stderr=whoami_log, start_new_session=True)
     state["pids"].append({"pid": p.pid, "starttime": _wait_starttime(p.pid), "what": "whoami"})
     state["outside"]["whoami_pid"] = p.pid
     save_state(d, state)
+
+    start_radvd(d, state)
 
     for i, name in enumerate(host_names(n), start=1):
         addr = uplink_address(i)
@@ -366,6 +411,8 @@ def _up(d, n, args, state):
         ip("link", "add", peer, "netns", OUTSIDE_NS, "type", "veth", "peer", "name", "eth0", "netns", name)
         ip("-n", OUTSIDE_NS, "link", "set", peer, "master", OUTSIDE_BRIDGE, "up")
         ip("-n", name, "addr", "add", addr + "/24", "dev", "eth0")
+        addr6 = uplink_address6(i)
+        ip("-n", name, "addr", "add", addr6 + "/64", "dev", "eth0", "nodad")
         ip("-n", name, "link", "set", "eth0", "up")
         ip("-n", name, "route", "add", "default", "via", GATEWAY)
 
@@ -386,8 +433,8 @@ def _up(d, n, args, state):
             stdin=subprocess.DEVNULL, stdout=sshd_log, stderr=sshd_log, start_new_session=True)
         st = _wait_starttime(p.pid)
         state["pids"].append({"pid": p.pid, "starttime": st, "what": "sshd " + name})
-        host = {"name": name, "address": addr, "netns": name, "sshd_pid": p.pid,
-                "dir": hdir, "uplink": "eth0"}
+        host = {"name": name, "address": addr, "address6": addr6, "netns": name,
+                "sshd_pid": p.pid, "dir": hdir, "uplink": "eth0"}
         state["hosts"].append(host)
         save_state(d, state)
         if not wait_tcp(addr, 22, timeout=15):
@@ -405,12 +452,79 @@ def _up(d, n, args, state):
 
     if not wait_tcp(INTERNET_ADDR, WHOAMI_PORT, timeout=10):
         raise LabError("whoami server did not come up (see %s)" % os.path.join(d, "whoami.log"))
+    if not wait_tcp(INTERNET6_ADDR, WHOAMI_PORT, timeout=10):
+        raise LabError("whoami server did not come up on [%s]:%d (see %s)" % (
+            INTERNET6_ADDR, WHOAMI_PORT, os.path.join(d, "whoami.log")))
+    wait_ra_routes(d, state)
 
     write_inventory(d, state, args.python)
 
 
 def firewall_kind(kind):
     return FIREWALL_ALIASES.get(kind, kind) if kind else None
+
+
+def outside_sysctl(setting):
+    run(["nsenter", "--net=/run/netns/" + OUTSIDE_NS, "--", "sysctl", "-q", "-w", setting])
+
+
+RADVD_CONF = """\
+# radvd of the lab's outside (generated by tests/lab/lab.py): lab-br is the hosts'
+# IPv6 default router; no prefix (the hosts' addresses are static)
+interface {bridge} {{
+    AdvSendAdvert on;
+    MinRtrAdvInterval {min_interval};
+    MaxRtrAdvInterval {max_interval};
+    AdvDefaultLifetime {lifetime};
+}};
+"""
+
+
+def start_radvd(d, state):
+    """radvd in lab-outside on lab-br, in the foreground (its PID is the lab's)."""
+    if not os.access(RADVD, os.X_OK):
+        raise LabError("%s not found: install radvd (scripts/setup.sh does)" % RADVD)
+    conf = os.path.join(d, "radvd.conf")
+    with open(conf, "w") as fh:
+        fh.write(RADVD_CONF.format(bridge=OUTSIDE_BRIDGE, min_interval=RA_MIN_INTERVAL,
+                                   max_interval=RA_MAX_INTERVAL, lifetime=RA_DEFAULT_LIFETIME))
+    os.chmod(conf, 0o644)
+    argv = [RADVD, "--nodaemon", "--config", conf, "--pidfile", os.path.join(d, "radvd.pid"),
+            "--logmethod", "stderr"]
+    run(argv[:1] + ["--configtest", "--config", conf, "--logmethod", "stderr"])
+    radvd_log = open(os.path.join(d, "radvd.log"), "ab")
+    p = subprocess.Popen(["nsenter", "--net=/run/netns/" + OUTSIDE_NS, "--"] + argv,
+                         stdin=subprocess.DEVNULL, stdout=radvd_log, stderr=radvd_log,
+                         start_new_session=True)
+    state["pids"].append({"pid": p.pid, "starttime": _wait_starttime(p.pid), "what": "radvd"})
+    state["outside"]["radvd_pid"] = p.pid
+    save_state(d, state)
+
+
+def ra_default_route(state, host):
+    """The host's IPv6 default route learned from a router advertisement (the route's
+    text as `ip` shows it), or None."""
+    r = ip("-n", host["netns"], "-6", "route", "show", "default", "proto", "ra", check=False)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("default")]
+    return lines[0].strip() if lines else None
+
+
+def wait_ra_routes(d, state, timeout=RA_WAIT):
+    """Until every host has its IPv6 default route from lab-br's advertisements."""
+    deadline = time.monotonic() + timeout
+    missing = list(state["hosts"])
+    while missing:
+        missing = [h for h in missing if not ra_default_route(state, h)]
+        if not missing:
+            break
+        if time.monotonic() > deadline:
+            raise LabError("no IPv6 default route from router advertisements on %s after %ds "
+                           "(radvd log %s)" % (", ".join(h["name"] for h in missing), timeout,
+                                              os.path.join(d, "radvd.log")))
+        time.sleep(0.2)
+    for h in state["hosts"]:
+        h["ra_route"] = ra_default_route(state, h)
+    save_state(d, state)
 
 
 def _tail(path, lines=30):
@@ -527,7 +641,8 @@ def write_inventory(d, state, python):
     os.makedirs(cpdir, mode=0o700, exist_ok=True)
     lines = ["# generated by tests/lab/lab.py up; lab hosts reached over real SSH", "[lab]"]
     for h in state["hosts"]:
-        lines.append("%s ansible_host=%s" % (h["name"], h["address"]))
+        lines.append("%s ansible_host=%s linuxnet_test_uplink_address6=%s" % (
+            h["name"], h["address"], h["address6"]))
     lines += [
         "",
         "[lab:vars]",
@@ -542,6 +657,7 @@ def write_inventory(d, state, python):
         "ansible_python_interpreter=%s" % python,
         "# for tests/testinfra: where the outside whoami server listens",
         "linuxnet_test_whoami=%s:%d" % (INTERNET_ADDR, WHOAMI_PORT),
+        "linuxnet_test_whoami6=[%s]:%d" % (INTERNET6_ADDR, WHOAMI_PORT),
         "",
     ]
     with open(os.path.join(d, "inventory.ini"), "w") as fh:
@@ -732,9 +848,12 @@ def host_by_name(state, name):
 
 def ns_prefix(state, where):
     """Command prefix running something in a lab host (net+mount), the outside,
-    or a container inside a host ('lab-host1/netns0')."""
+    the controller (this sandbox's own netns) or a container inside a host
+    ('lab-host1/netns0')."""
     if where == "outside":
         return ["nsenter", "--net=/run/netns/" + OUTSIDE_NS, "--"]
+    if where == "controller":
+        return []
     host, _, container = where.partition("/")
     h = host_by_name(state, host)
     if not pid_is(h["sshd_pid"], _starttime_of(state, h["sshd_pid"])):
@@ -743,6 +862,32 @@ def ns_prefix(state, where):
     if container:
         pre += ["ip", "netns", "exec", container]
     return pre
+
+
+def cmd_route6(args):
+    """lab-outside routes an IPv6 subnet via a host's uplink address (an upstream that
+    routes a host's unmasqueraded container subnet back to it); --delete removes it."""
+    d = os.path.abspath(args.dir)
+    state = load_state(d)
+    h = host_by_name(state, args.host)
+    try:
+        net = ipaddress.IPv6Network(args.subnet)
+    except ValueError as exc:
+        raise LabError("route6: --subnet %s is not an IPv6 network prefix (%s); e.g. fd00:18::/64"
+                       % (args.subnet, exc))
+    routes = state["outside"].setdefault("routes6", [])
+    entry = {"host": h["name"], "subnet": str(net), "via": h["address6"]}
+    pre = ["-n", OUTSIDE_NS, "-6", "route"]
+    if args.delete:
+        ip(*(pre + ["del", str(net), "via", h["address6"], "dev", OUTSIDE_BRIDGE]), check=False)
+        state["outside"]["routes6"] = [r for r in routes if r != entry]
+    else:
+        ip(*(pre + ["replace", str(net), "via", h["address6"], "dev", OUTSIDE_BRIDGE]))
+        state["outside"]["routes6"] = [r for r in routes if r["subnet"] != str(net)] + [entry]
+    save_state(d, state)
+    print("route6: lab-outside %s %s via %s (%s)" % (
+        "no longer routes" if args.delete else "routes", net, h["address6"], h["name"]))
+    return 0
 
 
 def cmd_exec(args):
@@ -761,55 +906,67 @@ def cmd_exec(args):
 # --------------------------------------------------------------------------
 
 def cmd_serve(args):
-    """TCP+UDP server answering '<tag> from=<src ip>:<src port>'."""
+    """TCP+UDP server answering '<tag> from=<src ip>:<src port>', on each --bind
+    address (IPv4 or IPv6; an IPv6 socket is IPv6 only)."""
     tag = args.tag
-    bind = args.bind
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind((bind, args.port))
-    tcp.listen(64)
-    udp = None
-    if not args.tcp_only:
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        udp.bind((bind, args.port))
-
-    def tcp_loop():
-        while True:
-            conn, peer = tcp.accept()
-            try:
-                conn.sendall(("%s from=%s:%d\n" % (tag, peer[0], peer[1])).encode())
-            except OSError:
-                pass
-            finally:
-                conn.close()
-
-    IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
-    if udp:
-        # answer from the address the datagram was sent to (the server may
-        # own several addresses, and the client's connected socket wants the
-        # reply to come from the address it talked to)
-        udp.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
-
-    def udp_loop():
-        while True:
-            _, anc, _, peer = udp.recvmsg(2048, socket.CMSG_SPACE(12))
-            reply = ("%s from=%s:%d\n" % (tag, peer[0], peer[1])).encode()
-            cmsg = []
-            for level, typ, data in anc:
-                if level == socket.IPPROTO_IP and typ == IP_PKTINFO:
-                    ifindex, _spec, dst = struct.unpack("=I4s4s", data[:12])
-                    cmsg = [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack("=I4s4s", 0, dst, b"\0" * 4))]
-            udp.sendmsg([reply], cmsg, 0, peer)
-
-    threads = [threading.Thread(target=tcp_loop, daemon=True)]
-    if udp:
-        threads.append(threading.Thread(target=udp_loop, daemon=True))
+    binds = args.bind or ["0.0.0.0"]
+    threads = []
+    for bind in binds:
+        fam = socket.AF_INET6 if is_v6(bind) else socket.AF_INET
+        tcp = socket.socket(fam, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if fam == socket.AF_INET6:
+            tcp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        tcp.bind((bind, args.port))
+        tcp.listen(64)
+        threads.append(threading.Thread(target=_tcp_loop, args=(tcp, tag), daemon=True))
+        if not args.tcp_only:
+            udp = socket.socket(fam, socket.SOCK_DGRAM)
+            if fam == socket.AF_INET6:
+                udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+            else:
+                # answer from the address the datagram was sent to (the server may
+                # own several addresses, and the client's connected socket wants the
+                # reply to come from the address it talked to)
+                udp.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+            udp.bind((bind, args.port))
+            threads.append(threading.Thread(target=_udp_loop, args=(udp, tag), daemon=True))
     for t in threads:
         t.start()
-    print("ready %s %s:%d" % (tag, bind, args.port), flush=True)
+    print("ready %s %s:%d" % (tag, ",".join(binds), args.port), flush=True)
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     while True:
         time.sleep(3600)
+
+
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+
+
+def _tcp_loop(tcp, tag):
+    while True:
+        conn, peer = tcp.accept()
+        try:
+            conn.sendall(("%s from=%s:%d\n" % (tag, peer[0], peer[1])).encode())
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+
+def _udp_loop(udp, tag):
+    while True:
+        _, anc, _, peer = udp.recvmsg(2048, socket.CMSG_SPACE(20))
+        reply = ("%s from=%s:%d\n" % (tag, peer[0], peer[1])).encode()
+        cmsg = []
+        for level, typ, data in anc:
+            if level == socket.IPPROTO_IP and typ == IP_PKTINFO:
+                _ifindex, _spec, dst = struct.unpack("=I4s4s", data[:12])
+                cmsg = [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack("=I4s4s", 0, dst, b"\0" * 4))]
+            elif level == socket.IPPROTO_IPV6 and typ == socket.IPV6_PKTINFO:
+                # struct in6_pktinfo: the address the datagram was sent to, ifindex
+                cmsg = [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, data[:16] + struct.pack("=I", 0))]
+        udp.sendmsg([reply], cmsg, 0, peer)
 
 
 def _checksum(data):
@@ -822,13 +979,22 @@ def _checksum(data):
 
 
 def probe_icmp(dst, timeout):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    v6 = is_v6(dst)
+    if v6:
+        # ICMPv6 echo: the kernel fills in the checksum; no IP header on receive
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        request, reply = 128, 129
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        request, reply = 8, 0
     sock.settimeout(timeout)
     ident = os.getpid() & 0xFFFF
     payload = b"linuxnet-lab"
-    hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
-    pkt = struct.pack("!BBHHH", 8, 0, _checksum(hdr + payload), ident, 1) + payload
+    hdr = struct.pack("!BBHHH", request, 0, 0, ident, 1)
+    csum = 0 if v6 else _checksum(hdr + payload)
+    pkt = struct.pack("!BBHHH", request, 0, csum, ident, 1) + payload
     sock.sendto(pkt, (dst, 0))
+    want = ipaddress.ip_address(dst)
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
@@ -836,9 +1002,11 @@ def probe_icmp(dst, timeout):
             raise socket.timeout("no echo reply from %s" % dst)
         sock.settimeout(left)
         data, peer = sock.recvfrom(2048)
-        ihl = (data[0] & 0x0F) * 4
-        typ, _, _, rid, _ = struct.unpack("!BBHHH", data[ihl:ihl + 8])
-        if typ == 0 and rid == ident and peer[0] == dst:
+        off = 0 if v6 else (data[0] & 0x0F) * 4
+        if len(data) < off + 8:
+            continue
+        typ, _, _, rid, _ = struct.unpack("!BBHHH", data[off:off + 8])
+        if typ == reply and rid == ident and ipaddress.ip_address(peer[0].split("%")[0]) == want:
             return "echo reply from %s" % peer[0]
 
 
@@ -856,7 +1024,8 @@ def probe(proto, dst, port, timeout):
                 buf += chunk
             return buf.decode().strip()
     if proto == "udp":
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fam = socket.AF_INET6 if is_v6(dst) else socket.AF_INET
+        with socket.socket(fam, socket.SOCK_DGRAM) as s:
             s.settimeout(timeout)
             s.connect((dst, port))
             for _ in range(3):
@@ -928,21 +1097,54 @@ class Checker:
                           "expected": expected, "result": result, "status": "PASS" if ok else "FAIL"})
 
 
-def container_address(chk, c, hname):
+def container_address(chk, c, hname, v6=False):
     """Address from the variables, else what the container really has."""
-    if c.get("address"):
-        return str(c["address"]).split("/")[0]
-    r = chk.in_ns(hname, ["ip", "-n", c["name"], "-4", "-o", "addr", "show", "scope", "global"])
+    key = "ipv6_address" if v6 else "address"
+    if c.get(key):
+        return str(c[key]).split("/")[0]
+    r = chk.in_ns(hname, ["ip", "-n", c["name"], "-6" if v6 else "-4", "-o", "addr", "show",
+                          "scope", "global"])
+    word = "inet6" if v6 else "inet"
     for line in r.stdout.splitlines():
         parts = line.split()
-        if "inet" in parts:
-            return parts[parts.index("inet") + 1].split("/")[0]
+        if word in parts:
+            return parts[parts.index(word) + 1].split("/")[0]
     return None
+
+
+def ipv6_network(v):
+    """(subnet, gateway address) of the role's IPv6 network; None when it is IPv4 only."""
+    sub = v.get("container_bridge_network_ipv6_subnet")
+    if not sub:
+        return None
+    net = ipaddress.IPv6Network(str(sub), strict=False)
+    gw = v.get("container_bridge_network_ipv6_gateway") or str(net.network_address + 1)
+    return net, str(gw).split("/")[0]
 
 
 def port_first(v):
     s = str(v)
     return int(s.split("-")[0].split(":")[0])
+
+
+def _loopback(addr):
+    try:
+        return ipaddress.ip_address(str(addr)).is_loopback
+    except ValueError:
+        return False
+
+
+def publication_targets(p, uplink, uplink6):
+    """Host addresses a publication must answer on: both families unless host_ip names
+    one address (0.0.0.0: IPv4 only, '::': IPv6 only); uplink6 None = IPv4 only."""
+    host_ip = str(p.get("host_ip") or "")
+    if not host_ip:
+        return [uplink] + ([uplink6] if uplink6 else [])
+    if host_ip == "0.0.0.0" or (host_ip == "::" and not uplink6):
+        return [uplink]
+    if host_ip == "::":
+        return [uplink6]
+    return [host_ip]
 
 
 def check_host(state, h, v, py, timeout):
@@ -954,6 +1156,10 @@ def check_host(state, h, v, py, timeout):
     addrs = {}
     for c in containers:
         addrs[c["name"]] = container_address(chk, c, hn)
+    six = ipv6_network(v)
+    uplink6 = h.get("address6") if six else None
+    gw6 = six[1] if six else None
+    addrs6 = {c["name"]: container_address(chk, c, hn, v6=True) for c in containers} if six else {}
 
     # each container has its own stack: only lo + its own interface, its own address
     for c in containers:
@@ -967,11 +1173,23 @@ def check_host(state, h, v, py, timeout):
             and len(seen) == 2 and "lo" in seen and uplink not in r.stdout
         chk.add("own network stack", name, "-", "lo + %s only" % addrs[name],
                 "ifaces %s" % ",".join(seen), ok)
+        if six:
+            r = chk.in_ns(hn + "/" + name, ["ip", "-o", "-6", "addr", "show", "scope", "global"])
+            mine = sorted(l.split()[3].split("/")[0] for l in r.stdout.splitlines() if " inet6 " in l)
+            ok = addrs6[name] is not None and mine == [addrs6[name]] \
+                and ipaddress.ip_address(addrs6[name]) in six[0]
+            chk.add("own IPv6 address", name, "-", "%s only, in %s" % (addrs6[name], six[0]),
+                    ",".join(mine) or "none", ok)
+            r = chk.in_ns(hn + "/" + name, ["ip", "-6", "route", "show", "default"])
+            chk.add("IPv6 default route", name, "-", "via %s" % gw6, r.stdout.strip() or "none",
+                    ("via %s " % gw6) in r.stdout + " ")
 
     pubs = v["container_bridge_network_published_ports"] or []
     servers = []
     try:
         _check_l3(chk, state, hn, gw, containers, addrs, pubs, py, servers)
+        if six:
+            _check_l3(chk, state, hn, gw6, containers, addrs6, pubs, py, servers, v6=True)
     finally:
         _stop_servers(servers)
     # container -> outside (masqueraded)
@@ -990,8 +1208,11 @@ def check_host(state, h, v, py, timeout):
                 good = (not ok) or seen == addrs[c["name"]]
             chk.add("container -> outside (%s)" % proto, c["name"], "whoami %s:%d" % (dst, port),
                     expected, out, good)
+    if six:
+        _check_outside6(chk, state, h, v, containers, addrs6)
 
-    # published ports: a server in the container, reached from outside and from the host
+    # published ports: a server in the container, reached from outside, from the host
+    # (and over IPv6 from the controller), and from the containers (hairpin)
     servers = []
     try:
         for i, p in enumerate(pubs):
@@ -1000,30 +1221,100 @@ def check_host(state, h, v, py, timeout):
             hport = port_first(p["host_port"])
             cport = port_first(p.get("container_port", p["host_port"]))
             tag = "pub-%s:%d/%04x" % (cname, cport, (os.getpid() * 31 + i) & 0xFFFF)
-            target = str(p.get("host_ip") or "") or uplink
-            if target in ("0.0.0.0", "::"):
-                target = uplink
-            srv = subprocess.Popen(
-                ns_prefix(state, hn + "/" + cname) + [
-                    py, SELF, "_serve", "--port", str(cport), "--tag", tag] +
-                (["--tcp-only"] if proto == "tcp" else []),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, start_new_session=True)
+            srv, line = _start_server(state, hn + "/" + cname, py, cport, tag,
+                                      bind=["0.0.0.0"] + (["::"] if six else []),
+                                      tcp_only=proto == "tcp")
             servers.append(srv)
-            line = srv.stdout.readline().strip()
             if not line.startswith("ready"):
                 chk.add("published port", "-", "%s %s:%d" % (cname, proto, cport), "server starts",
                         (line or "server died")[:60], False)
                 continue
-            ok, out = chk.probe("outside", proto, target, hport)
-            chk.add("outside -> published port", "outside", "%s:%d/%s" % (target, hport, proto),
-                    "answer from %s:%d" % (cname, cport), out, ok and out.startswith(tag + " "))
-            ok, out = chk.probe(hn, proto, target, hport)
-            chk.add("host -> published port", hn, "%s:%d/%s" % (target, hport, proto),
-                    "answer from %s:%d" % (cname, cport), out, ok and out.startswith(tag + " "))
+            for target in publication_targets(p, uplink, uplink6):
+                fam = "6" if is_v6(target) else ""
+                to = "%s:%d/%s%s" % (target, hport, proto, fam)
+                want = "answer from %s:%d" % (cname, cport)
+                if _loopback(target):
+                    # the host's own: not reachable at the host's uplink address
+                    at = uplink6 if fam else uplink
+                    ok, out = chk.probe("outside", proto, at, hport)
+                    chk.add("outside -> localhost publication", "outside", "%s:%d/%s" % (at, hport, proto),
+                            "no answer from %s" % cname, out, not out.startswith(tag + " "))
+                else:
+                    ok, out = chk.probe("outside", proto, target, hport)
+                    chk.add("outside -> published port", "outside", to, want, out,
+                            ok and out.startswith(tag + " "))
+                if fam:
+                    ok, out = chk.probe("controller", proto, target, hport)
+                    chk.add("controller -> published port", "controller", to, want, out,
+                            ok and out.startswith(tag + " "))
+                ok, out = chk.probe(hn, proto, target, hport)
+                chk.add("host -> published port", hn, to, want, out, ok and out.startswith(tag + " "))
+                if _loopback(target):
+                    continue
+                for c in containers:
+                    ok, out = chk.probe(hn + "/" + c["name"], proto, target, hport)
+                    chk.add("hairpin (%s%s)" % (proto, fam), c["name"], to, want, out,
+                            ok and out.startswith(tag + " "))
     finally:
         _stop_servers(servers)
+    if six:
+        _check_ra(chk, h)
     return chk.rows
+
+
+def _check_outside6(chk, state, h, v, containers, addrs6):
+    """container -> the IPv6 internet: the whoami sees the host's IPv6 uplink address
+    when masquerading, else the container's own (when lab-outside routes the subnet
+    back: `route6`; without that route the container is not reachable)."""
+    hn = h["name"]
+    masq = v.get("container_bridge_network_ipv6_masquerade")
+    masq = True if masq is None else bool(masq)
+    dst = state["outside"]["internet6"]
+    port = state["outside"]["whoami_port"]
+    routed = [ipaddress.IPv6Network(r["subnet"]) for r in state["outside"].get("routes6", [])
+              if r["host"] == hn]
+    for c in containers:
+        mine = addrs6[c["name"]]
+        back = mine is not None and any(ipaddress.ip_address(mine) in net for net in routed)
+        for proto in ("tcp", "udp"):
+            ok, out = chk.probe(hn + "/" + c["name"], proto, dst, port)
+            seen = _seen(out) if ok else None
+            if masq:
+                expected, good = "source seen = %s" % h["address6"], ok and seen == h["address6"]
+            elif back:
+                expected, good = "no masquerade, routed back: source seen = %s" % mine, ok and seen == mine
+            else:
+                expected = "no masquerade, no route back: unreachable or %s" % mine
+                good = (not ok) or seen == mine
+            chk.add("container -> outside (%s6)" % proto, c["name"], "whoami [%s]:%d" % (dst, port),
+                    expected, out, good)
+
+
+def _check_ra(chk, h):
+    """IPv6 forwarding is on and the uplink still learns its default route from router
+    advertisements (accept_ra 2): the route is there, and comes back once deleted."""
+    hn, up = h["name"], h.get("uplink", "eth0")
+    for path, want in (("all/forwarding", "1"), ("%s/accept_ra" % up, "2")):
+        r = chk.in_ns(hn, ["cat", "/proc/sys/net/ipv6/conf/" + path])
+        chk.add("IPv6 sysctl", hn, path, want, r.stdout.strip() or r.stderr.strip(), r.stdout.strip() == want)
+    route = chk.in_ns(hn, ["ip", "-6", "route", "show", "default", "proto", "ra", "dev", up]).stdout.strip()
+    chk.add("RA default route", hn, up, "default via the router (proto ra)", route or "none", bool(route))
+    if not route:
+        return
+    gateway = route.split(" via ")[1].split()[0] if " via " in route else None
+    r = chk.in_ns(hn, ["ip", "-6", "route", "del", "default", "via", gateway, "dev", up, "proto", "ra"])
+    if r.returncode != 0:
+        chk.add("RA default route relearned", hn, up, "deleted, back from the next RA",
+                "delete failed: %s" % r.stderr.strip(), False)
+        return
+    start = time.monotonic()
+    limit = 2 * RA_MAX_INTERVAL + 2
+    back = ""
+    while time.monotonic() - start < limit and not back:
+        time.sleep(0.2)
+        back = chk.in_ns(hn, ["ip", "-6", "route", "show", "default", "proto", "ra", "dev", up]).stdout.strip()
+    chk.add("RA default route relearned", hn, up, "deleted, back within %ds" % limit,
+            "back after %.1fs" % (time.monotonic() - start) if back else "not back", bool(back))
 
 
 def _stop_servers(servers):
@@ -1037,10 +1328,12 @@ def _stop_servers(servers):
 
 
 def _start_server(state, where, py, port, tag, bind="0.0.0.0", tcp_only=True):
-    """A _serve in WHERE; returns (Popen, its first line: 'ready ...' once it listens)."""
+    """A _serve in WHERE on BIND (an address or a list); returns (Popen, its first
+    line: 'ready ...' once it listens)."""
+    binds = [bind] if isinstance(bind, str) else list(bind)
     srv = subprocess.Popen(
-        ns_prefix(state, where) + [py, SELF, "_serve", "--port", str(port), "--tag", tag,
-                                   "--bind", bind] + (["--tcp-only"] if tcp_only else []),
+        ns_prefix(state, where) + [py, SELF, "_serve", "--port", str(port), "--tag", tag] +
+        [a for b in binds for a in ("--bind", b)] + (["--tcp-only"] if tcp_only else []),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, start_new_session=True)
     return srv, srv.stdout.readline().strip()
@@ -1058,10 +1351,12 @@ def _seen(out):
     return out.split("from=")[-1].rsplit(":", 1)[0] if "from=" in out else None
 
 
-def _check_l3(chk, state, hn, gw, containers, addrs, pubs, py, servers):
+def _check_l3(chk, state, hn, gw, containers, addrs, pubs, py, servers, v6=False):
     """container <-> container and host <-> container: ICMP, and TCP to servers the
     check starts in each container and in the host (on the gateway address): ICMP
-    alone proves little (firewalld < 1.0 forwards ICMP from any zone)."""
+    alone proves little (firewalld < 1.0 forwards ICMP from any zone). v6: the same
+    over IPv6 (ADDRS and GW the IPv6 ones; rows say icmp6/tcp6)."""
+    fam = "6" if v6 else ""
     taken = set()
     for p in pubs:
         taken.add(port_first(p["host_port"]))
@@ -1073,19 +1368,20 @@ def _check_l3(chk, state, hn, gw, containers, addrs, pubs, py, servers):
     for c in containers:
         if not addrs[c["name"]]:
             continue
-        tag = "c2c-%s/%s" % (c["name"], salt)
-        srv, line = _start_server(state, hn + "/" + c["name"], py, c_port, tag)
+        tag = "c2c%s-%s/%s" % (fam, c["name"], salt)
+        srv, line = _start_server(state, hn + "/" + c["name"], py, c_port, tag,
+                                  bind="::" if v6 else "0.0.0.0")
         servers.append(srv)
         if line.startswith("ready"):
             listening[c["name"]] = tag
         else:
-            chk.add("container tcp server", "-", "%s :%d" % (c["name"], c_port), "server starts",
+            chk.add("container tcp%s server" % fam, "-", "%s :%d" % (c["name"], c_port), "server starts",
                     (line or "server died")[:60], False)
-    host_tag = "host-%s/%s" % (hn, salt)
+    host_tag = "host%s-%s/%s" % (fam, hn, salt)
     srv, line = _start_server(state, hn, py, h_port, host_tag, bind=gw)
     servers.append(srv)
     if not line.startswith("ready"):
-        chk.add("host tcp server", "-", "%s %s:%d" % (hn, gw, h_port), "server starts",
+        chk.add("host tcp%s server" % fam, "-", "%s %s:%d" % (hn, gw, h_port), "server starts",
                 (line or "server died")[:60], False)
         host_tag = None
 
@@ -1096,25 +1392,26 @@ def _check_l3(chk, state, hn, gw, containers, addrs, pubs, py, servers):
                 continue
             bn, baddr = b["name"], addrs[b["name"]]
             ok, out = chk.probe(hn + "/" + a["name"], "icmp", baddr)
-            chk.add("container -> container (icmp)", a["name"], "%s %s" % (bn, baddr),
+            chk.add("container -> container (icmp%s)" % fam, a["name"], "%s %s" % (bn, baddr),
                     "echo reply", out, ok)
             if bn in listening:
                 ok, out = chk.probe(hn + "/" + a["name"], "tcp", baddr, c_port)
-                chk.add("container -> container (tcp)", a["name"], "%s %s:%d" % (bn, baddr, c_port),
+                chk.add("container -> container (tcp%s)" % fam, a["name"], "%s %s:%d" % (bn, baddr, c_port),
                         "answer from %s, source %s" % (bn, addrs[a["name"]]), out,
                         ok and out.startswith(listening[bn] + " ") and _seen(out) == addrs[a["name"]])
     # host <-> container
     for c in containers:
         if not addrs[c["name"]]:
-            chk.add("host -> container (icmp)", hn, c["name"], "echo reply", "no address found", False)
+            chk.add("host -> container (icmp%s)" % fam, hn, c["name"], "echo reply", "no address found", False)
             continue
         ok, out = chk.probe(hn, "icmp", addrs[c["name"]])
-        chk.add("host -> container (icmp)", hn, "%s %s" % (c["name"], addrs[c["name"]]), "echo reply", out, ok)
+        chk.add("host -> container (icmp%s)" % fam, hn, "%s %s" % (c["name"], addrs[c["name"]]),
+                "echo reply", out, ok)
         ok, out = chk.probe(hn + "/" + c["name"], "icmp", gw)
-        chk.add("container -> host (icmp)", c["name"], "gateway %s" % gw, "echo reply", out, ok)
+        chk.add("container -> host (icmp%s)" % fam, c["name"], "gateway %s" % gw, "echo reply", out, ok)
         if host_tag:
             ok, out = chk.probe(hn + "/" + c["name"], "tcp", gw, h_port)
-            chk.add("container -> host (tcp)", c["name"], "host service %s:%d" % (gw, h_port),
+            chk.add("container -> host (tcp%s)" % fam, c["name"], "host service %s:%d" % (gw, h_port),
                     "answer from %s, source %s" % (hn, addrs[c["name"]]), out,
                     ok and out.startswith(host_tag + " ") and _seen(out) == addrs[c["name"]])
 
@@ -1179,6 +1476,12 @@ def main(argv=None):
     p.add_argument("--dir", required=True)
     p.add_argument("host")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
+    p = sub.add_parser("route6", help="route an IPv6 subnet in lab-outside via a host's uplink "
+                       "address (for containers that are not masqueraded)")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--host", required=True)
+    p.add_argument("--subnet", required=True)
+    p.add_argument("--delete", action="store_true")
     p = sub.add_parser("check", help="the seed article's checks with real packets")
     p.add_argument("--dir", required=True)
     p.add_argument("--host", help="only this lab host (default: all)")
@@ -1188,7 +1491,8 @@ def main(argv=None):
     p = sub.add_parser("_serve")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--tag", required=True)
-    p.add_argument("--bind", default="0.0.0.0")
+    p.add_argument("--bind", action="append",
+                   help="address to listen on (repeat for several; default 0.0.0.0)")
     p.add_argument("--tcp-only", action="store_true")
     p = sub.add_parser("_probe")
     p.add_argument("proto", choices=["tcp", "udp", "icmp"])
@@ -1202,6 +1506,7 @@ def main(argv=None):
             # helpers that the lab runs inside its namespaces
             return cmd_serve(args) if args.sub == "_serve" else cmd_probe(args)
         return {"up": cmd_up, "down": cmd_down, "exec": cmd_exec, "check": cmd_check,
+                "route6": cmd_route6,
                 "fw-keep": cmd_fw_keep}[args.sub](args)
     except LabError as exc:
         log(str(exc))
