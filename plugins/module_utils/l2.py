@@ -136,6 +136,10 @@ class BridgeResource(_Resource):
         return {'bridges': before}, {'bridges': after}
 
 
+# the --diff key of a pair's default route, by IP version
+_GATEWAY_KEY = {4: 'gateway', 6: 'ipv6_gateway'}
+
+
 class VethResource(_Resource):
     def want(self, params):
         return model.veth_want(params)
@@ -145,8 +149,8 @@ class VethResource(_Resource):
         namespaces = set(p.netns for p in want.pairs if p.netns and p.netns in existing)
         versions = {}  # namespace -> IP versions of the wanted default routes
         for p in want.pairs:
-            if p.gateway is not None:
-                versions.setdefault(p.netns, set()).add(p.gateway.version)
+            for gw in p.gateways or ():
+                versions.setdefault(p.netns, set()).add(gw.version)
         views = dict((ns, _read_namespaces(k, [ns], namespaces,
                                            routes=versions.get(ns, ()))[ns])
                      for ns in sorted(namespaces))
@@ -170,9 +174,10 @@ class VethResource(_Resource):
         d = {'host': _link_view(host, ('kind', 'up', 'mtu')),
              'peer': _link_view(peer, ('kind', 'up', 'mtu', 'mac', 'addresses')),
              'netns': p.netns, 'paired': plan._paired(host, peer)}
-        if p.gateway is not None and view is not None:
-            gw = view.default_routes.get(p.gateway.version)
-            d['gateway'] = str(gw) if gw else None
+        for gw in p.gateways or ():
+            if view is not None:
+                cur = view.default_routes.get(gw.version)
+                d[_GATEWAY_KEY[gw.version]] = str(cur) if cur else None
         return d
 
     def render(self, want, have, actions):
@@ -196,8 +201,8 @@ class VethResource(_Resource):
                  'netns': p.netns, 'paired': True}
             if p.mac is None and not old_peer:
                 a['peer']['mac'] = '(assigned by the kernel)'
-            if p.gateway is not None:
-                a['gateway'] = str(p.gateway)
+            for gw in p.gateways or ():
+                a[_GATEWAY_KEY[gw.version]] = str(gw)
             after[p.name] = a
         for act in actions:
             if act.op == 'link_delete' and act.target not in after and act.args.get(
@@ -212,9 +217,11 @@ class VethResource(_Resource):
         for p in want.pairs:
             if p.state == 'present':
                 addrs = plan.wanted_addresses(p, allocated) or []
+                v6 = [a for a in addrs if a.version == 6]
                 out[p.name] = {'peer': p.peer, 'netns': p.netns,
                                'addresses': [str(a) for a in addrs],
-                               'address': str(addrs[0].ip) if addrs else None}
+                               'address': str(addrs[0].ip) if addrs else None,
+                               'address6': str(v6[0].ip) if v6 else None}
         return {'pairs': out}
 
 

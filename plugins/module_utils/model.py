@@ -87,12 +87,23 @@ class Bridge(Record):
 
 class Pair(Record):
     """A veth pair: ``name`` on the host, ``peer`` in ``netns`` (None: host)."""
-    __slots__ = ('name', 'peer', 'netns', 'addresses', 'auto_address', 'gateway', 'mtu',
+    __slots__ = ('name', 'peer', 'netns', 'addresses', 'auto_address', 'gateways', 'mtu',
                  'mac', 'state')
+
+    def gateway(self, version):
+        """The default route's gateway of one IP version, or None."""
+        for gw in self.gateways or ():
+            if gw.version == version:
+                return gw
+        return None
 
 
 class VethWant(Record):
-    __slots__ = ('pairs', 'state', 'owner', 'exclusive', 'pool', 'reserved')
+    __slots__ = ('pairs', 'state', 'owner', 'exclusive', 'pool', 'pool6', 'reserved')
+
+    def pools(self):
+        """The pools 'auto' allocates from: one address from each."""
+        return [p for p in (self.pool, self.pool6) if p is not None]
 
 
 class Port(Record):
@@ -139,15 +150,60 @@ def bridge_want(params):
     bridges = []
     for i, b in enumerate(params.get('bridges') or []):
         at = Path().bridges[i]
+        addresses = _addresses(b.get('addresses'), at.addresses)
+        has6 = any(a.version == 6 for a in addresses or ())
         bridges.append(Bridge(name=v.ifname(b.get('name'), at.name),
                               state=b.get('state') or params.get('state') or 'present',
-                              addresses=_addresses(b.get('addresses'), at.addresses),
-                              mtu=v.mtu(b.get('mtu'), at.mtu)))
+                              addresses=addresses,
+                              mtu=ipv6_mtu(v.mtu(b.get('mtu'), at.mtu), has6, at.mtu)))
     v.unique((Path().bridges[i].name, b.name, b.name) for i, b in enumerate(bridges))
     return bridges
 
 
-def _pair(p, at, pool, default_state):
+IPV6_MIN_MTU = 1280   # RFC 8200: a link that carries IPv6
+
+
+def ipv6_mtu(mtu, has_ipv6, path):
+    """An MTU below 1280 refused for a link that has (or gets) an IPv6 address."""
+    if has_ipv6 and mtu is not None and mtu < IPV6_MIN_MTU:
+        v.fail(path, mtu, 'is below %d, the least IPv6 needs, on a link with an IPv6 '
+               'address' % IPV6_MIN_MTU, 'raise it to %d or more, or drop the IPv6 address'
+               % IPV6_MIN_MTU)
+    return mtu
+
+
+def _gateways(p, at, addrs, pools, auto, netns):
+    """The pair's default routes: ``gateway`` (either family) and ``ipv6_gateway``; at most
+    one per family, each reachable on the link (in an address's subnet or, for an
+    allocated address, in the pool it comes from)."""
+    given = [(at.gateway, p.get('gateway'), False), (at.ipv6_gateway, p.get('ipv6_gateway'), True)]
+    given = [g for g in given if g[1] is not None]
+    if netns is None and given:
+        v.fail(given[0][0], given[0][1], "would replace the host's own default route (the "
+               'peer has no netns)', 'put the peer in a namespace or drop %s'
+               % str(given[0][0]).rsplit('.', 1)[-1])
+    out = []
+    for path, value, ipv6_only in given:
+        gw = v.address(value, path)
+        if ipv6_only:
+            if gw.version != 6:
+                v.fail(path, value, 'is not an IPv6 address', 'give the IPv6 router, like '
+                       'fd00:18::1, or use gateway for IPv4')
+        pool = pools.get(gw.version)
+        if auto and pool is not None:
+            if gw not in pool:
+                v.fail(path, value, 'is outside the pool %s the pair gets its address from'
+                       % pool, 'use an address in the pool')
+        else:
+            gw = gateway(value, addrs or [], path)
+        if any(g.version == gw.version for g in out):
+            v.fail(path, value, 'is a second IPv%d gateway (gateway is IPv%d too)' % (
+                gw.version, gw.version), 'give one default route per IP version')
+        out.append(gw)
+    return tuple(out)
+
+
+def _pair(p, at, pools, default_state):
     name = v.ifname(p.get('name'), at.name)
     if not p.get('peer'):
         v.missing(at.peer, 'name the end that goes into the namespace')
@@ -159,9 +215,9 @@ def _pair(p, at, pool, default_state):
     raw = p.get('addresses')
     auto = False
     if raw is not None and 'auto' in raw:
-        if not pool:
+        if not pools:
             v.fail(at.addresses[raw.index('auto')], 'auto', 'needs a pool to allocate from',
-                   'set pool (e.g. 172.18.0.0/16)')
+                   'set pool (e.g. 172.18.0.0/16) or ipv6_pool')
         auto = True
     addrs = None
     if raw is not None:
@@ -170,21 +226,14 @@ def _pair(p, at, pool, default_state):
         listed = [(at_addr[j], a) for j, a in enumerate(raw) if a != 'auto']
         v.unique((path, a, str(ip.ip)) for (path, a), ip in zip(listed, addrs))
         for (path, a), ip in zip(listed, addrs):
-            if pool and ip.version == pool.version and ip.ip not in pool:
+            pool = pools.get(ip.version)
+            if pool and ip.ip not in pool:
                 v.fail(path, a, 'is outside the pool %s' % pool, 'use an address in it')
-    if netns is None and p.get('gateway') is not None:
-        v.fail(at.gateway, p['gateway'], "would replace the host's own default route (the "
-               'peer has no netns)', 'put the peer in a namespace or drop gateway')
-    if auto and p.get('gateway') is not None:
-        gw = v.address(p['gateway'], at.gateway)
-        if gw not in pool:
-            v.fail(at.gateway, p['gateway'], 'is outside the pool %s the pair gets its '
-                   'address from' % pool, 'use an address in the pool')
-    else:
-        gw = gateway(p.get('gateway'), addrs or [], at.gateway)
+    gws = _gateways(p, at, addrs, pools, auto, netns)
+    has6 = any(a.version == 6 for a in addrs or ()) or (auto and 6 in pools)
     return Pair(name=name, peer=peer, netns=netns, addresses=addrs, auto_address=auto,
-                gateway=gw, mtu=v.mtu(p.get('mtu'), at.mtu), mac=v.mac(p.get('mac'), at.mac),
-                state=p.get('state') or default_state)
+                gateways=gws, mtu=ipv6_mtu(v.mtu(p.get('mtu'), at.mtu), has6, at.mtu),
+                mac=v.mac(p.get('mac'), at.mac), state=p.get('state') or default_state)
 
 
 def veth_want(params):
@@ -192,10 +241,20 @@ def veth_want(params):
     owner = v.owner_name(params.get('owner'), Path().owner)
     exclusive = _exclusive(params, owner, 'pairs')
     pool = v.subnet(params['pool'], Path().pool) if params.get('pool') else None
+    pool6 = None
+    if params.get('ipv6_pool'):
+        pool6 = v.subnet(params['ipv6_pool'], Path().ipv6_pool)
+        if pool6.version != 6:
+            v.fail(Path().ipv6_pool, params['ipv6_pool'], 'is not an IPv6 subnet',
+                   'give one like fd00:18::/64, or use pool for IPv4')
+    if pool is not None and pool6 is not None and pool.version == 6:
+        v.fail(Path().pool, params['pool'], 'is IPv6 and so is ipv6_pool',
+               'give pool an IPv4 subnet')
+    pools = dict((p.version, p) for p in (pool, pool6) if p is not None)
     reserved = set(v.address(r, Path().reserved[i])
                    for i, r in enumerate(params.get('reserved') or []))
     at = Path().pairs
-    pairs = [_pair(p, at[i], pool, state) for i, p in enumerate(params.get('pairs') or [])]
+    pairs = [_pair(p, at[i], pools, state) for i, p in enumerate(params.get('pairs') or [])]
     v.unique((at[i].name, p.name, p.name) for i, p in enumerate(pairs))
     v.unique((at[i].peer, p.peer, (p.peer, p.netns), 'in %s' % p.netns)
              for i, p in enumerate(pairs) if p.netns)
@@ -203,7 +262,7 @@ def veth_want(params):
              for i, p in enumerate(pairs) if p.state == 'present'
              for j, a in enumerate(p.addresses or []))
     return VethWant(pairs=pairs, state=state, owner=owner, exclusive=exclusive, pool=pool,
-                    reserved=reserved)
+                    pool6=pool6, reserved=reserved)
 
 
 def ports_want(params):

@@ -164,13 +164,19 @@ def allocate(want, have):
 
 
 def _allocate(want, have):
-    pool = want.pool
-    if pool is None:
-        return {}
+    """{pair name: [ip_interface, ...]}: one address from each pool (IPv4, IPv6)."""
+    result = {}
+    for pool in want.pools():
+        for name, iface in _allocate_from(pool, want, have).items():
+            result.setdefault(name, []).append(iface)
+    return result
+
+
+def _allocate_from(pool, want, have):
     used = set(want.reserved)
     used.update(a.ip for p in want.pairs for a in p.addresses or [])
     used.update(a.ip for l in have.host.links.values() for a in l.addresses)
-    used.update(p.gateway for p in want.pairs if p.gateway is not None)
+    used.update(g for p in want.pairs for g in p.gateways or ())
     result = {}
     pending = []
     for p in want.pairs:
@@ -195,7 +201,7 @@ def _allocate(want, have):
     for p in pending:
         key = (p.netns or p.name).encode()
         start = int(hashlib.sha1(key).hexdigest(), 16) % span
-        for i in range(span):
+        for i in range(min(span, len(used) + 1)):
             ip = pool.network_address + first + (start + i) % span
             if ip not in used:
                 used.add(ip)
@@ -210,10 +216,7 @@ def _allocate(want, have):
 def wanted_addresses(pair, allocated):
     if pair.addresses is None and not pair.auto_address:
         return None
-    addrs = list(pair.addresses or [])
-    if pair.name in allocated:
-        addrs.append(allocated[pair.name])
-    return addrs
+    return list(pair.addresses or []) + list(allocated.get(pair.name, ()))
 
 
 def plan_veth(want, have):
@@ -273,14 +276,14 @@ def plan_veth(want, have):
         actions += addr_actions
         if peer_view is None or not peer_view.up:
             actions.append(Action('link_set', p.peer, netns=p.netns, up=True))
-        if p.gateway is not None:
-            current = view.default_routes.get(p.gateway.version) if view else None
+        for gw in p.gateways or ():
+            current = view.default_routes.get(gw.version) if view else None
             # Deleting an address can take the default route with it (the kernel flushes
             # routes whose nexthop was reachable only through it): set it again then.
-            if peer_view is None or current != p.gateway or \
+            if peer_view is None or current != gw or \
                     any(a.op == 'addr_del' for a in addr_actions):
                 actions.append(Action('route_default', p.peer, netns=p.netns,
-                                      gateway=str(p.gateway)))
+                                      gateway=str(gw)))
     if want.exclusive:
         listed = set(p.name for p in want.pairs)
         for link in sorted(have.host.links.values(), key=lambda l: l.name):

@@ -16,8 +16,10 @@ description:
     MTU and MAC. Both ends are brought up.
   - A partly wrong pair (peer in another namespace, peer deleted, wrong address, down,
     wrong MTU or MAC) is converged. A name held by a link of another kind fails clearly.
-  - "Addresses can be allocated from O(pool) (C(auto)): a pair keeps the address it has,
-    a new one gets a free address derived from its name, stable across runs."
+  - "Addresses can be allocated from O(pool) and O(ipv6_pool) (C(auto)): a pair keeps the
+    address it has, a new one gets a free address derived from its name, stable across runs."
+  - IPv6 addresses are added without duplicate address detection (C(nodad)), so they are
+    usable at once. A link with an IPv6 address needs an MTU of at least 1280.
 extends_documentation_fragment:
   - linuxnet.container_network.netlink
 options:
@@ -40,12 +42,18 @@ options:
         type: str
       addresses:
         description:
-          - Addresses of the peer end in CIDR form; C(auto) takes one from O(pool).
+          - Addresses of the peer end in CIDR form; C(auto) takes one from O(pool) and one
+            from O(ipv6_pool), each that is set.
           - When given, exactly these are on the peer; when omitted, not managed.
         type: list
         elements: str
       gateway:
         description: Default route of the peer's namespace, via this address (in its subnet).
+        type: str
+      ipv6_gateway:
+        description:
+          - IPv6 default route of the peer's namespace, via this IPv6 address (in the subnet of
+            an IPv6 address of the peer, or in O(ipv6_pool)), next to O(pairs[].gateway)'s IPv4 one.
         type: str
       mtu:
         description: MTU of both ends (68 to 65535).
@@ -72,8 +80,11 @@ options:
   pool:
     description: Subnet (CIDR) from which C(auto) addresses are allocated.
     type: str
+  ipv6_pool:
+    description: IPv6 subnet (CIDR) from which C(auto) also allocates an IPv6 address.
+    type: str
   reserved:
-    description: Addresses in O(pool) never allocated (e.g. the gateway).
+    description: Addresses in O(pool) or O(ipv6_pool) never allocated (e.g. the gateways).
     type: list
     elements: str
     default: []
@@ -95,6 +106,17 @@ EXAMPLES = r'''
     pairs:
       - {name: vethweb, peer: eth0, netns: web, addresses: [auto], gateway: 172.18.0.1}
   register: pairs
+
+- name: Dual stack, an address of each family allocated
+  linuxnet.container_network.veth_pair:
+    owner: br0
+    exclusive: true
+    pool: 172.18.0.0/16
+    ipv6_pool: fd00:18::/64
+    reserved: [172.18.0.1, "fd00:18::1"]
+    pairs:
+      - {name: vethweb, peer: eth0, netns: web, addresses: [auto], gateway: 172.18.0.1,
+         ipv6_gateway: "fd00:18::1"}
 '''
 
 RETURN = r'''
@@ -105,10 +127,13 @@ actions:
   elements: dict
   sample: [{op: veth_create, target: veth0, peer: ceth0, netns: netns0}]
 pairs:
-  description: Per present pair, its peer, namespace and addresses (allocated ones included).
+  description:
+    - Per present pair, its peer, namespace and addresses (allocated ones included);
+      C(address) is the first address, C(address6) the first IPv6 one (or null).
   returned: success
   type: dict
-  sample: {veth0: {peer: ceth0, netns: netns0, addresses: [172.18.0.10/16], address: 172.18.0.10}}
+  sample: {veth0: {peer: ceth0, netns: netns0, addresses: [172.18.0.10/16, "fd00:18::10/64"],
+                   address: 172.18.0.10, address6: "fd00:18::10"}}
 '''
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
@@ -125,6 +150,7 @@ ARGUMENT_SPEC = dict(
         netns=dict(type='str'),
         addresses=dict(type='list', elements='str'),
         gateway=dict(type='str'),
+        ipv6_gateway=dict(type='str'),
         mtu=dict(type='int'),
         mac=dict(type='str'),
         state=dict(type='str', choices=['present', 'absent']),
@@ -133,6 +159,7 @@ ARGUMENT_SPEC = dict(
     owner=dict(type='str'),
     exclusive=dict(type='bool', default=False),
     pool=dict(type='str'),
+    ipv6_pool=dict(type='str'),
     reserved=dict(type='list', elements='str', default=[]),
 )
 

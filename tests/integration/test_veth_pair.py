@@ -2,9 +2,9 @@
 """veth_pair module on the real kernel: exact state, idempotence, check, diff, damage."""
 import pytest
 
-from conftest import ip
-from l2util import (addrs, default_route, is_up, kind, link, links, netns, only, seed_pair,
-                    snapshot, veth, wait_gone)
+from conftest import ip, ipj, run_in
+from l2util import (addrs, bridge, default_route, is_up, kind, link, links, netns, only, ports,
+                    seed_pair, snapshot, veth, wait_gone)
 
 NS = netns(['netns0', 'netns1'])
 PAIRS = [seed_pair(0, mtu=1400, mac='02:42:ac:12:00:0a'), seed_pair(1)]
@@ -44,7 +44,8 @@ def test_converge_idempotent(play, toolchain):
     assert r['changed'] is True
     assert [a['op'] for a in r['actions']].count('veth_create') == 2
     assert r['pairs']['veth0'] == {'peer': 'ceth0', 'netns': 'netns0',
-                                   'addresses': ['172.18.0.10/16'], 'address': '172.18.0.10'}
+                                   'addresses': ['172.18.0.10/16'], 'address': '172.18.0.10',
+                                   'address6': None}
     assert_seed_state()
 
 
@@ -197,6 +198,43 @@ def test_pool_auto_addresses_stable(play):
     assert link('vc2') is None and sorted(links('c2')) == ['lo']
     assert addrs('eth0', 'c1') == {got['vc1'] + '/24'}
     assert addrs('eth0', 'c3') == {got['vc3'] + '/24'}
+
+
+def test_dual_stack_auto_addresses_usable_at_once_and_idempotent(play):
+    """Issue 12: 'auto' takes one address from each pool; the IPv6 address skips duplicate
+    address detection (not tentative: usable by the first packet), both default routes
+    are set, a rerun changes nothing and damage to the IPv6 side is repaired."""
+    only(play([netns(['c1', 'c2']), bridge([{'name': 'br6', 'addresses': [
+        '172.20.0.1/24', 'fd00:20::1/64']}])]))
+
+    def pair(i):
+        return {'name': 'vc%d' % i, 'peer': 'eth0', 'netns': 'c%d' % i, 'addresses': ['auto'],
+                'gateway': '172.20.0.1', 'ipv6_gateway': 'fd00:20::1'}
+    kw = dict(pool='172.20.0.0/24', ipv6_pool='fd00:20::/64',
+              reserved=['172.20.0.1', 'fd00:20::1'], owner='net6', exclusive=True)
+    r = only(play([veth([pair(1), pair(2)], **kw),
+                   ports('br6', [{'name': 'vc1'}, {'name': 'vc2'}]),
+                   veth([pair(1), pair(2)], **kw)]))
+    assert r[2]['changed'] is False and r[2]['actions'] == []
+    got = r[0]['pairs']
+    for i in (1, 2):
+        p = got['vc%d' % i]
+        assert p['address6'] and p['address6'].startswith('fd00:20::')
+        assert addrs('eth0', 'c%d' % i) == {p['address'] + '/24', p['address6'] + '/64'}
+        assert default_route('c%d' % i, '-6') == ('fd00:20::1', 'eth0')
+        assert default_route('c%d' % i) == ('172.20.0.1', 'eth0')
+        flags = [a for e in ipj('-6', 'addr', 'show', 'dev', 'eth0', ns='c%d' % i)
+                 for a in e['addr_info'] if a.get('scope') == 'global']
+        assert flags and not any(a.get('tentative') or a.get('dadfailed') for a in flags), flags
+    # the first packet: c1 -> c2 over IPv6 right away (one echo, short deadline)
+    ping = run_in('c1', 'ping', '-6', '-c', '1', '-W', '2', got['vc2']['address6'], check=False)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    # the same addresses on a rerun from scratch of the IPv6 side
+    ip('-6', 'addr', 'flush', 'dev', 'eth0', 'scope', 'global', ns='c2')
+    r = only(play([veth([pair(1), pair(2)], **kw), veth([pair(1), pair(2)], **kw)]))
+    assert r[0]['changed'] is True and r[1]['changed'] is False
+    assert r[0]['pairs']['vc2']['address6'] == got['vc2']['address6']
+    assert default_route('c2', '-6') == ('fd00:20::1', 'eth0')
 
 
 def test_recovers_from_combined_damage_on_2_16(play):

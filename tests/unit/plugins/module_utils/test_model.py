@@ -48,7 +48,7 @@ def test_seed_pair_is_valid():
     p = w.pairs[0]
     assert (p.name, p.peer, p.netns, p.state) == ('veth0', 'ceth0', 'netns0', 'present')
     assert p.addresses == [ipaddress.ip_interface('172.18.0.10/16')]
-    assert p.gateway == ipaddress.ip_address('172.18.0.1')
+    assert p.gateway(4) == ipaddress.ip_address('172.18.0.1')
     assert p.mac == '02:42:ac:12:00:0a'
 
 
@@ -238,7 +238,7 @@ def test_gateway_not_an_ip():
 
 def test_ipv6_gateway_in_subnet():
     w = veth(pair(addresses=['172.18.0.10/16', 'fd00::10/64'], gateway='fd00::1'))
-    assert w.pairs[0].gateway == ipaddress.ip_address('fd00::1')
+    assert w.pairs[0].gateway(6) == ipaddress.ip_address('fd00::1')
 
 
 # -- the rest of the model ------------------------------------------------------------
@@ -284,3 +284,38 @@ def test_derive_ifname_short_and_stable():
     a = model.derive_ifname('veth', 'net', 'web')
     assert len(a) <= 15 and a == model.derive_ifname('veth', 'net', 'web')
     assert a != model.derive_ifname('veth', 'net', 'db')
+
+
+# -- IPv6 (issue 12) ------------------------------------------------------------------
+
+def test_ipv6_gateway_next_to_ipv4_one():
+    w = veth(pair(addresses=['172.18.0.10/16', 'fd00:18::10/64'], gateway='172.18.0.1',
+                  ipv6_gateway='fd00:18::1'))
+    assert [str(g) for g in w.pairs[0].gateways] == ['172.18.0.1', 'fd00:18::1']
+
+
+@pytest.mark.parametrize('kw, words', [
+    ({'ipv6_gateway': '172.18.0.1'}, ["pairs[0].ipv6_gateway: '172.18.0.1' is not an IPv6"]),
+    ({'ipv6_gateway': 'fd00:19::1'}, ["pairs[0].ipv6_gateway: 'fd00:19::1' is outside"]),
+    ({'gateway': 'fd00:18::1', 'ipv6_gateway': 'fd00:18::2'},
+     ["pairs[0].ipv6_gateway: 'fd00:18::2' is a second IPv6 gateway"]),
+    ({'mtu': 1279}, ['pairs[0].mtu: 1279 is below 1280', 'drop the IPv6 address']),
+])
+def test_ipv6_pair_errors(kw, words):
+    msg = fails(veth, pair(addresses=['172.18.0.10/16', 'fd00:18::10/64'], **kw))
+    for w in words:
+        assert w in msg
+
+
+def test_ipv6_mtu_applies_to_auto_from_ipv6_pool_and_to_bridges():
+    msg = fails(veth, pair(addresses=['auto'], mtu=1200), ipv6_pool='fd00:18::/64')
+    assert 'pairs[0].mtu: 1200 is below 1280' in msg
+    assert veth(pair(addresses=['auto'], mtu=1200), pool='172.18.0.0/16').pairs[0].mtu == 1200
+    msg = fails(bridges, {'name': 'br0', 'addresses': ['fd00:18::1/64'], 'mtu': 1000})
+    assert 'bridges[0].mtu: 1000 is below 1280' in msg
+    assert bridges({'name': 'br0', 'addresses': ['172.18.0.1/16'], 'mtu': 1000})[0].mtu == 1000
+
+
+def test_ipv6_pool_must_be_ipv6():
+    assert "ipv6_pool: '172.18.0.0/16' is not an IPv6 subnet" in fails(
+        veth, pair(addresses=['auto']), ipv6_pool='172.18.0.0/16')

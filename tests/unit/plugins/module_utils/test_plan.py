@@ -317,7 +317,7 @@ def alloc(indices, have_pairs=None, pool='172.18.0.0/24'):
     for i in indices:
         views.setdefault('c%d' % i, NsView([lo()]))
     have = plan.L2Have(NsView(host_links), views, views)
-    return dict((k, str(v)) for k, v in plan.allocate(want, have).items())
+    return dict((k, str(v[0])) for k, v in plan.allocate(want, have).items())
 
 
 def test_allocation_stable_when_others_added_or_removed():
@@ -351,6 +351,41 @@ def test_allocation_plan_converged_with_kept_address():
 def test_allocation_pool_exhausted():
     with pytest.raises(PlanError, match='no free address'):
         alloc(range(3), pool='172.18.0.0/30')
+
+
+def test_allocation_dual_stack_one_address_of_each_family_stable_and_kept():
+    pairs = [dict(auto_pair(i), ipv6_gateway='fd00:18::1') for i in range(5)]
+    want = veth_want(*pairs, pool='172.18.0.0/24', ipv6_pool='fd00:18::/64',
+                     reserved=['172.18.0.1', 'fd00:18::1'])
+    views = dict(('c%d' % i, NsView([lo()])) for i in range(5))
+    first = plan.allocate(want, plan.L2Have(NsView([lo()]), views, views))
+    for name, addrs in first.items():
+        assert [a.version for a in addrs] == [4, 6]
+        assert addrs[1].network == ipaddress.ip_network('fd00:18::/64')
+    assert len(set(a[1] for a in first.values())) == 5
+    assert ipaddress.ip_interface('fd00:18::1/64') not in [a[1] for a in first.values()]
+    # again from scratch: the same; with one pair's IPv6 address observed: it is kept
+    again = veth_want(*pairs, pool='172.18.0.0/24', ipv6_pool='fd00:18::/64',
+                      reserved=['172.18.0.1', 'fd00:18::1'])
+    host = NsView([lo(), L(100, 'veth0', kind='veth', peer_index=2)])
+    views['c0'] = NsView([lo(), L(2, 'eth0', kind='veth', peer_index=100,
+                                  addresses=['172.18.0.77/24', 'fd00:18::77/64'])])
+    second = plan.allocate(again, plan.L2Have(host, views, views))
+    assert [str(a) for a in second['veth0']] == ['172.18.0.77/24', 'fd00:18::77/64']
+    assert all(second[k] == first[k] for k in first if k != 'veth0')
+
+
+def test_veth_dual_stack_plan_sets_both_default_routes():
+    want = veth_want({'addresses': ['172.18.0.10/16', 'fd00:18::10/64'],
+                      'ipv6_gateway': 'fd00:18::1'})
+    have = seed_have(peer_kw={'addresses': ['172.18.0.10/16']})
+    acts = plan.plan_veth(want, have)
+    assert [a.as_dict() for a in acts] == [
+        {'op': 'addr_add', 'target': 'ceth0', 'netns': 'netns0', 'address': 'fd00:18::10/64'},
+        {'op': 'route_default', 'target': 'ceth0', 'netns': 'netns0', 'gateway': 'fd00:18::1'}]
+    done = seed_have(peer_kw={'addresses': ['172.18.0.10/16', 'fd00:18::10/64']},
+                     routes={4: GW, 6: ipaddress.ip_address('fd00:18::1')})
+    assert plan.plan_veth(want, done) == []
 
 
 # -- bridge ports ------------------------------------------------------------------------
