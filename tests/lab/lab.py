@@ -76,8 +76,9 @@ INTERNET6_ADDR = "2001:db8:ffff::1"
 CONTROLLER6_ADDR = "2001:db8:100::fe"
 RA_MIN_INTERVAL = 3           # radvd MinRtrAdvInterval (s)
 RA_MAX_INTERVAL = 4           # radvd MaxRtrAdvInterval (s)
-RA_DEFAULT_LIFETIME = 30      # radvd AdvDefaultLifetime (s): a host that stops accepting
-                              # RAs loses its IPv6 default route within this
+# radvd AdvDefaultLifetime (s): a host that stops accepting RAs loses its IPv6 default
+# route within this
+RA_DEFAULT_LIFETIME = 30
 RA_WAIT = 20                  # up: how long each host may take to learn its RA route
 RADVD = "/usr/sbin/radvd"
 WHOAMI_PORT = 8080
@@ -505,7 +506,7 @@ def ra_default_route(state, host):
     """The host's IPv6 default route learned from a router advertisement (the route's
     text as `ip` shows it), or None."""
     r = ip("-n", host["netns"], "-6", "route", "show", "default", "proto", "ra", check=False)
-    lines = [l for l in r.stdout.splitlines() if l.startswith("default")]
+    lines = [line for line in r.stdout.splitlines() if line.startswith("default")]
     return lines[0].strip() if lines else None
 
 
@@ -518,9 +519,9 @@ def wait_ra_routes(d, state, timeout=RA_WAIT):
         if not missing:
             break
         if time.monotonic() > deadline:
+            names = ", ".join(h["name"] for h in missing)
             raise LabError("no IPv6 default route from router advertisements on %s after %ds "
-                           "(radvd log %s)" % (", ".join(h["name"] for h in missing), timeout,
-                                              os.path.join(d, "radvd.log")))
+                           "(radvd log %s)" % (names, timeout, os.path.join(d, "radvd.log")))
         time.sleep(0.2)
     for h in state["hosts"]:
         h["ra_route"] = ra_default_route(state, h)
@@ -1175,7 +1176,8 @@ def check_host(state, h, v, py, timeout):
                 "ifaces %s" % ",".join(seen), ok)
         if six:
             r = chk.in_ns(hn + "/" + name, ["ip", "-o", "-6", "addr", "show", "scope", "global"])
-            mine = sorted(l.split()[3].split("/")[0] for l in r.stdout.splitlines() if " inet6 " in l)
+            mine = sorted(line.split()[3].split("/")[0] for line in r.stdout.splitlines()
+                          if " inet6 " in line)
             ok = addrs6[name] is not None and mine == [addrs6[name]] \
                 and ipaddress.ip_address(addrs6[name]) in six[0]
             chk.add("own IPv6 address", name, "-", "%s only, in %s" % (addrs6[name], six[0]),

@@ -235,14 +235,17 @@ def _loopback(host_ip):
 
 
 def _published(topo, loopback=None):
-    """(container, host port, container port, host_ip) of the TCP publications; loopback
-    True/False: only those on a loopback address / only the others."""
+    """(container, host port, container port, host_ip) of the TCP publications on IPv4
+    (all but those whose host_ip is an IPv6 address); loopback True/False: only those on
+    a loopback address / only the others."""
     out = []
     for p in topo["vars"]["container_bridge_network_published_ports"] or []:
         if str(p.get("protocol", "tcp")).lower() != "tcp":
             continue
         if loopback is not None and _loopback(p.get("host_ip")) != loopback:
             continue
+        if ":" in str(p.get("host_ip") or ""):
+            continue   # on an IPv6 address only: test_ipv6.py's
         hport = int(str(p["host_port"]).split("-")[0])
         cport = int(str(p.get("container_port", p["host_port"])).split("-")[0])
         out.append((p["container"], hport, cport, p.get("host_ip")))
