@@ -5,7 +5,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 LINUXNET_HOME=${LINUXNET_HOME:-/opt/linuxnet}
-[ -x "$LINUXNET_HOME/venv-2.19/bin/molecule" ] || bash "$here/scripts/setup.sh"
+# (radvd: the lab's IPv6 router advertisements, a later addition to setup.sh)
+{ [ -x "$LINUXNET_HOME/venv-2.19/bin/molecule" ] && [ -x /usr/sbin/radvd ]; } || bash "$here/scripts/setup.sh"
 if [ "${1:-}" != "--inside" ]; then
   exec "$here/scripts/sandbox" bash "$here/scripts/test-molecule-lab.sh" --inside "$@"
 fi
