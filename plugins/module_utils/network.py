@@ -70,8 +70,9 @@ class _Ctx(object):
         self.kernel = Kernel()
         # Every namespace is read once, with all that the stages after netns look at
         # (the bridge ports' hairpin flags only when bridge_port runs).
+        routes = (4, 6) if module.params.get('ipv6_subnet') else (4,)
         self.reading = Reading(self.kernel, predict_missing=module.check_mode, read_hint={
-            'netns': {'addresses': True, 'routes': (4,)},
+            'netns': {'addresses': True, 'routes': routes},
             'host': {'addresses': True, 'hairpin': present}})
         self.nat = MasqueradeResource().context(module)
         self.firewall = FirewallResource().context(module)
@@ -94,13 +95,16 @@ class NetworkResource(object):
     def want(self, params):
         net = network_want(params)
         state, br = net['state'], net['bridge']
+        gateways = [a for a in (net['gateway_cidr'], net['ipv6_gateway_cidr']) if a]
         bridge = _Stage('bridge', BridgeResource(), {
-            'bridges': [{'name': br, 'addresses': [net['gateway_cidr']] if net['gateway_cidr']
-                         else None, 'mtu': None, 'state': None}],
+            'bridges': [{'name': br, 'addresses': gateways or None, 'mtu': None,
+                         'state': None}],
             'state': state, 'refuse_overlap': True})
+        v6 = net['ipv6_subnet']
         veth = _Stage('veth_pair', VethResource(), {
             'pairs': net['pairs'], 'owner': br, 'exclusive': True, 'state': 'present',
-            'pool': net['subnet'], 'reserved': [net['gateway']] if net['gateway'] else []})
+            'pool': net['subnet'], 'ipv6_pool': str(v6) if v6 else None,
+            'reserved': [a.split('/')[0] for a in gateways]})
         # The network's namespaces no longer listed go after veth_pair has deleted their
         # pairs: the kernel destroys unmounted namespaces asynchronously, so deleting
         # them first would leave veth_pair racing it (and check mode guessing).
@@ -119,13 +123,18 @@ class NetworkResource(object):
             l2 = [veth, bridge, unlisted]
         # the publications as network_want validated them (not written out and read again)
         nat = [_Stage('port_publish', PortPublishResource(), want=nat_model.publish_record(
-            br, state, br, net['network'], net['ingress_protection'], net['published'])),
+            br, state, br, net['network'], net['ingress_protection'], net['published'],
+            ipv6_subnet=v6)),
+            # IPv4: masquerade or nothing; IPv6: forwarding always, NAT66 if asked
             _Stage('masquerade', MasqueradeResource(), {
-                'networks': [{'name': br, 'subnet': net['subnet'], 'bridge': br,
-                              'state': 'present' if net['masquerade'] else 'absent'}]})]
+                'networks': [{'name': br, 'subnet': net['subnet'] if net['masquerade'] else None,
+                              'bridge': br, 'ipv6_subnet': str(v6) if v6 else None,
+                              'ipv6_masquerade': net['ipv6_masquerade'],
+                              'state': 'present' if net['masquerade'] or v6 else 'absent'}]})]
         # after our own table: lets the network's traffic through the firewall in charge
         last = [_Stage('firewall', FirewallResource(), {
-            'bridge': br, 'state': state, 'integration': net['firewall_integration']})]
+            'bridge': br, 'state': state, 'integration': net['firewall_integration'],
+            'ipv6_subnet': str(v6) if v6 else None})]
         # last: what rebuilds all of the above at boot (absent at boot itself: None)
         if params.get('persistent') is not None:
             last.append(_Stage('persistence', PersistResource(), {
@@ -175,8 +184,10 @@ class NetworkResource(object):
         """port_publish and masquerade: one rule diff over both scopes on the one reading,
         one transaction, then ip_forward. Each action is shown under the stage whose rule
         it concerns (the table and chains under port_publish, the first)."""
-        addresses = dict((name, p['address']) for name, p in extra.get('pairs', {}).items())
-        pub_want = nat_model.with_addresses(publish.want, addresses)
+        pairs = extra.get('pairs', {})
+        addresses = dict((name, p['address']) for name, p in pairs.items())
+        addresses6 = dict((name, p['address6']) for name, p in pairs.items() if p['address6'])
+        pub_want = nat_model.with_addresses(publish.want, addresses, addresses6)
         pub, msq = publish.resource, masq.resource
         pub_have = pub.have(ctx, pub_want, nat)
         masq_have = msq.have(ctx, masq.want, nat)

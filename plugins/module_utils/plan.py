@@ -164,7 +164,8 @@ def allocate(want, have):
 
 
 def _allocate(want, have):
-    """{pair name: [ip_interface, ...]}: one address from each pool (IPv4, IPv6)."""
+    """{pair name: [ip_interface, ...]}: one address from each pool (IPv4, IPv6) of a
+    family the pair lists no address of (``[172.18.0.10/16, auto]``: IPv6 allocated)."""
     result = {}
     for pool in want.pools():
         for name, iface in _allocate_from(pool, want, have).items():
@@ -180,7 +181,8 @@ def _allocate_from(pool, want, have):
     result = {}
     pending = []
     for p in want.pairs:
-        if not p.auto_address or p.state != 'present':
+        if not p.auto_address or p.state != 'present' or \
+                any(a.version == pool.version for a in p.addresses or ()):
             continue
         view = have.view(p.netns)
         peer = view.get(p.peer) if view else None

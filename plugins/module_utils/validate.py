@@ -146,7 +146,8 @@ def subnet(value, path, nat=False):
     if net.network_address != ipaddress.ip_interface(text).ip:
         fail(path, value, 'has host bits set', 'write the network address %s' % net)
     if nat and net.version != 4:
-        fail(path, value, 'is IPv6, only IPv4 is handled yet', 'use an IPv4 subnet')
+        fail(path, value, 'is IPv6, this field is the IPv4 subnet',
+             'give an IPv4 subnet here and the IPv6 one in ipv6_subnet')
     if nat and net.prefixlen == 0:
         fail(path, value, 'would cover every address', 'use the containers\' subnet, like '
              '172.18.0.0/16')

@@ -46,6 +46,30 @@ options:
       - Address of the bridge, the containers' default gateway; a host address of O(subnet).
       - Required when O(state=present).
     type: str
+  ipv6_subnet:
+    description:
+      - IPv6 container subnet (e.g. C(fd00:18::/64)), host bits zero, at most a C(/126) with
+        room for the gateway and every container. The network is then dual stack - the
+        bridge gets O(ipv6_gateway), every container an IPv6 address and an IPv6 default
+        route, every publication serves both families, IPv6 forwarding is turned on.
+      - IPv6 addresses skip duplicate address detection (usable by the first packet).
+      - Turning IPv6 forwarding on would make the host ignore router advertisements - an
+        interface with C(accept_ra=1) that holds a route learned from them gets
+        C(accept_ra=2) first. Both are kept in
+        C(/etc/sysctl.d/90-linuxnet-container-network-ipv6.conf) with the values found before,
+        which are put back when the last network with IPv6 goes.
+      - Omitted - IPv4 only, exactly as without it.
+    type: str
+  ipv6_gateway:
+    description: IPv6 address of the bridge in O(ipv6_subnet); its first host address when omitted.
+    type: str
+  ipv6_masquerade:
+    description:
+      - Source NAT (NAT66) of traffic from O(ipv6_subnet) leaving through another interface,
+        as Docker does. C(false) routes the containers' own addresses (the upstream must
+        route O(ipv6_subnet) back to the host).
+    type: bool
+    default: true
   containers:
     description: One network namespace per container.
     type: list
@@ -58,6 +82,9 @@ options:
         required: true
       address:
         description: Address in O(subnet); allocated when omitted (derived from the name, kept across runs).
+        type: str
+      ipv6_address:
+        description: Address in O(ipv6_subnet); allocated when omitted and O(ipv6_subnet) is set.
         type: str
       host_ifname:
         description: Host end of the veth pair; derived from O(bridge) and the name when omitted.
@@ -90,11 +117,14 @@ options:
         default: tcp
       host_ip:
         description:
-          - Publish on this local address only; every local address when omitted.
+          - Publish on this local address only; every local address (of both families, with
+            O(ipv6_subnet)) when omitted. An IPv6 address publishes on IPv6 only and needs
+            O(ipv6_subnet).
           - C(127.0.0.1) (any of C(127.0.0.0/8)) publishes to the host's own connections only,
             with C(route_localnet) on this network's bridge only and a guard rule against
             neighbours routing C(127.0.0.0/8) at the host (CVE-2020-8558); see
-            M(linuxnet.container_network.port_publish). C(::1) waits for IPv6 support.
+            M(linuxnet.container_network.port_publish). C(::1) is refused - the kernel does
+            not route C(::1) off C(lo).
         type: str
   masquerade:
     description: Source NAT of traffic from O(subnet) leaving through another interface (and IPv4 forwarding).
@@ -182,6 +212,17 @@ EXAMPLES = r'''
     published_ports:
       - {container: netns0, host_port: 5000}
 
+- name: Dual stack - IPv6 next to IPv4, NAT66, ports published on both families
+  linuxnet.container_network.network:
+    bridge: br0
+    subnet: 172.18.0.0/16
+    gateway: 172.18.0.1
+    ipv6_subnet: fd00:18::/64
+    containers:
+      - {name: netns0, address: 172.18.0.10, ipv6_address: "fd00:18::10"}
+    published_ports:
+      - {container: netns0, host_port: 5000}
+
 - name: Tear it down
   linuxnet.container_network.network:
     bridge: br0
@@ -204,7 +245,8 @@ pairs:
   description: Each container's veth pair by host end, with the container's address.
   returned: success
   type: dict
-  sample: {veth0: {peer: ceth0, netns: netns0, address: 172.18.0.10, addresses: [172.18.0.10/16]}}
+  sample: {veth0: {peer: ceth0, netns: netns0, address: 172.18.0.10, address6: null,
+                   addresses: [172.18.0.10/16]}}
 namespaces:
   description: The containers' namespaces.
   returned: success
@@ -265,9 +307,13 @@ ARGUMENT_SPEC = dict(
     bridge=dict(type='str', required=True),
     subnet=dict(type='str'),
     gateway=dict(type='str'),
+    ipv6_subnet=dict(type='str'),
+    ipv6_gateway=dict(type='str'),
+    ipv6_masquerade=dict(type='bool', default=True),
     containers=dict(type='list', elements='dict', default=[], options=dict(
         name=dict(type='str', required=True),
         address=dict(type='str'),
+        ipv6_address=dict(type='str'),
         host_ifname=dict(type='str'),
         ifname=dict(type='str', default='eth0'),
     )),

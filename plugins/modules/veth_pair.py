@@ -43,7 +43,7 @@ options:
       addresses:
         description:
           - Addresses of the peer end in CIDR form; C(auto) takes one from O(pool) and one
-            from O(ipv6_pool), each that is set.
+            from O(ipv6_pool), each that is set, for each family not listed here.
           - When given, exactly these are on the peer; when omitted, not managed.
         type: list
         elements: str

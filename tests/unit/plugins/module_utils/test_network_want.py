@@ -24,7 +24,8 @@ def test_pairs_ports_and_names_are_derived():
     w = want()
     web, db = w['pairs']
     assert web == {'name': 'veth0', 'peer': 'ceth0', 'netns': 'web', 'addresses': ['172.18.0.10/16'],
-                   'gateway': '172.18.0.1', 'mtu': None, 'mac': None, 'state': None}
+                   'gateway': '172.18.0.1', 'ipv6_gateway': None, 'mtu': None, 'mac': None,
+                   'state': None}
     assert db['name'] == model.derive_ifname('veth', 'br0', 'db') and len(db['name']) == 15
     assert db['peer'] == 'eth0' and db['addresses'] == ['auto']
     # the derived name depends on the network: two networks never collide on it
@@ -102,7 +103,75 @@ def test_the_resource_validates_every_stage_before_anything():
     assert [s.name for s in stages] == ['veth_pair', 'bridge', 'netns_unlisted', 'port_publish',
                                         'masquerade', 'firewall']
     assert stages[-1].want == {'bridge': BASE['bridge'], 'state': 'absent',
-                               'integration': 'auto'}
+                               'integration': 'auto', 'ipv6_subnet': None}
     with pytest.raises(ValidationError) as e:
         network.NetworkResource().want(dict(BASE, firewall_integration='off'))
     assert "firewall_integration: 'off' is not one of: auto, none" in str(e.value)
+
+
+# -- IPv6 (issue 12) ------------------------------------------------------------------
+
+V6 = dict(ipv6_subnet='fd00:18::/64')
+
+
+def test_dual_stack_stage_inputs():
+    w = want(containers=[{'name': 'web', 'address': '172.18.0.10', 'ipv6_address': 'fd00:18::10',
+                          'host_ifname': 'veth0'},
+                         {'name': 'db', 'address': '172.18.0.20'}, {'name': 'app'}], **V6)
+    web, db, app = w['pairs']
+    assert web['addresses'] == ['172.18.0.10/16', 'fd00:18::10/64']
+    assert db['addresses'] == ['172.18.0.20/16', 'auto']  # IPv6 allocated
+    assert app['addresses'] == ['auto']                      # one of each family allocated
+    assert web['ipv6_gateway'] == 'fd00:18::1' and w['ipv6_gateway_cidr'] == 'fd00:18::1/64'
+    assert w['ipv6_masquerade'] is True
+    stages = network.NetworkResource().want(dict(BASE, **V6))
+    bridge, veth = stages['l2'][0], stages['l2'][2]
+    assert [str(a) for a in bridge.want[0].addresses] == ['172.18.0.1/16', 'fd00:18::1/64']
+    assert str(veth.want.pool6) == 'fd00:18::/64'
+    assert sorted(str(r) for r in veth.want.reserved) == ['172.18.0.1', 'fd00:18::1']
+    masq = stages['nat'][1].want['networks'][0]
+    assert (str(masq['ipv6_subnet']), masq['ipv6_masquerade']) == ('fd00:18::/64', True)
+    assert stages['last'][0].want['ipv6_subnet'] == 'fd00:18::/64'
+    # no IPv6: the stage inputs are those of an IPv4 network
+    plain = network.NetworkResource().want(BASE)
+    assert plain['l2'][2].want.pool6 is None and len(plain['l2'][0].want[0].addresses) == 1
+
+
+def test_ipv6_gateway_given_and_ipv6_masquerade_off():
+    w = want(ipv6_gateway='fd00:18::fe', ipv6_masquerade=False, **V6)
+    assert str(w['ipv6_gateway']) == 'fd00:18::fe' and w['ipv6_masquerade'] is False
+
+
+@pytest.mark.parametrize('kw, words', [
+    ({'ipv6_subnet': 'fd00:18::1/64'}, ["ipv6_subnet: 'fd00:18::1/64' has host bits set"]),
+    ({'ipv6_subnet': '172.19.0.0/16'}, ["ipv6_subnet: '172.19.0.0/16' is not an IPv6 subnet"]),
+    ({'ipv6_subnet': 'fd00:18::/127'}, ["ipv6_subnet: 'fd00:18::/127' is too small"]),
+    ({'ipv6_subnet': 'fd00:18::/128'}, ["ipv6_subnet: 'fd00:18::/128' is too small"]),
+    ({'ipv6_subnet': 'fd00:18::/126', 'containers': [{'name': c} for c in 'abc']},
+     ["ipv6_subnet: 'fd00:18::/126' is too small for the gateway and 3 container(s)"]),
+    (dict(V6, ipv6_gateway='fd00:19::1'), ["ipv6_gateway: 'fd00:19::1' is not a host address "
+                                           "of subnet fd00:18::/64 (it is outside it)"]),
+    (dict(V6, ipv6_gateway='172.18.0.1'), ["ipv6_gateway: '172.18.0.1' is not an IPv6 address"]),
+    (dict(V6, containers=[{'name': 'a', 'ipv6_address': '172.18.0.5'}]),
+     ["containers[0].ipv6_address: '172.18.0.5' is not an IPv6 address"]),
+    (dict(V6, containers=[{'name': 'a', 'ipv6_address': 'fd00:18::1'}]),
+     ["containers[0].ipv6_address: 'fd00:18::1' is the IPv6 gateway"]),
+    (dict(V6, containers=[{'name': 'a', 'ipv6_address': 'fd00:18::9'},
+                          {'name': 'b', 'ipv6_address': 'fd00:18::9'}]),
+     ["containers[1].ipv6_address: 'fd00:18::9' is listed twice (also at containers[0].ipv6_address)"]),
+    ({'containers': [{'name': 'a', 'ipv6_address': 'fd00:18::5'}]},
+     ["containers[0].ipv6_address: 'fd00:18::5' is given but the network has no ipv6_subnet"]),
+    ({'ipv6_gateway': 'fd00:18::1'}, ["ipv6_gateway: 'fd00:18::1' is given without ipv6_subnet"]),
+    ({'subnet': 'fd00:18::/64'}, ["subnet: 'fd00:18::/64' is IPv6"]),
+])
+def test_bad_ipv6_input_is_named(kw, words):
+    with pytest.raises(ValidationError) as e:
+        want(**kw)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_role_prefix_on_ipv6_messages():
+    with pytest.raises(ValidationError) as e:
+        want(ipv6_subnet='fd00::/128', variable_prefix='container_bridge_network_')
+    assert str(e.value).startswith("container_bridge_network_ipv6_subnet: 'fd00::/128'")

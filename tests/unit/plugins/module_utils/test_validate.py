@@ -76,8 +76,9 @@ BAD = [
     (validate.subnet, ('172.18.0.0',), "x: '172.18.0.0' has no prefix length; write it as "
                                        "CIDR, like 172.18.0.0/16"),
     (validate.subnet, ('172.18.0.0/33',), "x: '172.18.0.0/33' is not a subnet"),
-    (validate.subnet, ('fd00::/64', True), "x: 'fd00::/64' is IPv6, only IPv4 is handled yet; "
-                                           "use an IPv4 subnet"),
+    (validate.subnet, ('fd00::/64', True), "x: 'fd00::/64' is IPv6, this field is the IPv4 "
+                                           "subnet; give an IPv4 subnet here and the IPv6 one "
+                                           "in ipv6_subnet"),
     (validate.subnet, ('0.0.0.0/0', True), "x: '0.0.0.0/0' would cover every address"),
     (validate.address, ('x',), "x: 'x' is not an IP address; write one like 172.18.0.10"),
     (validate.host_address, ('10.0.0.1', ipaddress.ip_network('172.18.0.0/16'), 'x', 'fix'),
@@ -194,11 +195,12 @@ def test_a_subnet_with_host_bits_is_refused_everywhere():
                     "172.18.0.0/16")
 
 
-def test_an_ipv6_subnet_is_refused_alike_by_the_nat_modules_and_network():
+def test_an_ipv6_subnet_in_the_ipv4_field_is_refused_alike_by_the_nat_modules_and_network():
     same_everywhere([(lambda: masquerade(subnet='fd00::/64'), 'networks[0].subnet'),
                      (lambda: port_publish(subnet='fd00::/64'), 'subnet'),
                      (lambda: network(subnet='fd00::/64'), 'subnet')],
-                    'is IPv6, only IPv4 is handled yet')
+                    'is IPv6, this field is the IPv4 subnet; give an IPv4 subnet here and '
+                    'the IPv6 one in ipv6_subnet')
 
 
 def test_a_bad_port_is_refused_alike_by_port_publish_and_network():
