@@ -545,6 +545,96 @@ def iptables_flush(variant='nft', table='filter', policy='DROP'):
 
 
 # ---------------------------------------------------------------------------
+# Docker 28's ip6tables rules (a daemon with "ipv6": true and ip6tables, its default)
+
+DOCKER_SUBNET6 = 'fd00:17::/64'
+DOCKER_GATEWAY6 = 'fd00:17::1/64'
+# ip6tables -S of Docker 28 with IPv6 on docker0: the same filter chains and rules as for
+# IPv4 (Docker enabled IPv6 forwarding itself, so the FORWARD policy is DROP), nat's DOCKER
+# chain and the MASQUERADE of the IPv6 subnet.
+DOCKER_FILTER6 = DOCKER_FILTER
+DOCKER_NAT6 = DOCKER_NAT.replace('127.0.0.0/8', '::1/128').replace(DOCKER_SUBNET, DOCKER_SUBNET6)
+_DOCKER_NAT_JUMPS6 = [[w.replace('127.0.0.0/8', '::1/128').replace(DOCKER_SUBNET, DOCKER_SUBNET6)
+                       for w in rule] for rule in _DOCKER_NAT_JUMPS]
+
+
+def ip6tables(variant, *args, check=True):
+    """Run ``ip6tables-VARIANT ARGS``."""
+    return run(['ip6tables-' + _variant(variant)] + list(args), check=check)
+
+
+def ip6tables_save(variant='nft', table=None):
+    """``ip6tables-VARIANT-save`` without comment lines and counters (see iptables_save)."""
+    cmd = ['ip6tables-%s-save' % _variant(variant)] + (['-t', table] if table else [])
+    out = run(cmd).stdout
+    return ''.join(_COUNTERS.sub('[0:0]', line) for line in out.splitlines(True)
+                   if not line.startswith('#'))
+
+
+def docker_ip6tables(variant='nft', user_return=False):
+    """The IPv6 side of docker_iptables: Docker 28 with IPv6 on docker0 (``"ipv6": true``,
+    ``fixed-cidr-v6`` DOCKER_SUBNET6; ``ip6tables`` is on by default since Engine 27).
+
+    net.ipv6.conf.all.forwarding=1, ip6tables FORWARD policy DROP, the same filter chains
+    as for IPv4, nat's DOCKER chain and the MASQUERADE of DOCKER_SUBNET6; docker0 (made by
+    docker_iptables, or here) gets DOCKER_GATEWAY6. Loaded with ``--noflush``.
+    """
+    require_sandbox()
+    # ip link, not /sys/class/net: a sandbox's /sys may show another network namespace
+    if run(['ip', 'link', 'show', 'docker0'], check=False).returncode != 0:
+        run(['ip', 'link', 'add', 'docker0', 'type', 'bridge'])
+        run(['ip', 'link', 'set', 'docker0', 'up'])
+    run(['ip', 'addr', 'replace', DOCKER_GATEWAY6, 'dev', 'docker0', 'nodad'])
+    _set_sysctl('net.ipv6.conf.all.forwarding', 1)
+    rules = DOCKER_NAT6 + DOCKER_FILTER6 % {'user': '-A DOCKER-USER -j RETURN\n' if user_return
+                                            else ''}
+    run(['ip6tables-%s-restore' % _variant(variant), '--noflush'], input=rules)
+
+
+def docker_restart6(variant='nft'):
+    """docker_restart's IPv6 side: Docker's own ip6tables chains re-created, DOCKER-USER
+    kept, the jumps moved back to the top of FORWARD, nat's DOCKER chain re-created."""
+    require_sandbox()
+
+    def x(*args, check=True):
+        return ip6tables(variant, *args, check=check)
+
+    def delete_all(table, rule):
+        while x('-t', table, '-C', *rule, check=False).returncode == 0:
+            x('-t', table, '-D', *rule)
+
+    def exists(table, chain):
+        return x('-t', table, '-S', chain, check=False).returncode == 0
+
+    delete_all('filter', ['FORWARD', '-j', 'DOCKER-FORWARD'])
+    delete_all('filter', ['FORWARD', '-j', 'DOCKER-USER'])
+    for chain in DOCKER_CHAINS:
+        x('-F' if exists('filter', chain) else '-N', chain)
+    for rule in _DOCKER_FILTER_RULES:
+        x(*rule)
+    x('-I', 'FORWARD', '1', '-j', 'DOCKER-FORWARD')
+    if not exists('filter', 'DOCKER-USER'):
+        x('-N', 'DOCKER-USER')
+    x('-I', 'FORWARD', '1', '-j', 'DOCKER-USER')
+    for rule in _DOCKER_NAT_JUMPS6:
+        delete_all('nat', rule)
+    x('-t', 'nat', '-F' if exists('nat', 'DOCKER') else '-N', 'DOCKER')
+    for rule in _DOCKER_NAT_JUMPS6:
+        x('-t', 'nat', '-A', *rule)
+
+
+def docker_remove6(variant='nft'):
+    """Undo docker_ip6tables: flush and delete every ip6tables filter and nat chain, FORWARD
+    policy ACCEPT, docker0's IPv6 address gone."""
+    require_sandbox()
+    for table in ('filter', 'nat'):
+        ip6tables(variant, '-t', table, '-F')
+        ip6tables(variant, '-t', table, '-X')
+    ip6tables(variant, '-P', 'FORWARD', 'ACCEPT')
+    run(['ip', 'addr', 'del', DOCKER_GATEWAY6, 'dev', 'docker0'], check=False)
+
+
+# ---------------------------------------------------------------------------
 # ufw
 
 
@@ -706,6 +796,22 @@ def foreign(kind, workdir):
             run(['nft', 'delete', 'table'] + table.split())
     else:
         raise ValueError('unknown foreign firewall %r (one of %s)' % (kind, ', '.join(KINDS)))
+
+
+@contextlib.contextmanager
+def foreign6(kind, workdir):
+    """foreign(KIND) with its IPv6 side in charge too: Docker's ip6tables rules
+    (docker_ip6tables) for the docker kinds; ufw (IPV6=yes, Debian's default) already sets
+    ip6tables, firewalld's zones and the nft-drop table (inet) take no family."""
+    with foreign(kind, workdir) as handle:
+        if kind not in ('docker-nft', 'docker-legacy'):
+            yield handle
+            return
+        docker_ip6tables(handle)
+        try:
+            yield handle
+        finally:
+            docker_remove6(handle)
 
 
 # ---------------------------------------------------------------------------

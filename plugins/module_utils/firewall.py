@@ -339,7 +339,7 @@ def assess(want, have):
         if t.variant == 'nft':
             read_nft.add(NFT_FAMILY[t.family])
         docker = 'DOCKER-USER' in t.chains or 'DOCKER' in t.chains
-        ufw = any(c.startswith('ufw-') for c in t.chains)
+        ufw = any(c.startswith(('ufw-', 'ufw6-')) for c in t.chains)
         report['docker']['iptables'] = report['docker']['iptables'] or docker
         report['ufw'] = report['ufw'] or ufw
         desired = ipt.desired_rules(t, br)

@@ -7,6 +7,7 @@ uplink to an `outside` namespace with a whoami server. Checks use real packets, 
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -274,3 +275,211 @@ def test_published_ports_do_not_depend_on_firewalld_accepting_dnat(play, world, 
         assert_all_works()
         assert direct_access_dropped(world)
         assert not failed(role(play, ABSENT))
+
+
+# ----------------------------------------------------------- IPv6 (issue 12)
+# The firewall stage with the network's IPv6 subnet, driven directly on the role's network
+# given IPv6 by hand (what the network module does once it has IPv6): the bridge and the
+# containers get fd00:18::/64 addresses (nodad), the host forwards IPv6, the outside routes
+# the subnet back to the host (no NAT66 needed), and a hand-made ip6 nat table DNATs
+# [HOST6]:5000 to netns0 (a published port's path: conntrack state DNAT). Real TCP.
+SUBNET6 = 'fd00:18::/64'
+CHECKS6 = ('container_to_container', 'container_to_host', 'container_to_outside',
+           'outside_to_published')
+DNAT6 = """table ip6 fw6test {
+ chain pre { type nat hook prerouting priority dstnat; ip6 daddr %s tcp dport 5000 dnat to [fd00:18::10]:5000; }
+}
+""" % firewalls.World.HOST6
+
+
+@pytest.fixture
+def world6():
+    with firewalls.World(ipv6=True) as w:
+        yield w
+
+
+def hand_made_ipv6(world):
+    ip('addr', 'add', 'fd00:18::1/64', 'dev', 'br0', 'nodad')
+    for ns, dev, addr in (('netns0', 'ceth0', 'fd00:18::10'), ('netns1', 'ceth1', 'fd00:18::20')):
+        ip('addr', 'add', addr + '/64', 'dev', dev, 'nodad', ns=ns)
+        ip('-6', 'route', 'add', 'default', 'via', 'fd00:18::1', ns=ns)
+    with open('/proc/sys/net/ipv6/conf/all/forwarding', 'w') as f:
+        f.write('1')
+    ip('-6', 'route', 'add', SUBNET6, 'via', firewalls.World.HOST6, ns='outside')
+    subprocess.run(['nft', '-f', '-'], input=DNAT6, text=True, check=True)
+    world.serve('netns0', '::', 5000, 'netns0')
+    world.serve(None, 'fd00:18::1', 7000, 'host')
+
+
+def traffic6():
+    return dict((name, reply if ok else None) for name, (ok, reply) in firewalls.seed_checks(
+        CHECKS6, checks=firewalls.SEED_CHECKS6).items())
+
+
+def settle_neighbours(timeout=5.0):
+    """Wait until no IPv6 neighbour resolution is in progress (INCOMPLETE) in the host, the
+    containers or the outside. A check that was dropped leaves one running; when it fails
+    (3 probes, 3 s) the kernel fails the connections queued on it with EHOSTUNREACH, which
+    would make the next check fail although the firewall now lets it through."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not any('INCOMPLETE' in ip('-6', 'neigh', ns=ns) for ns in
+                   (None, 'netns0', 'netns1', 'outside')):
+            return
+        time.sleep(0.1)
+
+
+def assert_ipv6_works():
+    settle_neighbours()
+    t = traffic6()
+    assert t == {'container_to_container': 'netns0 fd00:18::20',
+                 'container_to_host': 'host fd00:18::10',
+                 'container_to_outside': 'outside fd00:18::10',
+                 'outside_to_published': 'netns0 %s' % firewalls.World.OUTSIDE6}, t
+
+
+def stage(ipv6=SUBNET6, state='present', integration='auto', check=False):
+    """The network module's firewall stage: want -> observe -> plan (-> apply)."""
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import firewall
+    res = firewall.FirewallResource()
+    want = res.want({'bridge': 'br0', 'state': state, 'integration': integration,
+                     'ipv6_subnet': ipv6})
+    with res.context(None) as ctx:
+        have = res.observe(ctx, want)
+        actions = res.plan(want, have)
+        diff = res.render(want, have, actions)
+        if not check:
+            res.apply(ctx, actions, have)
+    out = res.result(want, have, actions)
+    out.update(actions=[(a.op, a.target) for a in actions], diff=diff)
+    return out
+
+
+def ip6_rules(variant):
+    return sorted(l for l in firewalls.ip6tables_save(variant, 'filter').splitlines()
+                  if 'linuxnet:' in l)
+
+
+@pytest.mark.parametrize('kind', ['docker-nft', 'docker-legacy', 'ufw'])
+def test_ipv6_gets_through_ip6tables(play, world6, tmp_path, kind):
+    """Docker (ip6tables) and ufw set ip6tables FORWARD DROP: the same tagged rules there."""
+    variant = 'legacy' if kind == 'docker-legacy' else 'nft'
+    with firewalls.foreign6(kind, str(tmp_path)) as fw:
+        assert not failed(role(play, {'container_bridge_network_firewall_integration':
+                                      'none'}))
+        world6.serve_seed()
+        hand_made_ipv6(world6)
+        before6 = firewalls.ip6tables_save(variant)
+        broken = traffic6()
+        assert broken['container_to_container'] is None and \
+            broken['container_to_outside'] is None and \
+            broken['outside_to_published'] is None, broken
+        # check mode: the prediction, nothing changed
+        check = stage(check=True)
+        chain = 'FORWARD' if kind == 'ufw' else 'DOCKER-USER'
+        tool = 'ip6tables-%s %s' % (variant, chain)
+        v6 = [a for a in check['actions'] if a[1].startswith('ip6tables')]
+        assert v6 == [('iptables_insert', tool)] * 2 + (
+            [('iptables_insert', 'ip6tables-nft INPUT')] if kind == 'ufw' else []), check
+        assert firewalls.ip6tables_save(variant) == before6
+        real = stage()
+        assert real['actions'] == check['actions'] and real['diff'] == check['diff']
+        assert real['firewall']['reachable'] is True and not real.get('warnings'), real
+        [e6] = [e for e in real['firewall']['iptables'] if e['family'] == 'ipv6']
+        assert (e6['variant'], e6['forward'], e6['docker'], e6['ufw']) == (
+            variant, 'policy DROP', kind != 'ufw', kind == 'ufw'), e6
+        expected = [
+            '-A %s -i br0 -m comment --comment "linuxnet:br0/in" -j ACCEPT' % chain,
+            '-A %s -o br0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment '
+            '--comment "linuxnet:br0/out" -j ACCEPT' % chain]
+        if kind == 'ufw':
+            expected.append('-A INPUT -i br0 -m comment --comment "linuxnet:br0/input" -j ACCEPT')
+        assert ip6_rules(variant) == sorted(expected)
+        assert_ipv6_works()
+        assert_all_works()
+        assert stage()['actions'] == []
+        # Docker's restart keeps DOCKER-USER; ufw's reload flushes its own chains only
+        if kind == 'ufw':
+            fw.reload()
+        else:
+            firewalls.docker_restart6(variant)
+        assert stage()['actions'] == []
+        assert_ipv6_works()
+        # IPv6 removed from the network: exactly ours go, IPv4's stay
+        before6 = ''.join(l for l in firewalls.ip6tables_save(variant).splitlines(True)
+                          if 'linuxnet:' not in l)
+        gone = stage(ipv6=None)
+        assert [a for a in gone['actions'] if a[1].startswith('ip6tables')] == [
+            ('iptables_delete', a[1]) for a in v6]
+        assert [e['family'] for e in gone['firewall']['iptables']] == ['ipv4']
+        assert firewalls.ip6tables_save(variant) == before6
+        assert traffic6()['container_to_container'] is None
+        assert_all_works()
+        # back, then the network torn down: ip6tables exactly as found
+        stage()
+        assert_ipv6_works()
+        stage(state='absent')
+        assert firewalls.ip6tables_save(variant) == before6
+
+
+@pytest.mark.parametrize('kind', ['firewalld', 'firewalld-el8'])
+def test_ipv6_gets_through_firewalld_zone_and_policy_as_they_are(play, world6, tmp_path, kind):
+    """Zone linuxnet and policy linuxnet-forward name no family: IPv6 passes, nothing more
+    to do; without them (integration none) it does not."""
+    with firewalls.foreign6(kind, str(tmp_path)) as fw:
+        before = foreign_state(kind, fw)
+        assert not failed(role(play, {'container_bridge_network_firewall_integration':
+                                      'none'}))
+        world6.serve_seed()
+        hand_made_ipv6(world6)
+        broken = traffic6()
+        assert broken['container_to_container'] is None and \
+            broken['container_to_host'] is None and \
+            broken['container_to_outside'] is None, broken
+        real = stage()
+        assert [a[0] for a in real['actions']] == [
+            'firewalld_new_zone', 'firewalld_new_policy', 'firewalld_bind', 'firewalld_reload']
+        assert real['firewall']['reachable'] is True and not real.get('warnings'), real
+        # the plan of an IPv6 network is the IPv4 one: nothing family-specific in firewalld
+        assert stage(ipv6=None)['actions'] == [] and stage()['actions'] == []
+        assert_ipv6_works()
+        assert_all_works()
+        # published ports over IPv6 do not depend on firewalld's `ct status dnat accept`
+        listing = subprocess.run(['nft', '-a', 'list', 'chain', 'inet', 'firewalld',
+                                  'filter_FORWARD'], capture_output=True, text=True,
+                                 check=True).stdout
+        for h in [l.rsplit('# handle ', 1)[1] for l in listing.splitlines()
+                  if 'ct status dnat accept' in l]:
+            subprocess.run(['nft', 'delete', 'rule', 'inet', 'firewalld', 'filter_FORWARD',
+                            'handle', h], check=True)
+        assert_ipv6_works()
+        fw.reload()
+        fw.restart()
+        assert_ipv6_works()
+        stage(state='absent')
+        assert foreign_state(kind, fw) == before
+
+
+def test_an_ip6_drop_table_is_warned_about_only_for_an_ipv6_network(play, world6):
+    subprocess.run(['nft', '-f', '-'], check=True, text=True, input=(
+        'table ip6 hardening6 {\n'
+        ' chain fw_forward { type filter hook forward priority 10; policy drop; }\n}\n'))
+    r = role(play)
+    assert not failed(r)
+    assert net_result(r)['firewall']['reachable'] is True and not net_result(r).get('warnings')
+    world6.serve_seed()
+    assert_all_works()       # an ip6 table drops no IPv4
+    hand_made_ipv6(world6)
+    res = stage()
+    assert res['firewall']['reachable'] is False and res['actions'] == []
+    [u] = res['firewall']['unhandled']
+    assert (u['family'], u['table'], u['chain'], u['why']) == ('ip6', 'hardening6', 'fw_forward',
+                                                               'policy drop')
+    assert any('table ip6 hardening6, chain fw_forward (hook forward, policy drop)' in w
+               for w in res['warnings']), res
+    assert traffic6()['container_to_container'] is None
+    for rule in u['suggested']:
+        subprocess.run(rule.replace('"br0"', 'br0').split(), check=True)
+    again = stage()
+    assert again['firewall']['reachable'] is True and not again.get('warnings'), again
+    assert_ipv6_works()
