@@ -48,8 +48,12 @@ PACKAGE = 'ansible_collections.linuxnet.container_network.plugins.module_utils'
 # back at every start: where it is installed, a drop-in re-runs the restore after it.
 DOCKER_UNITS = ('/etc/systemd/system/docker.service', '/usr/lib/systemd/system/docker.service',
                 '/lib/systemd/system/docker.service')
-KEYS = ('bridge', 'subnet', 'gateway', 'containers', 'published_ports', 'masquerade',
-        'ingress_protection', 'firewall_integration')
+# Every option of module ``network`` that describes the network (a unit test holds this
+# to the module's argument spec: an option missing here would be lost at boot).
+KEYS = ('bridge', 'subnet', 'gateway', 'ipv6_subnet', 'ipv6_gateway', 'ipv6_masquerade',
+        'containers', 'published_ports', 'masquerade', 'ingress_protection',
+        'firewall_integration')
+RUN_ONLY_KEYS = ('state', 'persistent', 'variable_prefix')
 
 
 def unit_name(bridge):

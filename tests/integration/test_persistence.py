@@ -127,6 +127,43 @@ def test_reboot_rebuilds_the_network_with_no_ansible_run(play, toolchain):
         assert changed(again) == [] and not failed(again), again
 
 
+DUAL = dict(ON, container_bridge_network_ipv6_subnet='fd00:18::/64',
+            container_bridge_network_containers=[
+                {'name': 'netns%d' % i, 'address': '172.18.0.%d0' % (i + 1),
+                 'ipv6_address': 'fd00:18::%d0' % (i + 1), 'host_ifname': 'veth%d' % i,
+                 'ifname': 'ceth%d' % i} for i in (0, 1)])
+
+
+@pytest.mark.parametrize('toolchain', ['2.19', '2.16'])
+def test_reboot_rebuilds_a_dual_stack_network(play, toolchain):
+    """Issue 12: IPv6 addresses, default routes, rules and forwarding come back at boot."""
+    def state():
+        six = dict((ns or 'host', (
+            sorted((l['ifname'], a['local']) for l in ipj('-6', 'addr', ns=ns)
+                   for a in l.get('addr_info', []) if a.get('scope') == 'global'),
+            sorted(json.dumps(r, sort_keys=True) for r in ipj('-6', 'route', 'show', 'default',
+                                                               ns=ns))))
+            for ns in (None, 'netns0', 'netns1'))
+        with open('/proc/sys/net/ipv6/conf/all/forwarding') as f:
+            return dict(kernel_state(), ipv6=six, forwarding6=f.read().strip())
+    with firewalls.World(ipv6=True) as w:
+        r = role(play, DUAL, toolchain=toolchain)
+        assert not failed(r), r
+        w.serve_seed(ipv6_gateway='fd00:18::1')
+        assert firewalls.failing(firewalls.seed_checks(checks=firewalls.SEED_CHECKS6)) == []
+        before = state()
+        assert before['forwarding6'] == '1' and before['ipv6']['netns0'][0]
+    reboot()
+    with firewalls.World(ipv6=True) as w:
+        p = exec_start()
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert state() == before
+        w.serve_seed(ipv6_gateway='fd00:18::1')
+        assert firewalls.failing(firewalls.seed_checks(checks=firewalls.SEED_CHECKS6)) == []
+        again = role(play, DUAL, toolchain=toolchain)
+        assert changed(again) == [] and not failed(again), again
+
+
 def test_reboot_restores_the_firewall_integration(play):
     """iptables rules are runtime state: a FORWARD DROP restored at boot (iptables-persistent,
     ufw) comes before the unit (After=), which puts the accept rules back."""

@@ -8,6 +8,7 @@ import pytest
 from ansible_collections.linuxnet.container_network.plugins.module_utils import persist
 
 NET = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
+       'ipv6_subnet': 'fd00:18::/64', 'ipv6_gateway': None, 'ipv6_masquerade': True,
        'containers': [{'name': 'netns0'}], 'published_ports': [], 'masquerade': True,
        'ingress_protection': True, 'firewall_integration': 'auto', 'state': 'present',
        'persistent': True}
@@ -127,3 +128,11 @@ def test_with_docker_installed_a_dropin_reruns_the_restore_after_it(monkeypatch,
     assert (dropin, 0o644) == (dropin, w['files'][dropin][1])
     off = persist.PersistResource().plan(want(persistent=False), have_of(w))
     assert ('file_remove', dropin) in ops(off)
+
+
+def test_network_json_keeps_every_option_that_describes_the_network():
+    """An option of module network missing from persist.KEYS would be lost at boot (the
+    IPv6 options were, until this test)."""
+    from ansible_collections.linuxnet.container_network.plugins.modules import network
+    described = set(network.ARGUMENT_SPEC) - set(persist.RUN_ONLY_KEYS)
+    assert set(persist.KEYS) == described
