@@ -967,7 +967,11 @@ def _udp_loop(udp, tag):
             elif level == socket.IPPROTO_IPV6 and typ == socket.IPV6_PKTINFO:
                 # struct in6_pktinfo: the address the datagram was sent to, ifindex
                 cmsg = [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, data[:16] + struct.pack("=I", 0))]
-        udp.sendmsg([reply], cmsg, 0, peer)
+        try:
+            udp.sendmsg([reply], cmsg, 0, peer)
+        except OSError as exc:
+            # e.g. no route back to an unmasqueraded source: this datagram only
+            print("%s: no answer to %s: %s" % (tag, peer[0], exc), flush=True)
 
 
 def _checksum(data):
