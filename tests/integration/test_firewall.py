@@ -483,3 +483,55 @@ def test_an_ip6_drop_table_is_warned_about_only_for_an_ipv6_network(play, world6
     again = stage()
     assert again['firewall']['reachable'] is True and not again.get('warnings'), again
     assert_ipv6_works()
+
+
+# The role with container_bridge_network_ipv6_subnet under each foreign firewall: the
+# seed's checks pass over IPv6 and IPv4 after one converge.
+CONTAINERS6 = [
+    {'name': 'netns0', 'address': '172.18.0.10', 'ipv6_address': 'fd00:18::10',
+     'host_ifname': 'veth0', 'ifname': 'ceth0'},
+    {'name': 'netns1', 'address': '172.18.0.20', 'ipv6_address': 'fd00:18::20',
+     'host_ifname': 'veth1', 'ifname': 'ceth1'}]
+DUAL = {'container_bridge_network_ipv6_subnet': SUBNET6,
+        'container_bridge_network_containers': CONTAINERS6}
+SEED6 = ('container_to_container', 'container_to_host', 'container_to_outside',
+         'outside_to_published', 'host_to_published', 'hairpin')
+
+
+def ip6_state(kind):
+    if kind.startswith('docker') or kind == 'ufw':
+        return firewalls.ip6tables_save('legacy' if kind == 'docker-legacy' else 'nft')
+    return None
+
+
+@pytest.mark.parametrize('kind', ['docker-nft', 'docker-legacy', 'ufw', 'firewalld',
+                                  'firewalld-el8'])
+def test_the_dual_stack_role_works_under_the_firewall_in_charge(play, world6, tmp_path, kind):
+    with firewalls.foreign6(kind, str(tmp_path)) as fw:
+        before, before6 = foreign_state(kind, fw), ip6_state(kind)
+        check = net_result(role(play, DUAL, check=True, diff=True))
+        predicted = [a for a in check['actions'] if a['stage'] == 'firewall']
+        assert predicted and foreign_state(kind, fw) == before and ip6_state(kind) == before6
+        r = role(play, DUAL, diff=True)
+        assert not failed(r), r
+        res = net_result(r)
+        assert [a for a in res['actions'] if a['stage'] == 'firewall'] == predicted
+        assert res['diff']['after']['firewall'] == check['diff']['after']['firewall']
+        assert res['firewall']['reachable'] is True and not res.get('warnings'), res
+        if kind.startswith('firewalld'):
+            assert not [e for e in res['firewall']['iptables'] if e['family'] == 'ipv6']
+        else:
+            [e6] = [e for e in res['firewall']['iptables'] if e['family'] == 'ipv6']
+            assert e6['forward'] == 'policy DROP' and len(e6['rules']) in (2, 3), e6
+            assert sum(1 for t in res['diff']['after']['firewall']
+                       if t.startswith('ip6tables-')) == len(e6['rules'])
+        world6.serve_seed(ipv6_gateway='fd00:18::1')
+        settle_neighbours()
+        t4 = firewalls.seed_checks(CHECKS)
+        t6 = firewalls.seed_checks(SEED6, checks=firewalls.SEED_CHECKS6)
+        assert firewalls.failing(t4) == [] and firewalls.failing(t6) == [], (t4, t6)
+        assert t6['container_to_outside'][1] == 'outside ' + firewalls.World.HOST6, t6
+        assert t6['container_to_container'][1] == 'netns0 fd00:18::20', t6
+        assert changed(role(play, DUAL)) == []
+        assert not failed(role(play, dict(DUAL, **ABSENT)))
+        assert foreign_state(kind, fw) == before and ip6_state(kind) == before6, kind
