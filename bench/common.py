@@ -22,6 +22,12 @@ BRIDGE = "br0"
 UPLINK = "up0"
 UPLINK_PEER = "up0p"
 UPLINK_ADDR = "192.0.2.15"
+# Dual stack (issue 12, method ours6): the containers' IPv6 subnet and the uplink stand-in's
+# IPv6 address (documentation prefix 2001:db8::/32, never routed anywhere).
+SUBNET6 = ipaddress.ip_network("fd00:18::/64")
+GATEWAY6 = ipaddress.ip_address("fd00:18::1")
+UPLINK_ADDR6 = "2001:db8::15"
+FORWARDING6 = "/proc/sys/net/ipv6/conf/all/forwarding"
 FIXTURE_LINKS = {"lo", UPLINK, UPLINK_PEER}
 
 
@@ -110,6 +116,31 @@ def icmp_echo(dst, timeout=2.0):
         s.close()
 
 
+def icmp6_echo(dst, timeout=2.0):
+    """One real ICMPv6 echo request/reply (the kernel fills in the ICMPv6 checksum of a
+    raw ICMPv6 socket; what is received starts at the ICMPv6 header)."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    want = ipaddress.ip_address(dst)
+    try:
+        ident = os.getpid() & 0xFFFF
+        pkt = struct.pack("!BBHHH", 128, 0, 0, ident, 1) + b"linuxnet-bench6"
+        s.settimeout(timeout)
+        s.sendto(pkt, (str(dst), 0, 0, 0))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data, addr = s.recvfrom(2048)
+            if len(data) < 8:
+                continue
+            typ, _code, _c, rid, _seq = struct.unpack("!BBHHH", data[:8])
+            if typ == 129 and rid == ident and ipaddress.ip_address(addr[0].split("%")[0]) == want:
+                return True
+        return False
+    except socket.timeout:
+        return False
+    finally:
+        s.close()
+
+
 def _checksum(b):
     if len(b) % 2:
         b += b"\0"
@@ -123,40 +154,53 @@ def netns_list():
     return [line.split()[0] for line in sh(["ip", "netns", "list"]).splitlines() if line.strip()]
 
 
-def container_address(ns):
-    """The container's IPv4 address in SUBNET, read from the kernel."""
+def container_address(ns, subnet=SUBNET):
+    """The container's address in `subnet` (SUBNET: IPv4, SUBNET6: IPv6), read from the
+    kernel; an IPv6 address still tentative (duplicate address detection) does not count."""
+    family = "inet" if subnet.version == 4 else "inet6"
     for link in ip_json("-n", ns, "addr", "show"):
         for a in link.get("addr_info", []):
-            if a.get("family") == "inet" and ipaddress.ip_address(a["local"]) in SUBNET:
+            if (a.get("family") == family and ipaddress.ip_address(a["local"]) in subnet
+                    and not a.get("tentative")):
                 return a["local"]
     return None
 
 
+# Dual-stack listener (IPV6_V6ONLY off): answers one connection per host address tried.
 _LISTENER = r"""
 import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(4); s.settimeout(10)
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1]))); s.listen(4); s.settimeout(10)
 print("ready", flush=True)
-c, a = s.accept(); c.sendall(b"bench-ok " + sys.argv[2].encode()); c.close()
+for _i in range(int(sys.argv[3])):
+    c, a = s.accept(); c.sendall(b"bench-ok " + sys.argv[2].encode()); c.close()
 """
 
 
-def published_port_works(ns, port):
-    """Listen inside container `ns` on `port`, connect to the host's uplink address on
-    the same port (locally generated traffic: the OUTPUT DNAT path), expect the reply."""
+def published_port_works(ns, port, hosts=(UPLINK_ADDR,)):
+    """Listen inside container `ns` on `port`, connect to each of the host's uplink
+    addresses `hosts` on the same port (locally generated traffic: the OUTPUT DNAT path),
+    expect the reply from inside the container on every one."""
     lst = subprocess.Popen(["nsenter", "--net=/run/netns/%s" % ns, "python3", "-c", _LISTENER,
-                            str(port), ns], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
+                            str(port), ns, str(len(hosts))], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    replies, ok = [], True
     try:
         if lst.stdout.readline().strip() != "ready":
             return False, "listener did not start: %s" % lst.stderr.read()
-        with socket.create_connection((UPLINK_ADDR, port), timeout=3) as c:
-            c.settimeout(3)
-            data = c.recv(100)
-        ok = data == b"bench-ok " + ns.encode()
-        return ok, data.decode(errors="replace")
-    except OSError as exc:
-        return False, "connect %s:%d: %s" % (UPLINK_ADDR, port, exc)
+        for host in hosts:
+            try:
+                with socket.create_connection((host, port), timeout=3) as c:
+                    c.settimeout(3)
+                    data = c.recv(100)
+            except OSError as exc:
+                ok = False
+                replies.append("connect [%s]:%d: %s" % (host, port, exc))
+                break
+            ok &= data == b"bench-ok " + ns.encode()
+            replies.append("[%s]:%d -> %s" % (host, port, data.decode(errors="replace")))
+        return ok, "; ".join(replies)
     finally:
         try:
             lst.wait(timeout=5)
@@ -165,8 +209,16 @@ def published_port_works(ns, port):
             lst.wait()
 
 
-def spot_check(n):
-    """Prove that the topology after converge really works; returns (ok, details)."""
+def read_forwarding6():
+    with open(FORWARDING6) as f:
+        return f.read().strip()
+
+
+def spot_check(n, ipv6=False):
+    """Prove that the topology after converge really works; returns (ok, details).
+    With `ipv6` (dual stack) the same again over IPv6: ICMPv6 echo to each probed
+    container's address in SUBNET6, its IPv6 default route via GATEWAY6, the published
+    port's DNAT rule for IPv6 and a real TCP connection to the host's IPv6 address."""
     names = container_names(n)
     details = {}
     ok = True
@@ -182,15 +234,30 @@ def spot_check(n):
         ping = bool(addr) and icmp_echo(addr)
         details[ns] = {"address": addr, "default_via": gw, "ping_from_host": ping}
         ok &= bool(addr) and ping and gw == str(GATEWAY)
+        if ipv6:
+            addr6 = container_address(ns, SUBNET6)
+            routes6 = ip_json("-6", "-n", ns, "route", "show", "default")
+            gw6 = routes6[0].get("gateway") if routes6 else None
+            ping6 = bool(addr6) and icmp6_echo(addr6)
+            details[ns].update({"address6": addr6, "default_via6": gw6,
+                                "ping6_from_host": ping6})
+            ok &= bool(addr6) and ping6 and gw6 == str(GATEWAY6)
     ports = published_ports(n)
     if ports:
         p = ports[-1]
         ruleset = sh(["nft", "list", "ruleset"])
         rule = ("dport %d" % p["host_port"]) in ruleset and "dnat" in ruleset
-        works, msg = published_port_works(p["container"], p["host_port"])
+        hosts = (UPLINK_ADDR,)
+        if ipv6:
+            hosts = (UPLINK_ADDR, UPLINK_ADDR6)
+            rule6 = "dnat ip6 to" in ruleset
+        works, msg = published_port_works(p["container"], p["host_port"], hosts)
         details["dnat"] = {"port": p["host_port"], "container": p["container"],
                            "rule_present": rule, "connect": works, "reply": msg}
         ok &= rule and works
+        if ipv6:
+            details["dnat"]["rule6_present"] = rule6
+            ok &= rule6
     return bool(ok), details
 
 
@@ -209,13 +276,18 @@ def _ruleset_lines():
         yield chain, s
 
 
-def leftovers(wait=5.0):
+def leftovers(wait=5.0, forwarding6=None):
     """What is left of any method's network after teardown.  Namespace destruction is
     asynchronous in the kernel (a deleted netns takes its links with it a moment later),
-    so this polls for up to `wait` seconds (untimed) before judging."""
+    so this polls for up to `wait` seconds (untimed) before judging.  `forwarding6`: the
+    value net.ipv6.conf.all.forwarding had before converge, which it must have again."""
     deadline = time.monotonic() + wait
     while True:
         clean, found = _leftovers()
+        if forwarding6 is not None:
+            now = read_forwarding6()
+            found["ipv6_forwarding"] = {"before": forwarding6, "after": now}
+            clean &= now == forwarding6
         if clean or time.monotonic() >= deadline:
             return clean, found
         time.sleep(0.1)
@@ -226,7 +298,7 @@ def _leftovers():
     links = [l["ifname"] for l in ip_json("link", "show") if l["ifname"] not in FIXTURE_LINKS]
     rules, by_design = [], []
     for chain, s in _ruleset_lines():
-        if "172.18." in s or "dnat" in s or "masquerade" in s:
+        if "172.18." in s or "fd00:18:" in s or "dnat" in s or "masquerade" in s:
             if chain and chain.startswith(BY_DESIGN_CHAINS):
                 by_design.append("%s: %s" % (chain, s))
             else:

@@ -1,6 +1,7 @@
 # Copyright: linuxnet.container_network developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The three ways of building the same topology: seed script, CNI plugins, our role.
+"""The three ways of building the same topology: seed script, CNI plugins, our role
+(IPv4 only, and dual stack: `ours6`).
 
 Each method's converge/teardown is timed by the caller (bench/trial.py); everything
 here only runs the tools.  All of it runs inside a trial's private network namespace.
@@ -13,8 +14,8 @@ import shutil
 import subprocess
 import time
 
-from common import (BRIDGE, COLLECTIONS, GATEWAY, REPO, SUBNET, VENV, container_names,
-                    published_ports)
+from common import (BRIDGE, COLLECTIONS, GATEWAY, REPO, SUBNET, SUBNET6, VENV,
+                    container_names, published_ports)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -188,6 +189,8 @@ def parse_recap(text):
 class Ours:
     """`ansible-playbook playbooks/site.yml -i localhost, -c local -e @vars.json`."""
     name = "ours"
+    ipv6 = False
+    extra_vars = {}
 
     def __init__(self, n, workdir, memory_wrapper=False, profile_dir=None,
                  teardown_without_ports=False):
@@ -202,6 +205,7 @@ class Ours:
              "container_bridge_network_published_ports": published_ports(n),
              "container_bridge_network_state": "present",
              "ansible_python_interpreter": os.path.join(VENV, "bin", "python")}
+        v.update(self.extra_vars)
         if memory_wrapper:
             v["ansible_python_interpreter"] = os.path.join(HERE, "pywrap")
         elif profile_dir:
@@ -280,10 +284,19 @@ class Ours:
         return recs
 
 
+class Ours6(Ours):
+    """`ours`, dual stack (issue 12): the same run plus an IPv6 subnet; every container
+    gets an allocated IPv6 address next to its IPv4 one, every publication serves both
+    families, NAT66 of the IPv6 subnet (the role's defaults for the rest)."""
+    name = "ours6"
+    ipv6 = True
+    extra_vars = {"container_bridge_network_ipv6_subnet": str(SUBNET6)}
+
+
 def _run(cmd):
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
         raise RuntimeError("%s failed rc=%d: %s" % (" ".join(cmd), p.returncode, p.stderr[-3000:]))
 
 
-METHODS = {"seed": Seed, "cni": Cni, "ours": Ours}
+METHODS = {"seed": Seed, "cni": Cni, "ours": Ours, "ours6": Ours6}

@@ -3,7 +3,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write docs/benchmarks.md and docs/benchmarks.png from a bench/run.py result.
 
-    /opt/linuxnet/venv-2.19/bin/python bench/report.py [bench/results/latest.json]
+    /opt/linuxnet/venv-2.19/bin/python bench/report.py [bench/results/latest.json \
+        [bench/results/latest-dualstack.json]]
+
+The dual-stack section (issue 12: ours6 against ours) comes from the result itself when it
+has ours6, else from the dual-stack-only result (`run.py --dual-stack-only`, written to
+bench/results/latest-dualstack.json) when there is one.
 """
 
 import json
@@ -13,9 +18,11 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DOCS = os.path.join(REPO, "docs")
+RESULTS = os.path.join(HERE, "results")
+DUAL_LATEST = os.path.join(RESULTS, "latest-dualstack.json")
 LABEL = {"seed": "seed script (ip + iptables)", "cni": "CNI bridge + portmap",
-         "ours": "our role (ansible-playbook)"}
-COLOR = {"seed": "tab:orange", "cni": "tab:blue", "ours": "tab:green"}
+         "ours": "our role (ansible-playbook)", "ours6": "our role, dual stack (IPv4 + IPv6)"}
+COLOR = {"seed": "tab:orange", "cni": "tab:blue", "ours": "tab:green", "ours6": "tab:purple"}
 
 
 def _s(x, unit="s"):
@@ -45,7 +52,7 @@ def plot(result, path):
                 continue
             ax.plot(ns, [rows[str(n)]["%s_s" % phase] for n in ns], "o-", color=COLOR[m],
                     label=LABEL[m])
-            if m == "ours" and phase == "converge":
+            if m == "ours" and phase == "converge":  # (ours6: converge and teardown only)
                 ax.plot(ns, [rows[str(n)]["rerun_s"] for n in ns], "s--", color=COLOR[m],
                         label="our role, idempotent rerun")
                 ax.plot(ns, [rows[str(n)]["converge_module_s"] for n in ns], "^:",
@@ -91,7 +98,9 @@ def task_breakdown(result):
     return out
 
 
-def markdown(result):
+def markdown(result, dual=None):
+    """`dual`: a dual-stack-only result (ours and ours6) for the dual-stack section when
+    `result` itself has no ours6."""
     s = result["summary"]
     per, mach = s["per"], result["machine"]
     sizes = result["sizes"]
@@ -128,6 +137,11 @@ def markdown(result):
     A("| `ours` | `ansible-playbook playbooks/site.yml -i localhost, -c local -e @vars.json` "
       "with `container_bridge_network_containers` = N × `{name: cN}` and the published ports | "
       "the same with `container_bridge_network_state: absent` |")
+    A("| `ours6` | `ours`, dual stack (issue 12): the same plus "
+      "`container_bridge_network_ipv6_subnet: fd00:18::/64`, so every container also gets an "
+      "allocated IPv6 address and an IPv6 default route via fd00:18::1, every publication "
+      "serves both families, NAT66 of fd00:18::/64, IPv6 forwarding on | the same with "
+      "`container_bridge_network_state: absent` |")
     A("")
     A("Every trial runs in a fresh network + mount namespace (own `/run/netns`, "
       "`/var/lib/cni`, `/etc/sysctl.d`) below `scripts/sandbox`, so no method sees another's "
@@ -139,7 +153,12 @@ def markdown(result):
       "default route via 172.18.0.1, the DNAT rule present and a real TCP connection to the "
       "host's address on the last published port answered from inside the container) and "
       "after each teardown nothing may be left (namespaces, links, NAT rules of the subnet, "
-      "sysctl drop-ins, CNI leases), so a broken method is never reported as fast.")
+      "sysctl drop-ins, CNI leases, `net.ipv6.conf.all.forwarding` back to its value before "
+      "converge), so a broken method is never reported as fast. `ours6`'s spot check also runs "
+      "over IPv6: ICMPv6 echo host → first/middle/last container's IPv6 address, their IPv6 "
+      "default route via fd00:18::1, the `dnat ip6` rule present and a real TCP connection to "
+      "the host's IPv6 address (2001:db8::15 on the uplink stand-in) on the last published "
+      "port answered from inside the container.")
     A("")
     A("## Machine")
     A("")
@@ -171,7 +190,7 @@ def markdown(result):
                 A("| %d | %s | failed / not run | | | 0 |" % (n, m))
                 continue
             rerun = "n/a"
-            if m == "ours":
+            if m.startswith("ours"):
                 rerun = "%s (%s)" % (_s(r["rerun_s"]), ",".join(str(c) for c in r["rerun_changed"]))
             A("| %d | %s | %s | %s | %s | %d |" % (n, m, _s(r["converge_s"]), rerun,
                                                    _s(r["teardown_s"]), r["rounds"]))
@@ -188,7 +207,8 @@ def markdown(result):
             A("| %d | %s | %s | %s | %s |" % (n, f(os_, "converge"), f(os_, "teardown"),
                                               f(oc, "converge"), f(oc, "teardown")))
         A("")
-    if any(m == "ours" for m in result["methods"]) and per.get("ours"):
+    ours_ms = [m for m in result["methods"] if m.startswith("ours") and per.get(m)]
+    if ours_ms:
         A("### Our role: time inside the collection's modules")
         A("")
         A("Per-task wall time from a small callback plugin "
@@ -196,16 +216,17 @@ def markdown(result):
           "action is a `linuxnet.container_network.*` module: the \"kernel-side\" cost, without "
           "Ansible's start-up, fact gathering and templating.")
         A("")
-        A("| N | converge: modules / whole run | rerun: modules / whole run | teardown: modules / whole run | module calls per run |")
-        A("| ---: | ---: | ---: | ---: | ---: |")
+        A("| N | method | converge: modules / whole run | rerun: modules / whole run | teardown: modules / whole run | module calls per run |")
+        A("| ---: | --- | ---: | ---: | ---: | ---: |")
         for n in sizes:
-            r = per["ours"].get(str(n))
-            if not r:
-                continue
-            A("| %d | %s / %s | %s / %s | %s / %s | %s |" % (
-                n, _s(r["converge_module_s"]), _s(r["converge_s"]), _s(r["rerun_module_s"]),
-                _s(r["rerun_s"]), _s(r["teardown_module_s"]), _s(r["teardown_s"]),
-                r.get("converge_module_calls")))
+            for m in ours_ms:
+                r = per[m].get(str(n))
+                if not r:
+                    continue
+                A("| %d | %s | %s / %s | %s / %s | %s / %s | %s |" % (
+                    n, m, _s(r["converge_module_s"]), _s(r["converge_s"]), _s(r["rerun_module_s"]),
+                    _s(r["rerun_s"]), _s(r["teardown_module_s"]), _s(r["teardown_s"]),
+                    r.get("converge_module_calls")))
         A("")
     tb = task_breakdown(result)
     if tb:
@@ -257,6 +278,10 @@ def markdown(result):
                 A("| %d | %.1f MiB | %s |" % (n, r["peak_kib"] / 1024.0, ", ".join(
                     "%s %.1f MiB" % (k, v / 1024.0) for k, v in sorted(r["per_module_kib"].items()))))
         A("")
+    if "ours6" in result["methods"] and s.get("dual_stack"):
+        dual_section(A, result, own=True)
+    elif dual:
+        dual_section(A, dual, own=False)
     A("## Targets (issue 5)")
     A("")
     t = s.get("targets", {})
@@ -284,6 +309,23 @@ def markdown(result):
                   _met(g["met"]), g["ms_per_container"],
                   ", ".join("%s: %.2f ms" % kv for kv in g["pairs"].items())))
     A("")
+    dsrc = result if ("ours6" in result["methods"] and s.get("dual_stack")) else dual
+    if dsrc:
+        A("## Target (issue 12)")
+        A("")
+        dt = dsrc["summary"].get("targets", {}).get("dual_stack_converge_le_1_3x_ipv4")
+        if not dt:
+            A("Not evaluated: no dual-stack result near N = 250.")
+        elif "status" in dt:
+            A("- Dual-stack converge ≤ 1.3 × IPv4-only converge: **NOT met** — %s." % dt["status"])
+        else:
+            A("- Dual-stack converge ≤ %.1f × IPv4-only converge at N=%s: %s — ours6 %s vs ours "
+              "%s (ratio of the medians %.2f; median of the per-round ratios %s)%s." % (
+                  dt["max_ratio"], dsrc["summary"]["targets"]["at_n"], _met(dt["met"]),
+                  _s(dt["ours6_s"]), _s(dt["ours_s"]), dt["ratio"], _r(dt["median_per_round"]),
+                  "" if dsrc is result else " (dual-stack run of %s, see above)"
+                  % dsrc["started_utc"]))
+        A("")
     if result.get("failures") or result.get("notes"):
         A("## Failures and notes")
         A("")
@@ -300,21 +342,97 @@ def markdown(result):
     return "\n".join(L) + "\n"
 
 
-def generate(result, docs=DOCS):
+def _r(x):
+    return "–" if x is None else "%.2f" % x
+
+
+def dual_section(A, res, own):
+    """ours6 (dual stack) against ours (IPv4 only), same rounds; `own`: from the result
+    of the main tables, else from a dual-stack-only run (its own machine state)."""
+    s = res["summary"]
+    A("### Dual stack (issue 12): ours6 / ours")
+    A("")
+    if own:
+        A("From the rounds above: in every round `ours` and `ours6` ran at each N one after "
+          "the other (rotating order), so each pair shares the machine's load of that moment.")
+    else:
+        m = res["machine"]
+        A("From a separate dual-stack-only run (`%s`, %s → %s UTC, collection commit %s%s, "
+          "load average %s → %s): `ours` and `ours6` only, %d round(s), in every round the two "
+          "ran at each N one after the other (rotating order), so each pair shares the "
+          "machine's load of that moment. Compare the two with each other, not with the "
+          "tables above (another time, another load)." % (
+              res["command"], res["started_utc"], res["finished_utc"], m.get("git_commit", "?"),
+              " with plugins/roles modified" if m.get("git_dirty_role_or_plugins") else "",
+              " ".join(m.get("loadavg_start", [])), " ".join(m.get("loadavg_end", [])),
+              res["rounds"]))
+    A("")
+    A("Target: a dual-stack converge stays within **1.3 ×** the IPv4-only converge at N = 250.")
+    A("")
+    A("| N | phase | ours (IPv4) | ours6 (dual stack) | ours6 / ours (medians) | per-round ratios | median per-round | ≤ 1.3 |")
+    A("| ---: | --- | ---: | ---: | ---: | --- | ---: | --- |")
+    for n in res["sizes"]:
+        d = s.get("dual_stack", {}).get(str(n))
+        if not d:
+            A("| %d | | failed / not run | | | | | |" % n)
+            continue
+        for ph in ("converge", "rerun", "teardown"):
+            x = d[ph]
+            A("| %d | %s | %s | %s | %.2f | %s | %s | %s |" % (
+                n, ph, _s(x["ours_s"]), _s(x["ours6_s"]), x["ratio_of_medians"],
+                ", ".join("%.2f" % v for v in x["per_round"]), _r(x["median_per_round"]),
+                ("yes" if x["ratio_of_medians"] <= 1.3 else "**no**") if ph == "converge" else ""))
+    A("")
+    if not own:
+        per = s["per"]
+        A("| N | method | module time converge / rerun / teardown | rerun changed | rounds |")
+        A("| ---: | --- | --- | --- | ---: |")
+        for n in res["sizes"]:
+            for m in ("ours", "ours6"):
+                r = per.get(m, {}).get(str(n))
+                if r:
+                    A("| %d | %s | %s / %s / %s | %s | %d |" % (
+                        n, m, _s(r["converge_module_s"]), _s(r["rerun_module_s"]),
+                        _s(r["teardown_module_s"]), ",".join(str(c) for c in r["rerun_changed"]),
+                        r["rounds"]))
+        A("")
+        for f in res.get("failures", []):
+            A("- failure: %s N=%s round %s: %s" % (
+                f.get("method"), f.get("n"), f.get("round"), f.get("error")))
+        if res.get("failures"):
+            A("")
+
+
+def load_dual(path=DUAL_LATEST):
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return None
+
+
+def generate(result, docs=DOCS, dual=None):
+    """`dual`: a dual-stack-only result; by default bench/results/latest-dualstack.json
+    when `result` has no ours6 of its own."""
+    if dual is None and "ours6" not in result["methods"]:
+        dual = load_dual()
     os.makedirs(docs, exist_ok=True)
     md = os.path.join(docs, "benchmarks.md")
     png = os.path.join(docs, "benchmarks.png")
     with open(md, "w") as f:
-        f.write(markdown(result))
+        f.write(markdown(result, dual))
     plot(result, png)
     return md, png
 
 
 def main(argv):
-    path = argv[1] if len(argv) > 1 else os.path.join(REPO, "bench", "results", "latest.json")
+    path = argv[1] if len(argv) > 1 else os.path.join(RESULTS, "latest.json")
     with open(path) as f:
         result = json.load(f)
-    for p in generate(result):
+    dual = None
+    if len(argv) > 2:
+        with open(argv[2]) as f:
+            dual = json.load(f)
+    for p in generate(result, dual=dual):
         print("wrote", p)
     return 0
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Copyright: linuxnet.container_network developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark: the same container network built three ways, at several sizes.
+"""Benchmark: the same container network built three ways (and ours dual stack), at several sizes.
 
     scripts/sandbox /opt/linuxnet/venv-2.19/bin/python bench/run.py \
         --sizes 50,250,500 --rounds 3 --out bench/results
@@ -9,13 +9,18 @@
 Methods (see bench/methods.py): `seed` (the seed article's ip/iptables commands as a
 shell script), `cni` (Debian's CNI bridge + host-local + portmap plugins, invoked as a
 runtime would), `ours` (ansible-playbook playbooks/site.yml with the role, connection
-local).  Every trial runs in a fresh network + mount namespace below the sandbox
-(bench/trial.py); within each round the methods alternate, in a rotating order.  After
+local), `ours6` (the same, dual stack: plus container_bridge_network_ipv6_subnet
+fd00:18::/64; its spot check covers IPv6 too, issue 12).  Every trial runs in a fresh
+network + mount namespace below the sandbox (bench/trial.py); within each round the
+methods alternate, in a rotating order.  After
 each converge the topology is spot-checked with real packets, after each teardown the
 namespace must be empty, so a broken method is never reported as fast.
 
 Writes OUT/results-<time>.json and OUT/latest.json; unless --smoke or --no-docs, also
-docs/benchmarks.md and docs/benchmarks.png (bench/report.py).
+docs/benchmarks.md and docs/benchmarks.png (bench/report.py).  --dual-stack-only runs
+ours and ours6 alone and writes OUT/dualstack-<time>.json and OUT/latest-dualstack.json;
+the docs then keep their tables from OUT/latest.json and take the dual-stack section
+from this run.
 """
 
 import argparse
@@ -36,7 +41,9 @@ sys.path.insert(0, HERE)
 
 from common import REPO, VENV, netns_inode, require_sandbox  # noqa: E402
 
-ALL_METHODS = ["seed", "cni", "ours"]
+ALL_METHODS = ["seed", "cni", "ours", "ours6"]
+# issue 12: a dual-stack converge stays within this factor of the IPv4-only one (N = 250)
+DUAL_STACK_MAX_RATIO = 1.3
 TRIAL_TIMEOUT = 3600
 
 
@@ -149,7 +156,7 @@ def summarize(trials, sizes, methods):
                    "teardown_s": med([t["teardown_s"] for t in ts]),
                    "converge_all_s": [round(t["converge_s"], 4) for t in ts],
                    "teardown_all_s": [round(t["teardown_s"], 4) for t in ts]}
-            if m == "ours":
+            if m.startswith("ours"):
                 row["rerun_s"] = med([t.get("rerun_s") for t in ts])
                 row["rerun_all_s"] = [round(t["rerun_s"], 4) for t in ts]
                 row["rerun_changed"] = [t.get("rerun_changed") for t in ts]
@@ -168,9 +175,10 @@ def summarize(trials, sizes, methods):
                                        for ph in ("converge", "teardown")}
         if r:
             s["ratios"][str(n)] = r
+    s["dual_stack"] = dual_stack(s, sizes, trials)
     for m in methods:
         keys = [("converge_s", "converge")]
-        if m == "ours":
+        if m.startswith("ours"):
             keys.append(("converge_module_s", "converge_modules"))
         for key, label in keys:
             pts = [(n, s["per"][m][str(n)][key]) for n in sizes if str(n) in s["per"][m]
@@ -185,6 +193,34 @@ def summarize(trials, sizes, methods):
                 "overall": 1000.0 * (last[1] - first[1]) / (last[0] - first[0])}
     s["targets"] = targets(s, sizes, trials)
     return s
+
+
+def dual_stack(s, sizes, trials):
+    """ours6 against ours at each N: the ratio of the medians, and the median of the
+    per-round ratios (the two ran in the same round, one after the other, so the pairs
+    share the machine's load of that moment)."""
+    out = {}
+    for n in sizes:
+        o, o6 = s["per"].get("ours", {}).get(str(n)), s["per"].get("ours6", {}).get(str(n))
+        if not (o and o6):
+            continue
+        row = {}
+        for ph in ("converge", "rerun", "teardown"):
+            pairs = []
+            for t6 in trials:
+                if t6["method"] != "ours6" or t6["n"] != n or not t6.get("ok"):
+                    continue
+                t4 = [t for t in trials if t["method"] == "ours" and t["n"] == n
+                      and t.get("round") == t6.get("round") and t.get("ok")]
+                if t4 and t4[0].get("%s_s" % ph) and t6.get("%s_s" % ph) is not None:
+                    pairs.append(t6["%s_s" % ph] / t4[0]["%s_s" % ph])
+            row[ph] = {"ours_s": o["%s_s" % ph], "ours6_s": o6["%s_s" % ph],
+                       "ratio_of_medians": o6["%s_s" % ph] / o["%s_s" % ph],
+                       "per_round": [round(x, 3) for x in pairs],
+                       "median_per_round": med(pairs)}
+        row["converge_within_target"] = row["converge"]["ratio_of_medians"] <= DUAL_STACK_MAX_RATIO
+        out[str(n)] = row
+    return out
 
 
 def targets(s, sizes, trials):
@@ -211,6 +247,16 @@ def targets(s, sizes, trials):
     if mg:
         t["marginal_kernel_side_le_3ms"] = {"ms_per_container": mg["overall"], "pairs": mg["pairs"],
                                             "met": mg["overall"] <= 3.0}
+    ds = s.get("dual_stack", {}).get(str(n))
+    if ds:
+        c = ds["converge"]
+        t["dual_stack_converge_le_1_3x_ipv4"] = {
+            "ours_s": c["ours_s"], "ours6_s": c["ours6_s"], "ratio": c["ratio_of_medians"],
+            "median_per_round": c["median_per_round"], "max_ratio": DUAL_STACK_MAX_RATIO,
+            "met": c["ratio_of_medians"] <= DUAL_STACK_MAX_RATIO}
+    elif "ours6" in s["per"]:
+        t["dual_stack_converge_le_1_3x_ipv4"] = {"met": False, "status": "ours or ours6 has no "
+                                                 "result at N=%s" % n}
     return t
 
 
@@ -238,6 +284,10 @@ def main():
     ap.add_argument("--smoke", action="store_true",
                     help="correctness only: every method converges, passes the spot check "
                          "and tears down to nothing; exit 1 otherwise; no docs")
+    ap.add_argument("--dual-stack-only", action="store_true",
+                    help="issue 12: only ours and ours6 (alternating in every round); written "
+                         "to dualstack-*.json / latest-dualstack.json, the docs' other tables "
+                         "stay those of latest.json")
     ap.add_argument("--no-memory", action="store_true", help="skip ours' peak-memory pass")
     ap.add_argument("--no-docs", action="store_true", help="do not regenerate docs/benchmarks.*")
     ap.add_argument("--keep", action="store_true", help="keep every trial's work directory")
@@ -249,12 +299,14 @@ def main():
     require_sandbox()
     sizes = [int(x) for x in a.sizes.split(",") if x.strip()]
     methods = [m for m in a.methods.split(",") if m]
+    if a.dual_stack_only:
+        methods = ["ours", "ours6"]
     bad = [m for m in methods if m not in ALL_METHODS]
     if bad or not sizes or a.rounds < 1:
         ap.error("bad --methods/--sizes/--rounds")
     avail, missing = ours_available()
     notes = []
-    if "ours" in methods and not avail:
+    if any(m.startswith("ours") for m in methods) and not avail:
         msg = "method ours UNAVAILABLE: %s missing in %s" % (", ".join(missing), REPO)
         log(msg)
         notes.append(msg)
@@ -273,15 +325,15 @@ def main():
             k = (r + si) % len(methods)
             order = methods[k:] + methods[:k]
             for m in order:
-                if m == "ours" and not avail:
+                if m.startswith("ours") and not avail:
                     failures.append({"method": m, "n": n, "round": r, "error": notes[-1]})
                     continue
-                res = run_trial(m, n, keep=a.keep, extra=extra if m == "ours" else ())
+                res = run_trial(m, n, keep=a.keep, extra=extra if m.startswith("ours") else ())
                 res["round"] = r
                 trials.append(res)
                 line = "round %d N=%d %-4s converge=%s teardown=%s" % (
                     r + 1, n, m, _f(res.get("converge_s")), _f(res.get("teardown_s")))
-                if m == "ours":
+                if m.startswith("ours"):
                     line += " rerun=%s changed=%s" % (_f(res.get("rerun_s")), res.get("rerun_changed"))
                 line += " check=%s clean=%s" % (res.get("check_ok"), res.get("clean"))
                 log(line)
@@ -291,7 +343,7 @@ def main():
                                       "traceback", "output", "workdir")})
                     log("FAILED: %s\n%s" % (res.get("error"), res.get("traceback") or res.get("output") or ""))
     mem_trials = []
-    if "ours" in methods and avail and not a.no_memory and not a.smoke:
+    if "ours" in methods and avail and not a.no_memory and not a.smoke and not a.dual_stack_only:
         for n in sizes:
             res = run_trial("ours", n, memory=True, keep=a.keep, extra=extra)
             mem_trials.append(res)
@@ -313,14 +365,24 @@ def main():
         "trials": [{k: v for k, v in t.items() if k not in ("output",)} for t in trials],
     }
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    name = ("smoke-%s.json" if a.smoke else "results-%s.json") % stamp
-    for fn in (name, "latest-smoke.json" if a.smoke else "latest.json"):
+    kind, latest = "results", "latest.json"
+    if a.smoke:
+        kind, latest = "smoke", "latest-smoke.json"
+    elif a.dual_stack_only:
+        kind, latest = "dualstack", "latest-dualstack.json"
+    name = "%s-%s.json" % (kind, stamp)
+    for fn in (name, latest):
         with open(os.path.join(a.out, fn), "w") as f:
             json.dump(result, f, indent=1)
     log("wrote %s" % os.path.join(a.out, name))
     if not a.smoke and not a.no_docs:
         import report
-        md, png = report.generate(result)
+        main_path = os.path.join(a.out, "latest.json")
+        if a.dual_stack_only and os.path.exists(main_path):
+            with open(main_path) as f:
+                md, png = report.generate(json.load(f), dual=result)
+        else:
+            md, png = report.generate(result)
         log("wrote %s and %s" % (md, png))
     if failures:
         log("%d failure(s):" % len(failures))

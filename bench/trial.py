@@ -20,8 +20,8 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (FIXTURE_LINKS, UPLINK, UPLINK_ADDR, UPLINK_PEER, leftovers, netns_inode,  # noqa: E402
-                    require_sandbox, sh, spot_check)
+from common import (FIXTURE_LINKS, UPLINK, UPLINK_ADDR, UPLINK_ADDR6, UPLINK_PEER,  # noqa: E402
+                    leftovers, netns_inode, read_forwarding6, require_sandbox, sh, spot_check)
 from methods import METHODS  # noqa: E402
 
 
@@ -36,6 +36,9 @@ def prepare_namespace():
     sh(["ip", "link", "set", "lo", "up"])
     sh(["ip", "link", "add", UPLINK, "type", "veth", "peer", "name", UPLINK_PEER])
     sh(["ip", "addr", "add", UPLINK_ADDR + "/24", "dev", UPLINK])
+    # the host's IPv6 address (the dual-stack spot check connects to it); nodad: usable
+    # at once, as a configured uplink address would be by the time a network is built
+    sh(["ip", "-6", "addr", "add", UPLINK_ADDR6 + "/64", "dev", UPLINK, "nodad"])
     sh(["ip", "link", "set", UPLINK, "up"])
     sh(["ip", "link", "set", UPLINK_PEER, "up"])
     return sysctl_dir
@@ -62,15 +65,18 @@ def timed(fn):
 def run_trial(res, workdir, memory, profile_dir=None, teardown_without_ports=False):
     """Fills `res` as it goes, so a failure part-way keeps what was measured."""
     method, n = res["method"], res["n"]
-    kw = {"memory_wrapper": True} if (method == "ours" and memory) else {}
-    if method == "ours" and profile_dir:
+    ours = method.startswith("ours")
+    ipv6 = getattr(METHODS[method], "ipv6", False)
+    kw = {"memory_wrapper": True} if (ours and memory) else {}
+    if ours and profile_dir:
         kw["profile_dir"] = profile_dir
-    if method == "ours" and teardown_without_ports:
+    if ours and teardown_without_ports:
         kw["teardown_without_ports"] = True
     m = METHODS[method](n, workdir, **kw)
+    forwarding6 = read_forwarding6()
     res["converge_s"], info = timed(m.converge)
     res["converge_info"] = info
-    res["check_ok"], res["check"] = spot_check(n)
+    res["check_ok"], res["check"] = spot_check(n, ipv6=ipv6)
     if not res["check_ok"]:
         res["error"] = "spot check after converge failed"
         return res
@@ -78,7 +84,7 @@ def run_trial(res, workdir, memory, profile_dir=None, teardown_without_ports=Fal
         res["rerun_s"], info = timed(m.rerun)
         res["rerun_info"] = info
         res["rerun_changed"] = info["recap"]["changed"]
-        ok2, _ = spot_check(n)
+        ok2, _ = spot_check(n, ipv6=ipv6)
         res["check_ok"] &= ok2
     t0 = time.perf_counter()
     info = m.teardown() or {}
@@ -88,7 +94,7 @@ def run_trial(res, workdir, memory, profile_dir=None, teardown_without_ports=Fal
     res["teardown_settle_s"] = settle_links()
     res["teardown_s"] = time.perf_counter() - t0
     res["teardown_info"] = info
-    res["clean"], res["leftovers"] = leftovers()
+    res["clean"], res["leftovers"] = leftovers(forwarding6=forwarding6)
     if hasattr(m, "memory"):
         res["memory"] = m.memory()
     res["ok"] = bool(res["check_ok"] and res["clean"])

@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Smoke test of the benchmark harness (issue 5): N = 5, one round, inside scripts/sandbox.
 
-Asserts only correctness: each method (seed script, CNI plugins, our role) converges,
+Asserts only correctness: each method (seed script, CNI plugins, our role IPv4 only and
+dual stack) converges,
 passes the harness's spot check with real packets, and tears down to nothing.  Timings
 are never asserted (this machine is shared and noisy).  Where the sandbox cannot be
 made (not root, no unshare) the test FAILS with the reason; it is never skipped.
@@ -16,7 +17,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SANDBOX = os.path.join(REPO, "scripts", "sandbox")
 PY = os.path.join(os.environ.get("LINUXNET_HOME", "/opt/linuxnet"), "venv-2.19", "bin", "python")
-METHODS = ("seed", "cni", "ours")
+METHODS = ("seed", "cni", "ours", "ours6")
 
 
 def _sandbox_works():
@@ -85,7 +86,17 @@ def test_method_converges_and_tears_down(smoke, method):
     assert t["check_ok"], "spot check after converge failed: %s" % json.dumps(t["check"])
     for ns in ("c1", "c3", "c5"):
         assert t["check"][ns]["ping_from_host"] and t["check"][ns]["default_via"] == "172.18.0.1"
+        if method == "ours6":
+            assert t["check"][ns]["address6"].startswith("fd00:18::")
+            assert t["check"][ns]["ping6_from_host"] and t["check"][ns]["default_via6"] == "fd00:18::1"
+        else:
+            assert "address6" not in t["check"][ns]
+    assert t["check"]["dnat"]["connect"], t["check"]["dnat"]
+    if method == "ours6":
+        assert t["check"]["dnat"]["rule6_present"]
+        assert "[2001:db8::15]:8005 -> bench-ok c5" in t["check"]["dnat"]["reply"], t["check"]["dnat"]
     assert t["clean"], "teardown left: %s" % json.dumps(t["leftovers"])
+    assert t["leftovers"]["ipv6_forwarding"]["after"] == t["leftovers"]["ipv6_forwarding"]["before"]
     assert t["ok"]
 
 
@@ -93,3 +104,4 @@ def test_smoke_run_exit_code(smoke):
     proc, result = smoke
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert result["smoke"] is True and result["sizes"] == [5]
+    assert set(result["methods"]) == set(METHODS)
