@@ -6,7 +6,7 @@ with every module process under cProfile; prints the per-phase module wall times
 the top functions (cumulative and own time) of each module process.
 
     scripts/sandbox /opt/linuxnet/venv-2.19/bin/python bench/profile_ours.py --n 250 \
-        [--out bench/results/profile-250.txt]
+        [--method ours6] [--out bench/results/profile-250.txt]
 """
 import argparse
 import glob
@@ -27,6 +27,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=250)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--method", choices=("ours", "ours6"), default="ours",
+                    help="ours6: the role dual stack (issue 12)")
     ap.add_argument("--out")
     ap.add_argument("--ours-teardown-without-ports", action="store_true")
     a = ap.parse_args()
@@ -35,7 +37,7 @@ def main():
     fd, res_path = tempfile.mkstemp(suffix=".json")
     os.close(fd)
     subprocess.run(["unshare", "--net", "--mount", "--propagation", "private", "--",
-                    sys.executable, os.path.join(HERE, "trial.py"), "--inside", "--method", "ours",
+                    sys.executable, os.path.join(HERE, "trial.py"), "--inside", "--method", a.method,
                     "--n", str(a.n), "--out", res_path, "--parent-netns", str(netns_inode()),
                     "--profile-dir", pdir]
                    + (["--ours-teardown-without-ports"] if a.ours_teardown_without_ports else []),
@@ -45,8 +47,8 @@ def main():
     os.unlink(res_path)
     buf = io.StringIO()
     w = buf.write
-    w("ours at N=%d (modules under cProfile, so slower than the benchmark): ok=%s %s\n" % (
-        a.n, res.get("ok"), res.get("error", "")))
+    w("%s at N=%d (modules under cProfile, so slower than the benchmark): ok=%s %s\n" % (
+        a.method, a.n, res.get("ok"), res.get("error", "")))
     for phase in ("converge", "rerun", "teardown"):
         info = res.get("%s_info" % phase) or {}
         w("\n=== %s: whole run %.3f s, modules %.3f s, recap %s\n" % (
