@@ -103,8 +103,8 @@ def masq():
     return Expr('masq')
 
 
-def nat_dnat(addr_reg, proto_reg=None):
-    attrs = [(c.NFTA_NAT_TYPE, c.be32(c.NFT_NAT_DNAT)), (c.NFTA_NAT_FAMILY, c.be32(c.NFPROTO_IPV4)),
+def nat_dnat(addr_reg, proto_reg=None, family=c.NFPROTO_IPV4):
+    attrs = [(c.NFTA_NAT_TYPE, c.be32(c.NFT_NAT_DNAT)), (c.NFTA_NAT_FAMILY, c.be32(family)),
              (c.NFTA_NAT_REG_ADDR_MIN, c.be32(addr_reg))]
     if proto_reg is not None:
         attrs.append((c.NFTA_NAT_REG_PROTO_MIN, c.be32(proto_reg)))
@@ -112,21 +112,38 @@ def nat_dnat(addr_reg, proto_reg=None):
 
 
 # ---------------------------------------------------------------- matches (nft-like)
-def prefix_mask(prefixlen):
-    """The 4-byte IPv4 netmask of a prefix length (any length 0..32)."""
-    if not 0 <= prefixlen <= 32:
-        raise ValueError('bad IPv4 prefix length %r' % prefixlen)
-    return struct.pack('>I', (0xffffffff << (32 - prefixlen)) & 0xffffffff)
+def prefix_mask(prefixlen, length=4):
+    """The ``length``-byte netmask of a prefix length (any length 0..8*length): 4 bytes for
+    IPv4, 16 for IPv6. Built bit by bit (pyroute2's masks are wrong off byte boundaries)."""
+    bits = 8 * length
+    if not 0 <= prefixlen <= bits:
+        raise ValueError('bad prefix length %r for a %d-bit address' % (prefixlen, bits))
+    value = ((1 << prefixlen) - 1) << (bits - prefixlen)
+    return b''.join(struct.pack('B', (value >> (8 * (length - 1 - i))) & 0xff)
+                    for i in range(length))
+
+
+# (version, field) -> offset of the address in the network header; its length
+_ADDR_OFFSETS = {(4, 'saddr'): 12, (4, 'daddr'): 16, (6, 'saddr'): 8, (6, 'daddr'): 24}
+ADDR_LEN = {4: 4, 6: 16}
+
+
+def as_network(network):
+    """An ipaddress network (IPv4 or IPv6) or anything ``ip_network`` reads (host bits
+    dropped)."""
+    if isinstance(network, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        return network
+    return ipaddress.ip_network(network, strict=False)
 
 
 def match_ip_addr(field, network, negate=False):
-    """``ip saddr|daddr NETWORK`` for an ipaddress.IPv4Network (or address string)."""
-    net = ipaddress.IPv4Network(network, strict=False) if not isinstance(
-        network, ipaddress.IPv4Network) else network
-    offset = {'saddr': 12, 'daddr': 16}[field]
-    exprs = [payload(c.NFT_PAYLOAD_NETWORK_HEADER, offset, 4)]
-    if net.prefixlen < 32:
-        exprs.append(bitwise(prefix_mask(net.prefixlen)))
+    """``ip saddr|daddr NETWORK`` or ``ip6 saddr|daddr NETWORK`` (the family is the
+    network's): the whole address loaded, masked below its full length."""
+    net = as_network(network)
+    size = ADDR_LEN[net.version]
+    exprs = [payload(c.NFT_PAYLOAD_NETWORK_HEADER, _ADDR_OFFSETS[(net.version, field)], size)]
+    if net.prefixlen < 8 * size:
+        exprs.append(bitwise(prefix_mask(net.prefixlen, size)))
     exprs.append(cmp(c.NFT_CMP_NEQ if negate else c.NFT_CMP_EQ, net.network_address.packed))
     return exprs
 
@@ -174,11 +191,13 @@ def match_ct_bits(key, bits, present):
 
 
 def stmt_dnat(address, port=None):
-    addr = ipaddress.IPv4Address(address).packed
-    exprs = [immediate_data(addr, c.NFT_REG_1)]
+    """``dnat to ADDR[:PORT]`` (IPv4) or ``dnat ip6 to [ADDR]:PORT`` (IPv6)."""
+    ip = ipaddress.ip_address(str(address))
+    family = c.NFPROTO_BY_VERSION[ip.version]
+    exprs = [immediate_data(ip.packed, c.NFT_REG_1)]
     if port is not None:
         exprs.append(immediate_data(struct.pack('>H', port), c.NFT_REG_2))
-        exprs.append(nat_dnat(c.NFT_REG_1, c.NFT_REG_2))
+        exprs.append(nat_dnat(c.NFT_REG_1, c.NFT_REG_2, family))
     else:
-        exprs.append(nat_dnat(c.NFT_REG_1))
+        exprs.append(nat_dnat(c.NFT_REG_1, family=family))
     return exprs

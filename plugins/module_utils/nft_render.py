@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import codecs
 import ipaddress
 import struct
 
@@ -19,11 +20,19 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils import 
 
 
 def _mask_prefix(mask):
-    v = struct.unpack('>I', mask)[0]
+    """The prefix length of a netmask of any size (4 bytes: IPv4, 16: IPv6), or None when
+    its ones are not contiguous from the top."""
+    v = int(codecs.encode(mask, 'hex') or b'0', 16)
+    bits = 8 * len(mask)
     n = bin(v).count('1')
-    if v != ((0xffffffff << (32 - n)) & 0xffffffff):
+    if v != ((1 << n) - 1) << (bits - n):
         return None
     return n
+
+
+def _addr(raw):
+    """4 or 16 bytes -> the address (ValueError otherwise)."""
+    return ipaddress.ip_address(bytes(raw))
 
 
 def _bits_text(value, names):
@@ -49,6 +58,7 @@ def render_exprs(exprs):
                 base, off, ln = (c.unbe32(a[c.NFTA_PAYLOAD_BASE]), c.unbe32(a[c.NFTA_PAYLOAD_OFFSET]),
                                  c.unbe32(a[c.NFTA_PAYLOAD_LEN]))
                 what = {(1, 12, 4): 'ip saddr', (1, 16, 4): 'ip daddr',
+                        (1, 8, 16): 'ip6 saddr', (1, 24, 16): 'ip6 daddr',
                         (2, 0, 2): 'sport', (2, 2, 2): 'dport'}.get((base, off, ln))
                 if what in ('sport', 'dport'):
                     what = '%s %s' % (c.IPPROTO_NAMES.get(l4, 'th'), what)
@@ -85,14 +95,15 @@ def render_exprs(exprs):
                     reg[dreg] = {'what': 'imm', 'kind': 'imm', 'value': d.get(c.NFTA_DATA_VALUE, b'')}
             elif name == 'nat':
                 ntype = c.unbe32(a[c.NFTA_NAT_TYPE])
-                text = 'dnat to ' if ntype == c.NFT_NAT_DNAT else 'snat to '
+                addr = port = None
                 if c.NFTA_NAT_REG_ADDR_MIN in a:
                     v = reg.get(c.unbe32(a[c.NFTA_NAT_REG_ADDR_MIN]), {}).get('value', b'')
-                    text += str(ipaddress.IPv4Address(v)) if len(v) == 4 else '?'
+                    addr = str(_addr(v)) if len(v) in (4, 16) else '?'
                 if c.NFTA_NAT_REG_PROTO_MIN in a:
                     v = reg.get(c.unbe32(a[c.NFTA_NAT_REG_PROTO_MIN]), {}).get('value', b'')
-                    text += ':%d' % struct.unpack('>H', v)[0] if len(v) == 2 else ':?'
-                words.append(text)
+                    port = '%d' % struct.unpack('>H', v)[0] if len(v) == 2 else '?'
+                words.append(_nat_text(ntype, c.unbe32(a.get(c.NFTA_NAT_FAMILY, c.be32(0))),
+                                       addr, port))
             elif name == 'masq':
                 words.append('masquerade')
             elif name == 'counter':
@@ -102,6 +113,17 @@ def render_exprs(exprs):
         except (KeyError, ValueError, struct.error, IndexError):
             words.append('<%s?>' % name)
     return ' '.join(_tidy(words))
+
+
+def _nat_text(ntype, family, addr, port):
+    """IPv4 as this collection has always written it (``dnat to A:P``); IPv6 as nft
+    lists it in an inet table (``dnat ip6 to [A]:P``, ``dnat ip6 to A``)."""
+    verb = 'dnat' if ntype == c.NFT_NAT_DNAT else 'snat'
+    if family == c.NFPROTO_IPV6:
+        if addr is not None and port is not None:
+            return '%s ip6 to [%s]:%s' % (verb, addr, port)
+        return '%s ip6 to %s' % (verb, addr if addr is not None else ':%s' % port)
+    return '%s to %s%s' % (verb, addr or '', ':%s' % port if port is not None else '')
 
 
 def _tidy(words):
@@ -122,12 +144,14 @@ def _tidy(words):
 
 
 # what a ``meta nfproto`` match is implied by (nft leaves the dependency out of its listing)
+# (IPv6 as nft 1.0.6 lists it: an address match hides it, a ``dnat ip6`` statement does not)
 _IMPLIES = {'meta nfproto ipv4': ('ip saddr', 'ip daddr', 'dnat to', 'snat to'),
-            'meta nfproto ipv6': ('ip6 saddr', 'ip6 daddr', 'dnat ip6 to', 'snat ip6 to')}
+            'meta nfproto ipv6': ('ip6 saddr', 'ip6 daddr')}
 
 
 def _implied_nfproto(words):
-    """Drop ``meta nfproto ipv4`` where a later IPv4 match or NAT statement implies it."""
+    """Drop ``meta nfproto ipv4|ipv6`` where a later match (or IPv4 NAT statement) of
+    that family implies it."""
     out = []
     for i, w in enumerate(words):
         implied_by = _IMPLIES.get(w)
@@ -142,12 +166,11 @@ def _render_cmp(r, op, val):
     kind = r['kind']
     what = r['what']
     mask = r.get('mask')
-    if what in ('ip saddr', 'ip daddr') and len(val) == 4:
-        addr = str(ipaddress.IPv4Address(val))
+    if what in ('ip saddr', 'ip daddr', 'ip6 saddr', 'ip6 daddr') and len(val) in (4, 16):
+        addr = str(_addr(val))
         if mask is not None:
             plen = _mask_prefix(mask)
-            addr = '%s/%s' % (addr, plen if plen is not None else
-                              str(ipaddress.IPv4Address(mask)))
+            addr = '%s/%s' % (addr, plen if plen is not None else str(_addr(mask)))
         return '%s %s%s' % (what, '' if op == c.NFT_CMP_EQ else opname + ' ', addr)
     if what.endswith('port') and len(val) == 2:
         return '%s %s%d' % (what, '' if op == c.NFT_CMP_EQ else opname + ' ',

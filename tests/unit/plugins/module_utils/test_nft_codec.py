@@ -136,3 +136,73 @@ def test_comment_userdata():
     assert codec.decode_comment(b'\x05\x01x' + ud) == 'linuxnet:masq/br0#0123'
     with pytest.raises(ValueError):
         codec.encode_comment('x' * 255)
+
+
+# ------------------------------------------------------------------ IPv6 (issue 12)
+@pytest.mark.parametrize('plen', range(0, 129))
+def test_prefix_mask_every_ipv6_length(plen):
+    assert nft_expr.prefix_mask(plen, 16) == \
+        ipaddress.IPv6Network('::/%d' % plen).netmask.packed
+    with pytest.raises(ValueError):
+        nft_expr.prefix_mask(129, 16)
+
+
+@pytest.mark.parametrize('net,mask', [
+    ('::/0', '00' * 16),
+    ('fd00:18::/64', 'ff' * 8 + '00' * 8),
+    ('fd00:18::/61', 'ff' * 7 + 'f8' + '00' * 8),
+    ('fd00:18::/127', 'ff' * 15 + 'fe'),
+    ('fd00:18::1/128', None),
+])
+def test_ip6_saddr_bytes(net, mask):
+    d = roundtrip(nft_expr.match_ip_addr('saddr', net))
+    assert [e[0] for e in d] == ['payload'] + (['bitwise'] if mask else []) + ['cmp']
+    p = d[0][1]
+    assert codec.unbe32(p[codec.NFTA_PAYLOAD_BASE]) == codec.NFT_PAYLOAD_NETWORK_HEADER
+    assert codec.unbe32(p[codec.NFTA_PAYLOAD_OFFSET]) == 8
+    assert codec.unbe32(p[codec.NFTA_PAYLOAD_LEN]) == 16
+    if mask:
+        b = d[1][1]
+        assert codec.attr_map(b[codec.NFTA_BITWISE_MASK])[codec.NFTA_DATA_VALUE].hex() == mask
+        assert codec.unbe32(b[codec.NFTA_BITWISE_LEN]) == 16
+    value = codec.attr_map(d[-1][1][codec.NFTA_CMP_DATA])[codec.NFTA_DATA_VALUE]
+    assert value == ipaddress.ip_network(net, strict=False).network_address.packed
+    daddr = roundtrip(nft_expr.match_ip_addr('daddr', net))
+    assert codec.unbe32(daddr[0][1][codec.NFTA_PAYLOAD_OFFSET]) == 24
+    text = nft_render.render_exprs(d)
+    assert text == 'ip6 saddr %s' % (net.replace('/128', '') if mask is None else net)
+
+
+def test_host_bits_are_cleared_in_ipv6_too():
+    d = roundtrip(nft_expr.match_ip_addr('daddr', 'fd00:18::99/64'))
+    assert nft_render.render_exprs(d) == 'ip6 daddr fd00:18::/64'
+
+
+def test_dnat_ip6_statement():
+    d = roundtrip(nft_expr.stmt_dnat('fd00:18::10', 5000))
+    nat = d[2][1]
+    assert codec.unbe32(nat[codec.NFTA_NAT_FAMILY]) == codec.NFPROTO_IPV6
+    addr = codec.attr_map(d[0][1][codec.NFTA_IMMEDIATE_DATA])[codec.NFTA_DATA_VALUE]
+    assert addr == ipaddress.ip_address('fd00:18::10').packed
+    assert nft_render.render_exprs(d) == 'dnat ip6 to [fd00:18::10]:5000'
+    assert nft_render.render_exprs(roundtrip(nft_expr.stmt_dnat('fd00:18::10'))) == \
+        'dnat ip6 to fd00:18::10'
+
+
+@pytest.mark.parametrize('exprs,text', [
+    # as `nft list table inet ...` prints them (nft 1.0.6): an ip6 address match hides the
+    # meta nfproto ipv6 it depends on, a dnat ip6 statement does not
+    (nft_expr.match_nfproto(6) + nft_expr.match_fib_daddr_local() + nft_expr.match_l4proto('tcp')
+     + nft_expr.match_dport(5000) + nft_expr.stmt_dnat('fd00:18::10', 5000),
+     'meta nfproto ipv6 fib daddr type local tcp dport 5000 dnat ip6 to [fd00:18::10]:5000'),
+    (nft_expr.match_nfproto(6) + nft_expr.match_fib_daddr_local()
+     + nft_expr.match_ip_addr('daddr', '::1', negate=True) + nft_expr.match_l4proto('udp')
+     + nft_expr.match_dport(5000, 5010) + nft_expr.stmt_dnat('fd00:18::10'),
+     'fib daddr type local ip6 daddr != ::1 udp dport 5000-5010 dnat ip6 to fd00:18::10'),
+    (nft_expr.match_nfproto(6) + nft_expr.match_ip_addr('saddr', 'fd00:18::/64')
+     + nft_expr.match_ip_addr('daddr', 'fd00:18::/64')
+     + nft_expr.match_ct_bits(codec.NFT_CT_STATUS, 0x20, True) + [nft_expr.masq()],
+     'ip6 saddr fd00:18::/64 ip6 daddr fd00:18::/64 ct status dnat masquerade'),
+])
+def test_render_ipv6_is_nft_syntax(exprs, text):
+    assert nft_render.render_exprs(roundtrip(exprs)) == text
