@@ -6,9 +6,11 @@
 :func:`masquerade_want` and :func:`publish_want` validate the modules' parameters into
 plain records; :func:`masquerade_specs` and :func:`publish_specs` say which rules that
 takes, each a :class:`RuleSpec` (what it matches, what it does, in which chain role,
-under which rule id). The rule id (``rid``: ``masq/<network>``,
-``pub/<network>/<proto>/<host ip|*>/<ports>/<pre|out>``, ``pub/<network>/hairpin``,
-``pub/<network>/ingress``) scopes ownership: a network's run touches only its own.
+under which rule id). The rule id (``rid``: ``masq/<network>``, ``masq/<network>/6``,
+``pub/<network>/<proto>/<host ip|*|*6>/<ports>/<pre|out>``, ``pub/<network>/hairpin[6]``,
+``pub/<network>/ingress[6]``) scopes ownership: a network's run touches only its own.
+IPv6 rules are the IPv4 ones for the network's ``ipv6_subnet`` (``*6``: every local IPv6
+address; an IPv6 host address is written as it is).
 Compiling specs to rules is a backend's job (:mod:`nat_backend`).
 """
 from __future__ import absolute_import, division, print_function
@@ -24,19 +26,20 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.validat
     Path, ports_text)
 
 LOOPBACK = ipaddress.IPv4Network('127.0.0.0/8')
+LOOPBACK6 = ipaddress.IPv6Network('::1/128')
 MAX_EXPANDED_PORTS = 1024
 
 
 class RuleSpec(object):
     """A backend-neutral rule. Unset fields do not match anything extra.
 
-    Matches: ``saddr``/``daddr`` (IPv4Network), ``daddr_not`` (network),
+    Matches: ``saddr``/``daddr`` (IPv4Network or IPv6Network), ``daddr_not`` (network),
     ``iif_not``/``oif``/``oif_not`` (interface names), ``fib_local`` (destination is a
     local address), ``proto`` + ``dport`` ((lo, hi)), ``ct_new`` (neither
     established nor related), ``ct_dnat`` (True: was DNATed, False: was not).
     Action: ``masquerade`` | ``drop`` | ``dnat`` (``to_addr``, ``to_port``).
-    ``family``: the IP version the rule applies to (4; a backend matches it explicitly
-    where its table serves both).
+    ``family``: the IP version the rule applies to (4 or 6; by default that of its
+    addresses, else 4; a backend matches it explicitly where its table serves both).
     """
 
     FIELDS = ('family', 'saddr', 'daddr', 'daddr_not', 'iif_not', 'oif', 'oif_not', 'fib_local',
@@ -51,7 +54,10 @@ class RuleSpec(object):
         for f in self.FIELDS:
             setattr(self, f, kw.get(f))
         if self.family is None:
-            self.family = 4
+            versions = [getattr(a, 'version', None) for a in (
+                self.saddr, self.daddr, self.daddr_not)] + [
+                ipaddress.ip_address(str(self.to_addr)).version if self.to_addr else None]
+            self.family = ([n for n in versions if n] or [4])[0]
 
     @property
     def kind(self):
@@ -72,43 +78,69 @@ def masquerade_want(params):
     for i, n in enumerate(params.get('networks') or []):
         name = v.name(n.get('name'), at[i].name)
         state = n.get('state') or params.get('state') or 'present'
-        item = {'name': name, 'state': state, 'subnet': None, 'bridge': None}
+        six = n.get('ipv6_masquerade')
+        item = {'name': name, 'state': state, 'subnet': None, 'bridge': None,
+                'ipv6_subnet': None, 'ipv6_masquerade': True if six is None else bool(six)}
         if state == 'present':
-            for key in ('subnet', 'bridge'):
-                if not n.get(key):
-                    v.missing(getattr(at[i], key),
-                              'give it: it is required when state is present')
-            item['subnet'] = v.subnet(n['subnet'], at[i].subnet, nat=True)
+            if not n.get('subnet') and not n.get('ipv6_subnet'):
+                v.missing(at[i].subnet, 'give it (or ipv6_subnet, or both): a network needs '
+                          'one when state is present')
+            if not n.get('bridge'):
+                v.missing(at[i].bridge, 'give it: it is required when state is present')
+            if n.get('subnet'):
+                item['subnet'] = v.subnet(n['subnet'], at[i].subnet, nat=True)
+            if n.get('ipv6_subnet'):
+                item['ipv6_subnet'] = subnet6(n['ipv6_subnet'], at[i].ipv6_subnet)
             item['bridge'] = v.ifname(n['bridge'], at[i].bridge)
         out.append(item)
     v.unique((at[i].name, n['name'], n['name']) for i, n in enumerate(out))
-    present = [(i, n) for i, n in enumerate(out) if n['subnet'] is not None]
-    for k, (i, n) in enumerate(present):
-        for j, other in present[:k]:
-            if other['subnet'].overlaps(n['subnet']):
-                v.fail(at[i].subnet, n['subnet'], 'overlaps network %s (%s, at %s)' % (
-                    other['name'], other['subnet'], at[j].subnet),
-                    'give each network its own subnet')
+    for key in ('subnet', 'ipv6_subnet'):
+        present = [(i, n) for i, n in enumerate(out) if n[key] is not None]
+        for k, (i, n) in enumerate(present):
+            for j, other in present[:k]:
+                if other[key].overlaps(n[key]):
+                    v.fail(getattr(at[i], key), n[key], 'overlaps network %s (%s, at %s)' % (
+                        other['name'], other[key], getattr(at[j], key)),
+                        'give each network its own subnet')
     return {'networks': out}
 
 
 def masquerade_scope(want):
-    rids = set('masq/%s' % n['name'] for n in want['networks'])
+    rids = set()
+    for n in want['networks']:
+        rids.update(('masq/%s' % n['name'], 'masq/%s/6' % n['name']))
     return lambda rid: rid in rids
 
 
 def masquerade_specs(want):
-    return [RuleSpec('masq/%s' % n['name'], 'postrouting', saddr=n['subnet'],
-                     oif_not=n['bridge'], action='masquerade')
-            for n in want['networks'] if n['state'] == 'present']
+    specs = []
+    for n in want['networks']:
+        if n['state'] != 'present':
+            continue
+        if n['subnet'] is not None:
+            specs.append(RuleSpec('masq/%s' % n['name'], 'postrouting', saddr=n['subnet'],
+                                  oif_not=n['bridge'], action='masquerade'))
+        if n['ipv6_subnet'] is not None and n['ipv6_masquerade']:
+            specs.append(RuleSpec('masq/%s/6' % n['name'], 'postrouting',
+                                  saddr=n['ipv6_subnet'], oif_not=n['bridge'],
+                                  action='masquerade'))
+    return specs
+
+
+def ipv6_networks(want):
+    """Names of the present networks of a masquerade ``want`` that have an IPv6 subnet
+    (masqueraded or not: routed IPv6 needs forwarding too)."""
+    return [n['name'] for n in want['networks']
+            if n['state'] == 'present' and n['ipv6_subnet'] is not None]
 
 
 # =================================================================== port publishing
 def publish_record(network, state, bridge=None, subnet=None, ingress_protection=True,
-                   publications=()):
+                   publications=(), ipv6_subnet=None):
     """The desired publications of one network, from values already validated."""
     return {'network': network, 'state': state, 'bridge': bridge, 'subnet': subnet,
-            'ingress_protection': bool(ingress_protection), 'publications': list(publications)}
+            'ingress_protection': bool(ingress_protection), 'publications': list(publications),
+            'ipv6_subnet': ipv6_subnet}
 
 
 def publish_want(params):
@@ -125,8 +157,10 @@ def publish_want(params):
             v.missing(getattr(Path(), key), 'give it: it is required when state is present')
     want['bridge'] = v.ifname(params['bridge'], Path().bridge)
     subnet = want['subnet'] = v.subnet(params['subnet'], Path().subnet, nat=True)
+    subnet6 = want['ipv6_subnet'] = subnet6_or_none(params.get('ipv6_subnet'),
+                                                    Path().ipv6_subnet)
     at = Path().publications
-    want['publications'] = [publication(at[i], p, subnet)
+    want['publications'] = [publication(at[i], p, subnet, subnet6)
                             for i, p in enumerate(params.get('publications') or [])]
     check_overlaps(want['publications'], [at[i] for i in range(len(want['publications']))])
     return want
@@ -144,10 +178,10 @@ def check_overlaps(pubs, paths):
                        'publish each host port once')
 
 
-def publication(at, p, subnet):
+def publication(at, p, subnet, subnet6=None):
     """One publication written at path ``at`` -> its record; without container_address
-    but naming its ``container`` (the network pipeline), ``addr`` is left to
-    :func:`with_addresses`."""
+    but naming its ``container`` (the network pipeline), ``addr`` (and ``addr6``) are left
+    to :func:`with_addresses`. ``subnet6``: the network's IPv6 subnet, if any."""
     if not isinstance(p, dict):
         v.fail(at, p, 'is not a dict', 'give host_port, container_address and the rest')
     if p.get('host_port') is None:
@@ -168,15 +202,42 @@ def publication(at, p, subnet):
         host_ip = None
     else:
         host_ip = v.address(host_ip, at.host_ip)
-        if host_ip.version != 4:
-            v.fail(at.host_ip, p['host_ip'], 'is IPv6, only IPv4 is handled yet (::1 and '
-                   'the other IPv6 addresses come with IPv6 support)',
-                   'use an IPv4 address of the host, e.g. 127.0.0.1 for the host only')
+        if host_ip.version == 6 and host_ip.is_loopback:
+            v.fail(at.host_ip, p['host_ip'], 'is the IPv6 loopback address, which the kernel '
+                   'never routes off lo (a DNAT of it to a container cannot work)',
+                   'use 127.0.0.1 to publish for the host only, or another IPv6 address '
+                   'of the host')
+        if host_ip.is_unspecified:
+            v.fail(at.host_ip, p['host_ip'], 'is the unspecified address',
+                   'leave host_ip out to publish on every local address of both families')
     pub = {'host': host, 'cont': cont, 'proto': proto, 'host_ip': host_ip, 'addr': None,
-           'container': p.get('container'), 'what': str(at)}
+           'addr6': None, 'container': p.get('container'), 'what': str(at)}
     if p.get('container_address') is None and p.get('container'):
-        return pub  # the network pipeline: the address comes from the allocation
-    return _with_address(pub, p.get('container_address'), subnet)
+        # the network pipeline: the addresses come from the allocation
+        return dict(pub, families=_families(host_ip, subnet6 is not None))
+    pub = _with_address(pub, p.get('container_address'), subnet)
+    if p.get('container_ipv6_address') is not None:
+        pub = _with_address6(pub, p['container_ipv6_address'], subnet6)
+    return _checked(pub)
+
+
+def _families(host_ip, has6):
+    """The IP versions a publication serves: its host address's, or (every address) IPv4
+    and, when the container has an IPv6 address, IPv6."""
+    if host_ip is not None:
+        return (host_ip.version,)
+    return (4, 6) if has6 else (4,)
+
+
+def _checked(pub):
+    """``pub`` with its ``families``, once its addresses are known; an IPv6 host address
+    needs the container's IPv6 address."""
+    if pub['host_ip'] is not None and pub['host_ip'].version == 6 and pub['addr6'] is None:
+        v.fail(Path(pub['what']).host_ip, str(pub['host_ip']),
+               'is an IPv6 address but the container has no IPv6 address to forward it to',
+               'set ipv6_subnet and the container\'s container_ipv6_address (network module: '
+               'the container\'s ipv6_address), or use an IPv4 host_ip')
+    return dict(pub, families=_families(pub['host_ip'], pub['addr6'] is not None))
 
 
 def _with_address(pub, caddr, subnet):
@@ -185,13 +246,34 @@ def _with_address(pub, caddr, subnet):
     return dict(pub, addr=ip)
 
 
-def with_addresses(want, addresses):
-    """``want`` with each publication's container address taken from ``addresses``
-    (``{container: address}``, the veth allocation), for publications that name their
-    container instead of giving its address."""
-    pubs = [p if p['addr'] is not None else _with_address(p, addresses[p['container']],
-                                                          want['subnet'])
-            for p in want['publications']]
+def _with_address6(pub, caddr, subnet6):
+    at = Path(pub['what']).container_ipv6_address
+    if subnet6 is None:
+        v.fail(at, caddr, 'is given but the network has no IPv6 subnet',
+               'set ipv6_subnet, or leave container_ipv6_address out')
+    if hasattr(caddr, 'ip'):  # an ip_interface of the allocation
+        caddr = caddr.ip
+    ip = v.address(caddr, at)
+    if ip.version != 6:
+        v.fail(at, caddr, 'is IPv4', 'give the container\'s IPv6 address (in %s)' % subnet6)
+    ip = v.host_address(ip, subnet6, at, 'use the IPv6 address of a container of the network')
+    return dict(pub, addr6=ip)
+
+
+def with_addresses(want, addresses, addresses6=None):
+    """``want`` with each publication's container addresses taken from ``addresses``
+    (``{container: address}``) and ``addresses6`` (``{container: IPv6 address or
+    ip_interface}``), the veth allocation, for publications that name their container
+    instead of giving its address."""
+    addresses6 = addresses6 or {}
+    pubs = []
+    for p in want['publications']:
+        if p['addr'] is None:
+            p = _with_address(p, addresses[p['container']], want['subnet'])
+            if addresses6.get(p['container']) is not None:
+                p = _with_address6(p, addresses6[p['container']], want.get('ipv6_subnet'))
+            p = _checked(p)
+        pubs.append(p)
     return dict(want, publications=pubs)
 
 
@@ -204,37 +286,19 @@ def publish_specs(want):
     if want['state'] != 'present':
         return []
     net, br, subnet = want['network'], want['bridge'], want['subnet']
+    subnet6 = want.get('ipv6_subnet')
     specs = []
     for p in want['publications']:
-        host, cont = p['host'], p['cont']
-        if host == cont:
-            groups = [(host, cont[0] if host[0] == host[1] else None)]
-        elif host[0] == host[1]:
-            groups = [(host, cont[0])]
-        else:  # same length, different ports: one rule per port
-            groups = [((hp, hp), cont[0] + k) for k, hp in enumerate(range(host[0], host[1] + 1))]
-        hip = str(p['host_ip']) if p['host_ip'] is not None else '*'
-        for hrange, to_port in groups:
-            base = 'pub/%s/%s/%s/%s' % (net, p['proto'], hip, ports_text(hrange))
-            match = dict(proto=p['proto'], dport=hrange, action='dnat',
-                         to_addr=str(p['addr']), to_port=to_port)
-            if is_localhost(p):
-                # the host's own connections only: nothing arrives from outside for it
-                match['daddr'] = ipaddress.IPv4Network(p['host_ip'])
-                specs.append(RuleSpec(base + '/out', 'output', **match))
-            elif p['host_ip'] is not None:
-                match['daddr'] = ipaddress.IPv4Network(p['host_ip'])
-                specs.append(RuleSpec(base + '/pre', 'prerouting', **match))
-                specs.append(RuleSpec(base + '/out', 'output', **match))
-            else:
-                specs.append(RuleSpec(base + '/pre', 'prerouting', fib_local=True, **match))
-                specs.append(RuleSpec(base + '/out', 'output', fib_local=True,
-                                      daddr_not=LOOPBACK, **match))
-    if want['publications']:
+        for family in p.get('families') or (4,):
+            specs.extend(_publication_specs(net, p, family))
+    if any(s.family == 4 for s in specs):
         # hairpin: a container reaching a published port through a host address is
         # DNATed back into its own subnet; masquerade so replies come back through us
         specs.append(RuleSpec('pub/%s/hairpin' % net, 'postrouting', saddr=subnet,
                               daddr=subnet, ct_dnat=True, action='masquerade'))
+    if any(s.family == 6 for s in specs):
+        specs.append(RuleSpec('pub/%s/hairpin6' % net, 'postrouting', saddr=subnet6,
+                              daddr=subnet6, ct_dnat=True, action='masquerade'))
     if localhost_publications(want):
         # 127.0.0.1 -> the container leaves through the bridge (route_localnet, set by
         # the resource on this bridge only): give it the bridge's address, or the
@@ -248,6 +312,43 @@ def publish_specs(want):
     if want['ingress_protection']:
         specs.append(RuleSpec('pub/%s/ingress' % net, 'forward', daddr=subnet, iif_not=br,
                               ct_new=True, ct_dnat=False, action='drop'))
+        if subnet6 is not None:
+            specs.append(RuleSpec('pub/%s/ingress6' % net, 'forward', daddr=subnet6,
+                                  iif_not=br, ct_new=True, ct_dnat=False, action='drop'))
+    return specs
+
+
+def _publication_specs(net, p, family):
+    """The DNAT rules of one publication for one IP version."""
+    host, cont = p['host'], p['cont']
+    if host == cont:
+        groups = [(host, cont[0] if host[0] == host[1] else None)]
+    elif host[0] == host[1]:
+        groups = [(host, cont[0])]
+    else:  # same length, different ports: one rule per port
+        groups = [((hp, hp), cont[0] + k) for k, hp in enumerate(range(host[0], host[1] + 1))]
+    if p['host_ip'] is not None:
+        hip = str(p['host_ip'])
+    else:
+        hip = '*' if family == 4 else '*6'
+    to_addr = p['addr'] if family == 4 else p['addr6']
+    specs = []
+    for hrange, to_port in groups:
+        base = 'pub/%s/%s/%s/%s' % (net, p['proto'], hip, ports_text(hrange))
+        match = dict(proto=p['proto'], dport=hrange, action='dnat', family=family,
+                     to_addr=str(to_addr), to_port=to_port)
+        if is_localhost(p):
+            # the host's own connections only: nothing arrives from outside for it
+            match['daddr'] = ipaddress.ip_network(p['host_ip'])
+            specs.append(RuleSpec(base + '/out', 'output', **match))
+        elif p['host_ip'] is not None:
+            match['daddr'] = ipaddress.ip_network(p['host_ip'])
+            specs.append(RuleSpec(base + '/pre', 'prerouting', **match))
+            specs.append(RuleSpec(base + '/out', 'output', **match))
+        else:
+            specs.append(RuleSpec(base + '/pre', 'prerouting', fib_local=True, **match))
+            specs.append(RuleSpec(base + '/out', 'output', fib_local=True,
+                                  daddr_not=LOOPBACK if family == 4 else LOOPBACK6, **match))
     return specs
 
 
@@ -261,32 +362,69 @@ def localhost_publications(want):
 
 
 def publications_overlap(a, b):
+    """Same protocol, overlapping ports, and an address both serve: the same host
+    address, or one's address in the other's every-address families."""
     if a['proto'] != b['proto']:
         return False
-    if a['host_ip'] is not None and b['host_ip'] is not None and a['host_ip'] != b['host_ip']:
+    if a['host_ip'] is not None and b['host_ip'] is not None:
+        if a['host_ip'] != b['host_ip']:
+            return False
+    elif a['host_ip'] is not None or b['host_ip'] is not None:
+        one, every = (a, b) if a['host_ip'] is not None else (b, a)
+        if one['host_ip'].version not in _pub_families(every):
+            return False
+    elif not set(_pub_families(a)) & set(_pub_families(b)):
         return False
     return a['host'][0] <= b['host'][1] and b['host'][0] <= a['host'][1]
 
 
+def _pub_families(p):
+    return p.get('families') or _families(p['host_ip'], False)
+
+
 def pub_label(p):
-    return '%s %s:%s' % (p['proto'], p['host_ip'] if p['host_ip'] is not None else '*',
-                         ports_text(p['host']))
+    if p['host_ip'] is not None:
+        where = ('[%s]' if p['host_ip'].version == 6 else '%s') % p['host_ip']
+    else:
+        where = '[*]' if tuple(_pub_families(p)) == (6,) else '*'
+    return '%s %s:%s' % (p['proto'], where, ports_text(p['host']))
 
 
 def pub_from_rid(rid):
-    """``pub/<net>/<proto>/<ip|*>/<ports>/<pre|out>`` -> publication dict (or None)."""
+    """``pub/<net>/<proto>/<ip|*|*6>/<ports>/<pre|out>`` -> publication dict (or None)."""
     parts = rid.split('/')
     if len(parts) != 6 or parts[0] != 'pub':
         return None
     try:
         host = parse_ports(parts[4], 'rid')
-        host_ip = None if parts[3] == '*' else ipaddress.ip_address(parts[3])
+        host_ip = None if parts[3] in ('*', '*6') else ipaddress.ip_address(parts[3])
     except (ValidationError, ValueError):
         return None
-    return {'proto': parts[2], 'host_ip': host_ip, 'host': host}
+    families = {'*': (4,), '*6': (6,)}.get(parts[3]) or (host_ip.version,)
+    return {'proto': parts[2], 'host_ip': host_ip, 'host': host, 'families': families}
 
 
 # =================================================================== validation
+def subnet6(value, path):
+    """An IPv6 subnet (host bits zero, not ::/0): the IPv6 subnet of a network."""
+    try:
+        version = ipaddress.ip_network(str(value).strip(), strict=False).version
+    except ValueError:
+        version = None  # v.subnet says what is wrong
+    if version == 4:
+        v.fail(path, value, 'is IPv4, this option takes the IPv6 subnet',
+               'give the IPv4 subnet as subnet and an IPv6 one like fd00:18::/64 here')
+    net = v.subnet(value, path)
+    if net.prefixlen == 0:
+        v.fail(path, value, 'would cover every IPv6 address',
+               'use the containers\' IPv6 subnet, like fd00:18::/64')
+    return net
+
+
+def subnet6_or_none(value, path):
+    return None if value in (None, '') else subnet6(value, path)
+
+
 def parse_ports(value, what):
     """8080, "8080" or "8000-8010" -> (lo, hi) (:func:`validate.ports`)."""
     return v.ports(value, what)

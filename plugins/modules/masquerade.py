@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: masquerade
-short_description: Let containers of a bridge network reach the world (IPv4 forwarding + masquerade)
+short_description: Let containers of a bridge network reach the world (forwarding + masquerade)
 version_added: 0.1.0
 description:
   - For each network, source-NATs (masquerades) IPv4 traffic from its subnet that leaves
@@ -29,7 +29,18 @@ description:
     the drop-in is removed; the running value of C(ip_forward) is left as it is (other
     software may rely on it).
   - Rerunning after C(nft flush ruleset) (a firewall reload) restores the rules.
-  - IPv4 only; IPv6 is not handled yet.
+  - "IPv6: a network with O(networks[].ipv6_subnet) has its IPv6 traffic leaving through any
+    other interface masqueraded too (NAT66, rule C(masq/NAME/6), like Docker's default),
+    unless O(networks[].ipv6_masquerade=false) (the upstream then routes the subnet back)."
+  - While a network with an IPv6 subnet is present, C(net.ipv6.conf.all.forwarding) is on.
+    Turning it on makes Linux ignore router advertisements on interfaces with C(accept_ra=1);
+    so first every interface with C(accept_ra=1) that has a route learned from a router
+    advertisement (protocol C(ra)) is set to C(accept_ra=2), and the host keeps its IPv6
+    default route. Both are persisted in the drop-in
+    C(/etc/sysctl.d/90-linuxnet-container-network-ipv6.conf), which also records the networks
+    using it and the values found before. When the last of those networks is removed (or
+    loses its IPv6 subnet), the values found are restored (forwarding first) and the drop-in
+    is removed.
 requirements:
   - Linux with nf_tables and nft_masq (any current distribution kernel)
 extends_documentation_fragment:
@@ -46,8 +57,23 @@ options:
         type: str
         required: true
       subnet:
-        description: IPv4 subnet of the containers, host bits zero, for example C(172.18.0.0/16). Required when present.
+        description:
+          - IPv4 subnet of the containers, host bits zero, for example C(172.18.0.0/16).
+          - Required when present, unless O(networks[].ipv6_subnet) is given (an IPv6-only network).
         type: str
+      ipv6_subnet:
+        description:
+          - IPv6 subnet of the containers, host bits zero, for example C(fd00:18::/64); not C(::/0).
+          - Turns IPv6 forwarding on (see description) and, with O(networks[].ipv6_masquerade), masquerades it.
+        type: str
+        version_added: 0.1.0
+      ipv6_masquerade:
+        description:
+          - Masquerade O(networks[].ipv6_subnet) leaving through other interfaces (NAT66).
+          - Set it to V(false) when the upstream routes the subnet to this host; IPv6 is then forwarded unchanged.
+        type: bool
+        default: true
+        version_added: 0.1.0
       bridge:
         description: The network's bridge; traffic leaving through it is not masqueraded. Required when present.
         type: str
@@ -72,6 +98,15 @@ EXAMPLES = r'''
       - name: br0
         subnet: 172.18.0.0/16
         bridge: br0
+
+- name: A dual-stack network, its IPv6 subnet routed by the upstream (not masqueraded)
+  linuxnet.container_network.masquerade:
+    networks:
+      - name: br1
+        subnet: 172.19.0.0/16
+        ipv6_subnet: "2001:db8:18::/64"
+        ipv6_masquerade: false
+        bridge: br1
 
 - name: Remove it (and the sysctl drop-in if it was the last one)
   linuxnet.container_network.masquerade:
@@ -112,6 +147,8 @@ ARGUMENT_SPEC = dict(
     networks=dict(type='list', elements='dict', required=True, options=dict(
         name=dict(type='str', required=True),
         subnet=dict(type='str'),
+        ipv6_subnet=dict(type='str'),
+        ipv6_masquerade=dict(type='bool', default=True),
         bridge=dict(type='str'),
         state=dict(type='str', choices=['present', 'absent']),
     )),

@@ -39,7 +39,14 @@ description:
     nothing outside the table is touched. Rerunning after C(nft flush ruleset) restores them.
     A table C(ip linuxnet) of an earlier release is migrated into it in the same batch.
   - Forwarding (C(net.ipv4.ip_forward)) is enabled by M(linuxnet.container_network.masquerade).
-  - IPv4 only; IPv6 is not handled yet.
+  - "IPv6: with O(ipv6_subnet) and a publication's O(publications[].container_ipv6_address),
+    a publication without O(publications[].host_ip) serves both families (rule ids
+    C(pub/NETWORK/PROTO/*6/PORTS/pre|out) for IPv6: every local IPv6 address but C(::1));
+    one with an IPv4 O(publications[].host_ip) serves IPv4 only, one with an IPv6
+    O(publications[].host_ip) IPv6 only. Hairpin (C(pub/NETWORK/hairpin6)) and ingress
+    protection (C(pub/NETWORK/ingress6)) cover O(ipv6_subnet) as they cover O(subnet)."
+  - IPv6 forwarding (C(net.ipv6.conf.all.forwarding)) is enabled by
+    M(linuxnet.container_network.masquerade) for networks with an C(ipv6_subnet).
 requirements:
   - Linux with nf_tables, nft_nat, nft_fib, nft_ct
 extends_documentation_fragment:
@@ -55,6 +62,12 @@ options:
   subnet:
     description: The network's IPv4 subnet, host bits zero; every container address must be in it. Required when O(state=present).
     type: str
+  ipv6_subnet:
+    description:
+      - The network's IPv6 subnet, host bits zero, for example C(fd00:18::/64); every O(publications[].container_ipv6_address) must be in it.
+      - Its ingress protection rule is added with it.
+    type: str
+    version_added: 0.1.0
   publications:
     description: Every publication of the network.
     type: list
@@ -69,6 +82,12 @@ options:
         description: The container's IPv4 address (in O(subnet)).
         type: str
         required: true
+      container_ipv6_address:
+        description:
+          - The container's IPv6 address (in O(ipv6_subnet)); the publication then serves IPv6 too (see description).
+          - Required for a publication with an IPv6 O(publications[].host_ip).
+        type: str
+        version_added: 0.1.0
       container_port:
         description: Container port or range of the same length; defaults to O(publications[].host_port).
         type: raw
@@ -79,14 +98,16 @@ options:
         default: tcp
       host_ip:
         description:
-          - Publish only on this local IPv4 address; default every local address.
+          - Publish only on this local address; default every local address (of both families, see description).
           - A loopback address (C(127.0.0.1), any of C(127.0.0.0/8)) publishes to the host's own
             connections only, as C(docker run -p 127.0.0.1:5432:5432) does. C(route_localnet) is
             turned on for this network's bridge only (never C(all)) while such a publication
             exists, and the guard rule C(iifname != lo ip daddr 127.0.0.0/8 drop) (chain C(guard),
             before routing) keeps every neighbour that routes C(127.0.0.0/8) at the host away from
-            the published port and from every service bound to C(127.0.0.1) (CVE-2020-8558). IPv6
-            (C(::1)) is refused until IPv6 is supported.
+            the published port and from every service bound to C(127.0.0.1) (CVE-2020-8558).
+          - An IPv6 address of the host (for example C(2001:db8::15)) publishes on it only, for IPv6 only; it needs
+            O(publications[].container_ipv6_address).
+          - C(::1) is refused, the kernel never routes it off C(lo); use C(127.0.0.1) for the host's own connections.
         type: str
   ingress_protection:
     description: Drop traffic routed straight at container addresses from outside the bridge (see description).
@@ -121,6 +142,21 @@ EXAMPLES = r'''
       - host_port: "9000-9010"
         container_address: 172.18.0.12
         host_ip: 192.0.2.10
+
+- name: Dual stack - port 8443 on every address of both families, 5001 on one IPv6 address
+  linuxnet.container_network.port_publish:
+    network: br1
+    bridge: br1
+    subnet: 172.19.0.0/16
+    ipv6_subnet: "fd00:19::/64"
+    publications:
+      - host_port: 8443
+        container_address: 172.19.0.10
+        container_ipv6_address: "fd00:19::10"
+      - host_port: 5001
+        container_address: 172.19.0.10
+        container_ipv6_address: "fd00:19::10"
+        host_ip: "2001:db8::15"
 
 - name: Unpublish everything of br0
   linuxnet.container_network.port_publish:
@@ -159,9 +195,11 @@ ARGUMENT_SPEC = dict(
     network=dict(type='str', required=True),
     bridge=dict(type='str'),
     subnet=dict(type='str'),
+    ipv6_subnet=dict(type='str'),
     publications=dict(type='list', elements='dict', default=[], options=dict(
         host_port=dict(type='raw', required=True),
         container_address=dict(type='str', required=True),
+        container_ipv6_address=dict(type='str'),
         container_port=dict(type='raw'),
         protocol=dict(type='str', choices=['tcp', 'udp'], default='tcp'),
         host_ip=dict(type='str'),

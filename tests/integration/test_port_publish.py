@@ -209,8 +209,9 @@ def test_validation_and_conflicts_change_nothing(world, play):
         (dict(base, host_port='http'), 'is not a port'),
         (dict(base, protocol='sctp'), 'protocol'),  # the argument spec's choices
         (dict(base, host_ip='10.0.0.300'), "publications[0].host_ip: '10.0.0.300' is not an IP"),
-        # loopback is published to the host only (test_localhost_publish); ::1 waits for IPv6
-        (dict(base, host_ip='::1'), "publications[0].host_ip: '::1' is IPv6"),
+        # loopback is published to the host only (test_localhost_publish); ::1 never: the
+        # kernel does not route it off lo (the other IPv6 addresses: test_ipv6_nat)
+        (dict(base, host_ip='::1'), "publications[0].host_ip: '::1' is the IPv6 loopback address"),
         (dict(base, container_address='10.9.9.9'), 'not a host address of subnet 172.18.0.0/16 '
                                                    '(it is outside it)'),
         (dict(base, container_address='nope'), "publications[0].container_address: 'nope'"),

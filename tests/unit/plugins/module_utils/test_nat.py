@@ -252,7 +252,13 @@ def test_conflict_with_another_network_is_a_plan_error():
 
 def test_pub_from_rid():
     assert nat_model.pub_from_rid('pub/br0/tcp/*/8000-8010/pre') == {
-        'proto': 'tcp', 'host_ip': None, 'host': (8000, 8010)}
+        'proto': 'tcp', 'host_ip': None, 'host': (8000, 8010), 'families': (4,)}
+    assert nat_model.pub_from_rid('pub/br0/tcp/*6/8000/out') == {
+        'proto': 'tcp', 'host_ip': None, 'host': (8000, 8000), 'families': (6,)}
+    assert nat_model.pub_from_rid('pub/br0/udp/2001:db8::15/53/pre') == {
+        'proto': 'udp', 'host_ip': ipaddress.ip_address('2001:db8::15'), 'host': (53, 53),
+        'families': (6,)}
+    assert nat_model.pub_from_rid('pub/br0/hairpin6') is None
     assert nat_model.pub_from_rid('pub/br0/udp/10.0.0.1/53/out')['host_ip'] == \
         ipaddress.ip_address('10.0.0.1')
     assert nat_model.pub_from_rid('pub/br0/hairpin') is None
@@ -407,9 +413,11 @@ def test_a_localhost_publication_is_output_dnat_snat_out_of_the_bridge_and_the_g
                                        'ct state ! established,related ct status ! dnat drop'),
     }
     assert nft_backend.CHAINS['guard'] == (0, -300, 'filter')  # prerouting, before conntrack
-    # any 127.0.0.0/8 address; not IPv6 yet
+    # any 127.0.0.0/8 address; never ::1 (the kernel does not route it off lo)
     nat.PortPublishResource().want(pub_params(dict(LOCAL, host_ip='127.0.0.53')))
-    with pytest.raises(ValidationError, match=r"publications\[0\]\.host_ip: '::1' is IPv6"):
+    with pytest.raises(ValidationError, match=r"publications\[0\]\.host_ip: '::1' is the IPv6 "
+                                              r"loopback address, which the kernel never routes "
+                                              r"off lo .*; use 127.0.0.1"):
         nat.PortPublishResource().want(pub_params(dict(LOCAL, host_ip='::1')))
 
 
@@ -460,3 +468,281 @@ def test_commit_never_has_route_localnet_on_without_the_guard(monkeypatch):
     nat.commit(Backend(), [off, rule])
     assert order == [('batch', ['add_rule']), ('sysctl', '1'),
                      ('sysctl', '0'), ('batch', ['add_rule'])]
+
+
+# ------------------------------------------------------------------ IPv6 (issue 12)
+PUB6 = {'host_port': 5000, 'container_address': '172.18.0.10',
+        'container_ipv6_address': 'fd00:18::10'}
+
+
+def pub6_params(*pubs, **kw):
+    return pub_params(*pubs, **dict({'ipv6_subnet': 'fd00:18::/64'}, **kw))
+
+
+def test_ipv6_publication_specs_rids_and_texts():
+    w = nat.PortPublishResource().want(pub6_params(
+        PUB6,
+        dict(PUB6, host_port=5353, container_port=53, protocol='udp'),
+        dict(PUB6, host_port=5001, host_ip='2001:db8::15'),
+        dict(PUB6, host_port=5002, host_ip='10.0.0.3'),
+        {'host_port': 5003, 'container_address': '172.18.0.11'}))
+    texts = dict((c.rid, (c.chain, c.text)) for c in compiled(*nat.PortPublishResource.specs(w)))
+    six = dict((k, t) for k, t in texts.items() if ' ip6 ' in ' %s ' % t[1] or 'ip6' in t[1])
+    assert six == {
+        'pub/br0/tcp/*6/5000/pre': ('prerouting', 'meta nfproto ipv6 fib daddr type local '
+                                                  'tcp dport 5000 dnat ip6 to [fd00:18::10]:5000'),
+        'pub/br0/tcp/*6/5000/out': ('output', 'fib daddr type local ip6 daddr != ::1 '
+                                              'tcp dport 5000 dnat ip6 to [fd00:18::10]:5000'),
+        'pub/br0/udp/*6/5353/pre': ('prerouting', 'meta nfproto ipv6 fib daddr type local '
+                                                  'udp dport 5353 dnat ip6 to [fd00:18::10]:53'),
+        'pub/br0/udp/*6/5353/out': ('output', 'fib daddr type local ip6 daddr != ::1 '
+                                              'udp dport 5353 dnat ip6 to [fd00:18::10]:53'),
+        'pub/br0/tcp/2001:db8::15/5001/pre': ('prerouting', 'ip6 daddr 2001:db8::15 tcp dport '
+                                                            '5001 dnat ip6 to [fd00:18::10]:5001'),
+        'pub/br0/tcp/2001:db8::15/5001/out': ('output', 'ip6 daddr 2001:db8::15 tcp dport 5001 '
+                                                        'dnat ip6 to [fd00:18::10]:5001'),
+        'pub/br0/hairpin6': ('postrouting', 'ip6 saddr fd00:18::/64 ip6 daddr fd00:18::/64 '
+                                            'ct status dnat masquerade'),
+        'pub/br0/ingress6': ('forward', 'ip6 daddr fd00:18::/64 iifname != "br0" '
+                                        'ct state ! established,related ct status ! dnat drop'),
+    }
+    # an IPv4 host_ip: IPv4 only; no container IPv6 address: IPv4 only
+    assert 'pub/br0/tcp/10.0.0.3/5002/pre' in texts and 'pub/br0/tcp/*/5003/pre' in texts
+    assert not [rid for rid in texts if '/5002/' in rid and '6' in rid.split('/')[3]]
+    assert 'pub/br0/tcp/*6/5003/pre' not in texts
+    # the IPv4 rules are what they were
+    assert texts['pub/br0/tcp/*/5000/pre'] == (
+        'prerouting', 'fib daddr type local tcp dport 5000 dnat to 172.18.0.10:5000')
+    for rid in texts:
+        assert len(nat_plan.TAG_PREFIX + rid + '#' + 'x' * 12) < 128
+    longest = 'pub/%s/tcp/%s/10000-10001/pre' % ('n' * 32, 'ffff:' * 7 + 'ffff')
+    assert len(nat_plan.TAG_PREFIX + longest + '#' + 'x' * 12) < 128
+
+
+def test_ipv4_only_publications_have_no_ipv6_rules():
+    w = nat.PortPublishResource().want(pub_params(
+        {'host_port': 80, 'container_address': '172.18.0.2'}))
+    assert [s.family for s in nat.PortPublishResource.specs(w)] == [4, 4, 4, 4]
+
+
+@pytest.mark.parametrize('pub,kw,words', [
+    (dict(PUB6, host_ip='::1'), {}, r"host_ip: '::1' is the IPv6 loopback"),
+    (dict(PUB6, host_ip='::'), {}, r"host_ip: '::' is the unspecified address; leave host_ip out"),
+    (dict(PUB6, host_ip='2001:db8::15', container_ipv6_address=None), {},
+     r"publications\[0\]\.host_ip: '2001:db8::15' is an IPv6 address but the container has no "
+     r'IPv6 address to forward it to; set ipv6_subnet and the container\'s '
+     r'container_ipv6_address'),
+    (PUB6, {'ipv6_subnet': None}, r"publications\[0\]\.container_ipv6_address: 'fd00:18::10' is "
+                                  r'given but the network has no IPv6 subnet; set ipv6_subnet'),
+    (dict(PUB6, container_ipv6_address='172.18.0.10'), {},
+     r"container_ipv6_address: '172.18.0.10' is IPv4; give the container's IPv6 address"),
+    (dict(PUB6, container_ipv6_address='fd00:19::1'), {},
+     r"container_ipv6_address: 'fd00:19::1' is not a host address of subnet fd00:18::/64"),
+    (PUB6, {'ipv6_subnet': '172.18.0.0/16'}, r"^ipv6_subnet: '172.18.0.0/16' is IPv4, this option "
+                                             r'takes the IPv6 subnet'),
+    (PUB6, {'ipv6_subnet': '::/0'}, r"^ipv6_subnet: '::/0' would cover every IPv6 address"),
+    (PUB6, {'ipv6_subnet': 'fd00:18::1/64'}, r"^ipv6_subnet: 'fd00:18::1/64' has host bits set"),
+    (PUB6, {'ipv6_subnet': 'fd00:18::'}, r"^ipv6_subnet: 'fd00:18::' has no prefix length"),
+])
+def test_ipv6_publication_validation(pub, kw, words):
+    with pytest.raises(ValidationError, match=words):
+        nat.PortPublishResource().want(pub6_params(pub, **kw))
+
+
+def test_ipv6_overlaps_within_and_across_networks():
+    r = nat.PortPublishResource()
+    # every address of both families vs one IPv6 address: overlap; vs an IPv4 one: overlap
+    with pytest.raises(ValidationError, match='overlaps'):
+        r.want(pub6_params(PUB6, dict(PUB6, host_ip='2001:db8::15')))
+    # an IPv4-only wildcard and one IPv6 address do not overlap
+    r.want(pub6_params(dict(PUB6, container_ipv6_address=None), dict(PUB6, host_ip='2001:db8::15')))
+    # across networks: another network's *6 rule conflicts with ours when we serve IPv6
+    other = r.want(dict(pub6_params(dict(PUB6, container_address='10.9.0.2',
+                                         container_ipv6_address='fd00:9::2')),
+                        network='net2', bridge='br2', subnet='10.9.0.0/24',
+                        ipv6_subnet='fd00:9::/64'))
+    only6 = [c for c in compiled(*r.specs(other)) if c.rid.split('/')[3:4] == ['*6']]
+    have_nat = nft_backend.Observed(True, full_chains(), [owned(c, i) for i, c in enumerate(only6)],
+                                    0, N)
+    with pytest.raises(PlanError, match=r'conflicts with network net2, which already publishes '
+                                        r'tcp \[\*\]:5000'):
+        r.check_conflicts(r.want(pub6_params(PUB6)), have_nat)
+    r.check_conflicts(r.want(pub6_params(dict(PUB6, container_ipv6_address=None))), have_nat)
+    with pytest.raises(PlanError, match=r'tcp \[2001:db8::15\]:5000 conflicts'.replace(
+            ' conflicts', r'\) conflicts')):
+        r.check_conflicts(r.want(pub6_params(dict(PUB6, host_ip='2001:db8::15'))), have_nat)
+
+
+def test_the_network_pipeline_fills_ipv6_addresses():
+    at = nat_model.Path().published_ports
+    subnet, subnet6 = ipaddress.ip_network('172.18.0.0/16'), ipaddress.ip_network('fd00:18::/64')
+    pubs = [nat_model.publication(at[0], {'host_port': 80, 'container': 'netns0'}, subnet, subnet6),
+            nat_model.publication(at[1], {'host_port': 81, 'container': 'netns1'}, subnet, subnet6),
+            nat_model.publication(at[2], {'host_port': 82, 'container': 'netns0',
+                                          'host_ip': 'fd00:99::1'}, subnet, subnet6)]
+    assert nat_model.publication(at[0], {'host_port': 80, 'container': 'netns0'}, subnet)[
+        'families'] == (4,)  # subnet6 stays optional
+    want = nat_model.publish_record('br0', 'present', 'br0', subnet, True, pubs,
+                                    ipv6_subnet=subnet6)
+    full = nat_model.with_addresses(want, {'netns0': ipaddress.ip_address('172.18.0.10'),
+                                           'netns1': ipaddress.ip_address('172.18.0.11')},
+                                    {'netns0': ipaddress.ip_interface('fd00:18::10/64')})
+    p0, p1, p2 = full['publications']
+    assert p0['addr6'] == ipaddress.ip_address('fd00:18::10') and p0['families'] == (4, 6)
+    assert p1['addr6'] is None and p1['families'] == (4,)
+    assert p2['families'] == (6,)
+    rids = [s.rid for s in nat_model.publish_specs(full)]
+    assert 'pub/br0/tcp/*6/80/pre' in rids and 'pub/br0/tcp/*6/81/pre' not in rids
+    assert 'pub/br0/tcp/fd00:99::1/82/out' in rids and 'pub/br0/tcp/*/82/pre' not in rids
+    with pytest.raises(ValidationError, match=r"published_ports\[2\]\.host_ip: 'fd00:99::1' is an "
+                                              r'IPv6 address but the container has no IPv6'):
+        nat_model.with_addresses(want, {'netns0': '172.18.0.10', 'netns1': '172.18.0.11'})
+    # IPv4-only callers: as before
+    v4 = nat_model.publish_record('br0', 'present', 'br0', subnet, True, pubs[:2])
+    assert v4['ipv6_subnet'] is None
+    assert nat_model.with_addresses(v4, {'netns0': '172.18.0.10', 'netns1': '172.18.0.11'})[
+        'publications'][0]['addr6'] is None
+
+
+# ------------------------------------------------------------------ masquerade, IPv6
+def test_masquerade_ipv6_specs_and_validation():
+    r = nat.MasqueradeResource()
+    w = r.want({'networks': [
+        {'name': 'a', 'subnet': '10.1.0.0/20', 'ipv6_subnet': 'fd00:a::/64', 'bridge': 'bra'},
+        {'name': 'b', 'ipv6_subnet': 'fd00:b::/48', 'bridge': 'brb', 'ipv6_masquerade': False},
+        {'name': 'c', 'ipv6_subnet': 'fd00:c::/127', 'bridge': 'brc'}]})
+    texts = dict((c.rid, c.text) for c in compiled(*r.specs(w)))
+    assert texts == {'masq/a': 'ip saddr 10.1.0.0/20 oifname != "bra" masquerade',
+                     'masq/a/6': 'ip6 saddr fd00:a::/64 oifname != "bra" masquerade',
+                     'masq/c/6': 'ip6 saddr fd00:c::/127 oifname != "brc" masquerade'}
+    assert nat_model.ipv6_networks(w) == ['a', 'b', 'c']
+    scope = r.in_scope(w)
+    assert scope('masq/b/6') and scope('masq/a') and not scope('masq/d/6')
+    for net, words in [
+            ({'name': 'x', 'bridge': 'br0'}, r"networks\[0\]\.subnet: missing; give it \(or "
+                                             r'ipv6_subnet, or both\)'),
+            ({'name': 'x', 'ipv6_subnet': '10.0.0.0/8', 'bridge': 'br0'},
+             r"networks\[0\]\.ipv6_subnet: '10.0.0.0/8' is IPv4"),
+            ({'name': 'x', 'ipv6_subnet': '::/0', 'bridge': 'br0'}, 'would cover every IPv6'),
+            ({'name': 'x', 'subnet': 'fd00::/64', 'bridge': 'br0'}, r'subnet: .* is IPv6')]:
+        with pytest.raises(ValidationError, match=words):
+            r.want({'networks': [net]})
+    with pytest.raises(ValidationError, match=r"networks\[1\]\.ipv6_subnet: 'fd00:a:0:1::/64' "
+                                              r'overlaps network a \(fd00:a::/48'):
+        r.want({'networks': [{'name': 'a', 'ipv6_subnet': 'fd00:a::/48', 'bridge': 'bra'},
+                             {'name': 'b', 'ipv6_subnet': 'fd00:a:0:1::/64', 'bridge': 'brb'}]})
+
+
+@pytest.mark.parametrize('plen', [0, 1, 61, 64, 127, 128])
+def test_ipv6_masquerade_any_prefix_length(plen):
+    net = ipaddress.ip_network('fd00:18::/%d' % plen, strict=False)
+    spec = nat_model.RuleSpec('masq/x/6', 'postrouting', saddr=net, oif_not='br0',
+                              action='masquerade')
+    assert spec.family == 6
+    text = compiled(spec)[0].text
+    addr = str(net.network_address) if plen == 128 else str(net)
+    assert text == 'ip6 saddr %s oifname != "br0" masquerade' % addr
+
+
+def six_have(forwarding='0', text=None, ra_in_use=(), accept_ra=None):
+    return {'text': text, 'record': nat.parse_dropin6(text), 'ra_in_use': list(ra_in_use),
+            'forwarding': forwarding, 'accept_ra': dict(accept_ra or {})}
+
+
+def plan6(want, six):
+    return [(a.op, a.target, a.args.get('value')) for a in nat.ipv6_actions(want, six)]
+
+
+def test_dropin6_text_round_trip():
+    text = nat.dropin6_text(['b', 'a'], '0', [('eth0', '1'), ('eth0.100', '1')])
+    assert '# networks: a b\n' in text
+    assert '# found: net.ipv6.conf.all.forwarding=0\n# found: net.ipv6.conf.eth0.accept_ra=1\n' \
+        '# found: net.ipv6.conf.eth0.100.accept_ra=1\n' in text
+    assert text.endswith('net.ipv6.conf.eth0.accept_ra = 2\n'
+                         'net/ipv6/conf/eth0.100/accept_ra = 2\n'
+                         'net.ipv6.conf.all.forwarding = 1\n')
+    assert nat.parse_dropin6(text) == {'networks': ['a', 'b'], 'forwarding': '0',
+                                       'accept_ra': [('eth0', '1'), ('eth0.100', '1')]}
+    assert nat.parse_dropin6(None) is None
+    assert nat.sysctl_path('net.ipv6.conf.eth0.100.accept_ra') == \
+        '/proc/sys/net/ipv6/conf/eth0.100/accept_ra'
+    assert nat.sysctl_path('net.ipv6.conf.all.forwarding') == \
+        '/proc/sys/net/ipv6/conf/all/forwarding'
+
+
+def test_ipv6_forwarding_plan_order_idempotence_and_restore():
+    r = nat.MasqueradeResource()
+    w = r.want({'networks': [{'name': 'a', 'ipv6_subnet': 'fd00:a::/64', 'bridge': 'bra'}]})
+    six = six_have('0', None, ['eth0'], {'eth0': '1'})
+    acts = nat.ipv6_actions(w, six)
+    # accept_ra 2 before forwarding goes on, then the drop-in recording what was found
+    assert [(a.op, a.target, a.args.get('value')) for a in acts] == [
+        ('set_sysctl', 'net.ipv6.conf.eth0.accept_ra', '2'),
+        ('set_sysctl', 'net.ipv6.conf.all.forwarding', '1'),
+        ('write_file', nat.SYSCTL_DROPIN6, None)]
+    text = acts[-1].args['_content']
+    assert '# found: net.ipv6.conf.eth0.accept_ra=1' in text
+    before, after = nat.render_ipv6(six, acts)
+    assert before == ['sysctl net.ipv6.conf.all.forwarding = 0',
+                      'sysctl net.ipv6.conf.eth0.accept_ra = 1',
+                      'file %s: absent' % nat.SYSCTL_DROPIN6]
+    assert after == ['sysctl net.ipv6.conf.all.forwarding = 1',
+                      'sysctl net.ipv6.conf.eth0.accept_ra = 2',
+                      'file %s: present' % nat.SYSCTL_DROPIN6]
+    # converged: nothing (the RA route is gone from ra_in_use once accept_ra is 2)
+    done = six_have('1', text, [], {'eth0': '2'})
+    assert plan6(w, done) == []
+    # another network joins: only the record changes; the found values are kept
+    w2 = r.want({'networks': [{'name': 'b', 'ipv6_subnet': 'fd00:b::/64', 'bridge': 'brb'}]})
+    acts = nat.ipv6_actions(w2, done)
+    assert [a.op for a in acts] == ['write_file']
+    assert '# networks: a b\n' in acts[0].args['_content']
+    assert '# found: net.ipv6.conf.all.forwarding=0' in acts[0].args['_content']
+    # a leaves while b stays: nothing restored
+    both = six_have('1', acts[0].args['_content'], [], {'eth0': '2'})
+    gone_a = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
+    assert [a.op for a in nat.ipv6_actions(gone_a, both)] == ['write_file']
+    # the last one goes: forwarding back first, accept_ra back, the drop-in removed
+    gone = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
+    assert plan6(gone, done) == [
+        ('set_sysctl', 'net.ipv6.conf.all.forwarding', '0'),
+        ('set_sysctl', 'net.ipv6.conf.eth0.accept_ra', '1'),
+        ('remove_file', nat.SYSCTL_DROPIN6, None)]
+    # ... also when it stays but loses its IPv6 subnet
+    v4 = r.want({'networks': [{'name': 'a', 'subnet': '10.1.0.0/24', 'bridge': 'bra'}]})
+    assert [op for op, _t, _v in plan6(v4, done)] == ['set_sysctl', 'set_sysctl', 'remove_file']
+    # an interface gone meanwhile is skipped; forwarding found on stays on
+    assert plan6(gone, six_have('1', nat.dropin6_text(['a'], '1', [('eth9', '1')]), [],
+                                {'eth9': None})) == [('remove_file', nat.SYSCTL_DROPIN6, None)]
+    # IPv4-only runs without a drop-in: no IPv6 at all
+    assert nat.ipv6_actions(v4, None) == [] and nat.render_ipv6(None, []) == ([], [])
+
+
+def test_commit_turns_forwarding_off_before_accept_ra_back(monkeypatch):
+    order = []
+
+    class Backend(object):
+        def apply(self, actions):
+            order.append(('batch', [a.op for a in actions]))
+    monkeypatch.setattr(nat, 'apply_host',
+                        lambda acts, done: order.extend((a.target, a.args.get('value'))
+                                                        for a in acts))
+    r = nat.MasqueradeResource()
+    gone = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
+    acts = nat.ipv6_actions(gone, six_have('1', nat.dropin6_text(['a'], '0', [('eth0', '1')]),
+                                           [], {'eth0': '2'}))
+    nat.commit(Backend(), [nat.Action('delete_rule', 'postrouting: masq/a/6')] + acts)
+    assert order == [('net.ipv6.conf.all.forwarding', '0'), (nat.SYSCTL_DROPIN6, None),
+                     ('batch', ['delete_rule']), ('net.ipv6.conf.eth0.accept_ra', '1')]
+    order[:] = []
+    w = r.want({'networks': [{'name': 'a', 'ipv6_subnet': 'fd00:a::/64', 'bridge': 'bra'}]})
+    nat.commit(Backend(), nat.ipv6_actions(w, six_have('0', None, ['eth0'], {'eth0': '1'})))
+    assert [t for t, _v in order[1:]] == ['net.ipv6.conf.eth0.accept_ra',
+                                          'net.ipv6.conf.all.forwarding', nat.SYSCTL_DROPIN6]
+
+
+def test_ipv4_ip_forward_ignores_ipv6_only_networks():
+    r = nat.MasqueradeResource()
+    w = r.want({'networks': [{'name': 'a', 'ipv6_subnet': 'fd00:a::/64', 'bridge': 'bra'}]})
+    have = masq_have(specs=r.specs(w))
+    assert r.ipv4_actions(w, have) == []
