@@ -687,8 +687,8 @@ def test_ipv6_forwarding_plan_order_idempotence_and_restore():
                       'sysctl net.ipv6.conf.eth0.accept_ra = 1',
                       'file %s: absent' % nat.SYSCTL_DROPIN6]
     assert after == ['sysctl net.ipv6.conf.all.forwarding = 1',
-                      'sysctl net.ipv6.conf.eth0.accept_ra = 2',
-                      'file %s: present' % nat.SYSCTL_DROPIN6]
+                     'sysctl net.ipv6.conf.eth0.accept_ra = 2',
+                     'file %s: present' % nat.SYSCTL_DROPIN6]
     # converged: nothing (the RA route is gone from ra_in_use once accept_ra is 2)
     done = six_have('1', text, [], {'eth0': '2'})
     assert plan6(w, done) == []
