@@ -29,8 +29,10 @@ options:
         required: true
       addresses:
         description:
-          - Addresses in CIDR form. When given, exactly these addresses are on the bridge
-            (others are removed); when omitted, addresses are not managed.
+          - Addresses in CIDR form, IPv4 and IPv6. When given, exactly these addresses are on
+            the bridge (others are removed); when omitted, addresses are not managed.
+          - IPv6 addresses skip duplicate address detection (usable at once); a bridge with
+            one needs an MTU of at least 1280.
         type: list
         elements: str
       mtu:
