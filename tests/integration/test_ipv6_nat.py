@@ -251,7 +251,7 @@ def test_ipv6_masquerade_check_mode_and_diff_are_honest(lab, play):
     assert sysctl('net.ipv6.conf.all.forwarding') == '1'
 
 
-def test_forwarding_keeps_the_default_route_learned_from_router_advertisements(play):
+def test_forwarding_keeps_the_default_route_learned_from_router_advertisements(play, toolchain):
     """A real router advertisement (netns rtr) gives the host its IPv6 default route on
     ``ra0`` (accept_ra 1). Turning forwarding on would make the kernel drop it; the module
     sets accept_ra 2 first, and puts both back on teardown."""
@@ -280,7 +280,8 @@ def test_forwarding_keeps_the_default_route_learned_from_router_advertisements(p
     advertise()
 
     net = {'name': 'br0', 'ipv6_subnet': 'fd00:18::/64', 'bridge': 'br0'}  # IPv6 only
-    r = play([{MASQ: {'networks': [net]}}, {MASQ: {'networks': [net]}}], diff=True)
+    r = play([{MASQ: {'networks': [net]}}, {MASQ: {'networks': [net]}}], diff=True,
+             toolchain=toolchain)
     assert r[0]['changed'] and not r[1]['changed'], r
     assert [(a['target'], a['value']) for a in r[0]['actions'] if a['op'] == 'set_sysctl'] == [
         ('net.ipv6.conf.ra0.accept_ra', '2'), ('net.ipv6.conf.all.forwarding', '1')]
@@ -299,7 +300,7 @@ def test_forwarding_keeps_the_default_route_learned_from_router_advertisements(p
     ip('-6', 'route', 'flush', 'proto', 'ra')
     advertise()
 
-    r = play([{MASQ: {'networks': [{'name': 'br0'}], 'state': 'absent'}}])
+    r = play([{MASQ: {'networks': [{'name': 'br0'}], 'state': 'absent'}}], toolchain=toolchain)
     assert [(a['target'], a.get('value')) for a in r[0]['actions']
             if a['op'] in ('set_sysctl', 'remove_file')] == [
         ('net.ipv6.conf.all.forwarding', '0'), ('net.ipv6.conf.ra0.accept_ra', '1'),
