@@ -74,7 +74,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # this run installed (an admin's own, already installed firewalld is left alone).
   # ufw's init script is inert anyway while /etc/ufw/ufw.conf says ENABLED=no, which
   # nothing here changes (tests/firewalls.py enables a private copy).
-  for svc in firewalld ufw; do
+  for svc in firewalld ufw radvd; do
     if [[ " ${missing[*]} " == *" $svc "* ]]; then
       systemctl --no-reload disable "$svc.service" >/dev/null 2>&1 || true
       systemctl --no-reload mask "$svc.service" >/dev/null 2>&1 || true

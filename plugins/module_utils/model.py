@@ -15,7 +15,7 @@ import hashlib
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
 from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import (
-    IFNAMSIZ, Path,
+    IFNAMSIZ, IPV6_MIN_MTU, Path,
 )
 
 OWNER_PREFIX = 'linuxnet:'
@@ -160,7 +160,6 @@ def bridge_want(params):
     return bridges
 
 
-IPV6_MIN_MTU = 1280   # RFC 8200: a link that carries IPv6
 
 
 def ipv6_mtu(mtu, has_ipv6, path):

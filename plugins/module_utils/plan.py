@@ -22,6 +22,9 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.model i
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, PlanError,
 )
+from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import (
+    IPV6_MIN_MTU,
+)
 
 
 class NetnsHave(object):
@@ -116,6 +119,17 @@ def check_overlaps(bridges, have):
                                         a.network, net, dev.name if dev else oif))
 
 
+def _check_ipv6_mtu(link, mtu, addresses, kind, name):
+    """An IPv6 address on a link whose MTU (as it is, when not managed) is below 1280:
+    the kernel turns IPv6 off on such a link, so refuse it clearly, before any change."""
+    current = mtu if mtu is not None else (link.mtu if link is not None else None)
+    if current is not None and current < IPV6_MIN_MTU and \
+            any(a.version == 6 for a in addresses or ()):
+        raise PlanError("%s '%s' has MTU %d, below the %d IPv6 needs, and is to get an IPv6 "
+                        'address: raise its MTU (e.g. ip link set %s mtu 1500) or give it no '
+                        'IPv6 address' % (kind, name, current, IPV6_MIN_MTU, name))
+
+
 def plan_bridges(bridges, have):
     actions = []
     for b in bridges:
@@ -127,6 +141,7 @@ def plan_bridges(bridges, have):
             if link is not None:
                 actions.append(Action('link_delete', b.name))
             continue
+        _check_ipv6_mtu(link, b.mtu, b.addresses, 'bridge', b.name)
         if link is None:
             actions.append(Action('bridge_create', b.name, mtu=b.mtu))
             actions.append(Action('link_set', b.name, up=True))
@@ -248,6 +263,7 @@ def plan_veth(want, have):
                             "remove that link" % (p.name, p.peer, p.netns or 'the host',
                                                   peer.kind or 'plain'))
         addrs = wanted_addresses(p, allocated)
+        _check_ipv6_mtu(host if ok else None, p.mtu, addrs, 'pair', p.name)
         if not ok:
             if host is not None:
                 actions.append(Action('link_delete', p.name))

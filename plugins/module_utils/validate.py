@@ -30,6 +30,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.runner 
 
 IFNAMSIZ = 16          # linux/if.h: the name and its NUL
 MTU_MIN, MTU_MAX = 68, 65535
+IPV6_MIN_MTU = 1280    # RFC 8200: the least MTU of a link that carries IPv6
 PORT_MIN, PORT_MAX = 1, 65535
 NAME_RE = re.compile(r'^[A-Za-z0-9_.-]{1,32}$')
 _MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')

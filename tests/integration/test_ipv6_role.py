@@ -200,3 +200,18 @@ def test_bad_ipv6_variables_fail_before_any_change(play, bad, message):
     assert message in f['msg']
     assert containers() == [] and 'br0' not in [l['ifname'] for l in ipj('link')]
     assert socket.has_ipv6
+
+
+def test_a_bridge_below_1280_is_refused_with_its_fix(play):
+    """A bridge the admin left at MTU 1200 cannot carry IPv6: the run says so and what to do,
+    and leaves nothing behind; raised to 1280, the same run succeeds."""
+    ip('link', 'add', 'br0', 'type', 'bridge')
+    ip('link', 'set', 'br0', 'mtu', '1200')
+    r = role(play, VARS)
+    [f] = failed(r)
+    assert "bridge 'br0' has MTU 1200, below the 1280 IPv6 needs" in f['msg']
+    assert 'ip link set br0 mtu 1500' in f['msg']
+    assert containers() == []
+    assert [a for e in ipj('addr', 'show', 'dev', 'br0') for a in e['addr_info']] == []
+    ip('link', 'set', 'br0', 'mtu', '1280')
+    assert not failed(role(play, VARS))

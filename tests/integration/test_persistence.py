@@ -137,15 +137,17 @@ DUAL = dict(ON, container_bridge_network_ipv6_subnet='fd00:18::/64',
 @pytest.mark.parametrize('toolchain', ['2.19', '2.16'])
 def test_reboot_rebuilds_a_dual_stack_network(play, toolchain):
     """Issue 12: IPv6 addresses, default routes, rules and forwarding come back at boot."""
+    def six(ns):
+        addrs = sorted((l['ifname'], a['local']) for l in ipj('-6', 'addr', ns=ns)
+                       for a in l.get('addr_info', []) if a.get('scope') == 'global')
+        routes = sorted(json.dumps(r, sort_keys=True)
+                        for r in ipj('-6', 'route', 'show', 'default', ns=ns))
+        return addrs, routes
+
     def state():
-        six = dict((ns or 'host', (
-            sorted((l['ifname'], a['local']) for l in ipj('-6', 'addr', ns=ns)
-                   for a in l.get('addr_info', []) if a.get('scope') == 'global'),
-            sorted(json.dumps(r, sort_keys=True) for r in ipj('-6', 'route', 'show', 'default',
-                                                               ns=ns))))
-            for ns in (None, 'netns0', 'netns1'))
+        ipv6 = dict((ns or 'host', six(ns)) for ns in (None, 'netns0', 'netns1'))
         with open('/proc/sys/net/ipv6/conf/all/forwarding') as f:
-            return dict(kernel_state(), ipv6=six, forwarding6=f.read().strip())
+            return dict(kernel_state(), ipv6=ipv6, forwarding6=f.read().strip())
     with firewalls.World(ipv6=True) as w:
         r = role(play, DUAL, toolchain=toolchain)
         assert not failed(r), r

@@ -388,6 +388,22 @@ def test_veth_dual_stack_plan_sets_both_default_routes():
     assert plan.plan_veth(want, done) == []
 
 
+def test_an_ipv6_address_on_a_link_below_1280_is_refused_before_any_change():
+    """Issue 12: the kernel turns IPv6 off on a link below 1280: say so, change nothing."""
+    b = model.bridge_want({'bridges': [{'name': 'br0', 'addresses': [
+        '172.18.0.1/16', 'fd00:18::1/64']}], 'state': 'present'})
+    have = plan.L2Have(NsView([lo(), L(3, 'br0', kind='bridge', mtu=1200)]))
+    with pytest.raises(PlanError, match=r"bridge 'br0' has MTU 1200, below the 1280 IPv6 "
+                       r"needs.*ip link set br0 mtu 1500"):
+        plan.plan_bridges(b, have)
+    ok = plan.L2Have(NsView([lo(), L(3, 'br0', kind='bridge', mtu=1280)]))
+    assert ops(plan.plan_bridges(b, ok)) == [('addr_add', 'br0'), ('addr_add', 'br0')]
+    want = veth_want({'addresses': ['172.18.0.10/16', 'fd00:18::10/64']})
+    low = seed_have(host_kw={'mtu': 1000})
+    with pytest.raises(PlanError, match="pair 'veth0' has MTU 1000"):
+        plan.plan_veth(want, low)
+
+
 # -- bridge ports ------------------------------------------------------------------------
 
 def ports_want(*ports, **kw):
