@@ -160,8 +160,6 @@ def bridge_want(params):
     return bridges
 
 
-
-
 def ipv6_mtu(mtu, has_ipv6, path):
     """An MTU below 1280 refused for a link that has (or gets) an IPv6 address."""
     if has_ipv6 and mtu is not None and mtu < IPV6_MIN_MTU:
