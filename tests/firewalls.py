@@ -470,8 +470,9 @@ def docker_iptables(variant='nft', user_return=False, bridge=True):
     chain with the MASQUERADE of 172.17.0.0/16. With BRIDGE, the docker0 bridge too
     (172.17.0.1/16, up, no ports: NO-CARRIER as on a host without containers).
     Loaded with ``--noflush``: rules already in those tables (of other tools) stay.
-    Not modelled: ip6tables, the raw table (empty without published ports), per-container
-    rules, docker-proxy, Docker 29's native nftables backend.
+    Not modelled here: ip6tables (docker_ip6tables adds it), the raw table (empty without
+    published ports), per-container rules, docker-proxy, Docker 29's native nftables
+    backend.
     """
     require_sandbox()
     if bridge and not os.path.exists('/sys/class/net/docker0'):

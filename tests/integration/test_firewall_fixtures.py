@@ -265,3 +265,33 @@ def test_snapshots_ignore_counters_and_our_table():
     assert 'linuxnet' in firewalls.nft_ruleset(exclude=())
     assert firewalls.iptables_save('nft') == iptables_before
     assert table == 'inet hardening'
+
+
+@pytest.mark.parametrize('variant', firewalls.VARIANTS)
+def test_docker_ip6tables_restart_keeps_docker_user_and_remove_cleans_up(variant):
+    """Docker's IPv6 side (issue 12): ip6tables FORWARD DROP and the same chains as IPv4."""
+    firewalls.docker_iptables(variant)
+    v4 = firewalls.iptables_save(variant)
+    firewalls.docker_ip6tables(variant)
+    assert firewalls.iptables_save(variant) == v4          # the IPv4 side untouched
+    fresh = firewalls.ip6tables_save(variant)
+    assert ':FORWARD DROP' in fresh and '-A FORWARD -j DOCKER-USER' in fresh
+    assert '-A POSTROUTING -s fd00:17::/64 ! -o docker0 -j MASQUERADE' in fresh
+    assert '-A OUTPUT ! -d ::1/128 -m addrtype --dst-type LOCAL -j DOCKER' in fresh
+    with open('/proc/sys/net/ipv6/conf/all/forwarding') as f:
+        assert f.read().strip() == '1'
+    assert 'inet6 fd00:17::1/64' in firewalls.run(['ip', 'addr', 'show', 'docker0']).stdout
+    firewalls.docker_restart6(variant)
+    assert firewalls.ip6tables_save(variant) == fresh
+    firewalls.ip6tables(variant, '-I', 'DOCKER-USER', '-i', 'br0', '-j', 'ACCEPT')
+    firewalls.ip6tables(variant, '-A', 'DOCKER-FORWARD', '-i', 'br0', '-j', 'ACCEPT')
+    firewalls.docker_restart6(variant)
+    rules = firewalls.ip6tables(variant, '-S').stdout.splitlines()
+    assert '-A DOCKER-USER -i br0 -j ACCEPT' in rules
+    assert '-A DOCKER-FORWARD -i br0 -j ACCEPT' not in rules
+    assert [r for r in rules if r.startswith('-A FORWARD')] == [
+        '-A FORWARD -j DOCKER-USER', '-A FORWARD -j DOCKER-FORWARD']
+    firewalls.docker_remove6(variant)
+    assert firewalls.ip6tables(variant, '-S').stdout.splitlines() == [
+        '-P INPUT ACCEPT', '-P FORWARD ACCEPT', '-P OUTPUT ACCEPT']
+    assert firewalls.iptables_save(variant) == v4
