@@ -152,9 +152,12 @@ options:
         replies and published ports to it, in C(DOCKER-USER) when it exists, else at the
         top of C(FORWARD) (and C(-i BRIDGE -j ACCEPT) at the top of C(INPUT) when INPUT
         drops), each with the comment C(linuxnet:BRIDGE/in|out|input); a rerun restores
-        them after C(iptables -F), C(ufw reload) or a restart of Docker. B(Any other) base
+        them after C(iptables -F), C(ufw reload) or a restart of Docker. With O(ipv6_subnet)
+        the same rules go into C(ip6tables) (Docker's and ufw's IPv6 side); firewalld's zone
+        and policy carry IPv6 as they are. B(Any other) base
         chain on the forward or input hook whose policy or last rule drops or rejects is
-        never changed - a warning names its table, chain and hook and the rules to add, and
+        never changed (C(ip6) tables count for a network with IPv6) - a warning names its
+        table, chain and hook and the rules to add, and
         the C(reachable) key of RV(firewall) is false.
       - Our own table still decides ingress protection and isolation, whatever the other
         firewall accepts; no foreign chain's policy is changed, no foreign rule is flushed
@@ -266,7 +269,8 @@ firewall:
   description:
     - What is in charge of the host's firewall, as found before the run's changes.
     - C(firewalld) - C(running), C(version), C(zone), C(policy), C(strict_forward_ports).
-    - C(iptables) - one entry per variant in use (C(nft), C(legacy)) - C(forward) and
+    - C(iptables) - one entry per variant and family in use (C(nft), C(legacy); C(family)
+      C(ipv4), or C(ipv6) when the network has O(ipv6_subnet)) - C(forward) and
       C(input) say why that chain would drop the network's traffic (or null), C(docker),
       C(ufw), and C(rules), the accept rules the integration keeps there.
     - C(docker) - Docker's iptables chains seen, and Docker's own nftables tables
