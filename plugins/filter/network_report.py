@@ -164,6 +164,8 @@ def drift_lines(info, bridge):
                 ' (not persistent, and none given)']
     entry = drift[bridge] or {}
     actions = entry.get('actions') or []
+    if entry.get('error'):
+        return ['a converge would fail: %s' % entry['error']]
     if not actions:
         return ['none']
     return ['%d action(s) a converge would take:' % len(actions), ''] + [
@@ -264,7 +266,8 @@ def report_index(records, failed=None):
         nets = _networks(info)
         drift = info.get('drift') or {}
         drifting = sorted(b for b, _n in nets
-                          if (drift.get(b) or {}).get('actions'))
+                          if (drift.get(b) or {}).get('actions') or
+                          (drift.get(b) or {}).get('error'))
         unknown = [b for b, _n in nets if b not in drift]
         state = (('changes: ' + ', '.join(drifting)) if drifting else
                  ('unknown: ' + ', '.join(unknown)) if unknown else 'none')
@@ -389,7 +392,8 @@ def report_dot(record):
                 label=_q('\n'.join(per_up[uid])), color='"#3b6fb6"', dir='back',
                 style='bold' if nat else 'solid')))
         for ctr in net.get('containers') or []:
-            cname = ctr.get('name')
+            # a veth pair whose namespace is gone has no name: its host end names it
+            cname = ctr.get('name') or '?%s' % ctr.get('host_ifname')
             nsid = 'ns:%s/%s' % (bridge, cname)
             ifname = ctr.get('ifname')
             present = ctr.get('namespace', True)

@@ -222,3 +222,19 @@ def test_graphviz_renders_every_container_and_address(rec):
             for addr in ctr['addresses']:
                 assert addr in texts
     assert 'tcp 5000 -> netns0:5000' in ' '.join(texts)
+
+
+def test_drift_error_and_nameless_pair():
+    rec = copy.deepcopy(H2)
+    rec['info']['drift']['br0'] = {'changed': None, 'actions': [],
+                                   'error': 'subnet 10.0.0.0/8 overlaps eth0'}
+    parts = nr.report_markdown(rec).split('## Network br1')
+    assert section(parts[0], '### Drift') == [
+        'a converge would fail: subnet 10.0.0.0/8 overlaps eth0']
+    assert 'changes: br0, br1' in nr.report_index([rec])
+    rec['info']['networks']['br0']['containers'][1].update(
+        name=None, host_ifname='veth9', namespace=False)
+    dot = nr.report_dot(rec)
+    assert 'label="netns ?veth9 (missing)"' in dot
+    assert '"veth:veth9" -> "ns:br0/?veth9"' not in dot   # no ifname: no pair edge
+    assert '"br:br0" -> "veth:veth9"' in dot
