@@ -317,7 +317,8 @@ def _port_label(entry):
     host = port.get('host_ip')
     where = ('[%s]:%s' % (host, port.get('host_port')) if host and ':' in str(host) else
              '%s:%s' % (host, port.get('host_port')) if host else str(port.get('host_port')))
-    text = '%s %s -> %s:%s' % (port.get('protocol'), where, port.get('container'),
+    text = '%s %s -> %s:%s' % (port.get('protocol'), where,
+                               port.get('container') or port.get('container_address'),
                                port.get('container_port'))
     if fams == ['ipv6']:
         text += ' (IPv6)'
@@ -429,6 +430,12 @@ def report_dot(record):
             src = 'host:lo' if (port.get('host_ip') or '').startswith(LOOPBACKS) else \
                 up_ids.get(entry['families'][0] or 'ipv4', up_ids.get('ipv4', 'up:?'))
             dst = 'ns:%s/%s' % (bridge, port.get('container'))
+            if not port.get('container'):
+                # its DNAT target is no container's address (any more)
+                dst = 'gone:%s/%s' % (bridge, port.get('container_address'))
+                out.append('    %s %s;' % (_q(dst), _attrs(
+                    label=_label('no container', port.get('container_address')),
+                    style='"rounded,dashed"', color='"#c03030"')))
             edges.append('  %s -> %s %s;' % (_q(src), _q(dst), _attrs(
                 label=_q(_port_label(entry)), color='"#c0392b"', fontcolor='"#c0392b"',
                 style='dashed', constraint='false')))

@@ -238,3 +238,12 @@ def test_drift_error_and_nameless_pair():
     assert 'label="netns ?veth9 (missing)"' in dot
     assert '"veth:veth9" -> "ns:br0/?veth9"' not in dot   # no ifname: no pair edge
     assert '"br:br0" -> "veth:veth9"' in dot
+
+
+def test_port_to_no_container():
+    rec = copy.deepcopy(H2)
+    rec['info']['networks']['br0']['published_ports'][0]['container'] = None
+    dot = nr.report_dot(rec)
+    assert '"gone:br0/172.18.0.10" [color="#c03030", label="no container\\n172.18.0.10"' in dot
+    assert re.search(r'"up:eth0" -> "gone:br0/172.18.0.10" \[[^]]*label="tcp 5000 -> 172.18.0.10:5000"',
+                     dot)
