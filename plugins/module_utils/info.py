@@ -1,0 +1,407 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a host's container networks are now (module ``network_info``): want -> have, no plan.
+
+Read with the readers the other modules use - :mod:`observe` (one dump per object kind per
+namespace, through one :class:`observe.Reading`), the nftables backend's observation of
+table ``inet linuxnet`` (rules by owner tag) and :mod:`persist`'s paths - and assembled
+by :func:`assemble` (pure). Ownership is read as the collection marks it: veth host ends
+and namespaces' ``lo`` carry the alias ``linuxnet:<network>``, NAT rules their rule ids
+(``masq/<network>``, ``pub/<network>/...``), a persistent network its ``network.json``.
+
+Drift: the ``network`` module's own pipeline (:class:`network.NetworkResource`) in check
+mode on a description - given, or a persistent network's ``network.json`` - sharing this
+run's :class:`observe.Reading` (each namespace read once): exactly the actions a run of
+module ``network`` would take, never applied.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+
+from ansible_collections.linuxnet.container_network.plugins.module_utils import (
+    nat, nat_model, observe, persist,
+)
+from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
+from ansible_collections.linuxnet.container_network.plugins.module_utils.model import (
+    OWNER_PREFIX,
+)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import (
+    NetworkResource,
+)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_backend import (
+    CHAIN_ORDER, NftBackend,
+)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
+    Kernel, list_netns,
+)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
+    PlanError, ValidationError,
+)
+
+# The network description (module ``network``'s options) and the defaults that module
+# gives them; a unit test holds both to its argument spec.
+DESCRIPTION = persist.KEYS + persist.RUN_ONLY_KEYS
+DEFAULTS = {'ipv6_masquerade': True, 'containers': [], 'published_ports': [],
+            'masquerade': True, 'ingress_protection': True, 'firewall_integration': 'auto',
+            'state': 'present', 'variable_prefix': ''}
+# What every namespace and the host are read with: a superset of what the network
+# pipeline's stages ask for, so that its drift run reads nothing again.
+READ_HINT = {'netns': {'addresses': True, 'routes': (4, 6)},
+             'host': {'addresses': True, 'hairpin': True}}
+# a DNAT target as rendered: ``dnat [ip ]to A.B.C.D[:PORT]``, ``dnat ip6 to [ADDR][:PORT]``
+DNAT_RE = re.compile(r'dnat (?:ip6? )?to (?:\[([0-9a-fA-F:.]+)\]|([0-9.]+))(?::([0-9-]+))?')
+FAMILY = {4: 'ipv4', 6: 'ipv6'}
+# module_utils/info.py is loaded by this module only: module network never installs it
+_SELF = os.sep + os.path.join('lib', *persist.PACKAGE.split('.')) + os.sep + 'info.py'
+
+
+# ------------------------------------------------------------------ want
+def info_want(params):
+    """Options -> {'bridge', 'foreign', 'described': {bridge: network want}}."""
+    bridge = params.get('bridge')
+    if bridge is not None:
+        v.ifname(bridge, v.Path().bridge)
+    given = [k for k in DESCRIPTION if k != 'bridge' and params.get(k) is not None]
+    described = {}
+    if given:
+        if bridge is None:
+            raise ValidationError(
+                'bridge: missing; %s describe one network, named by its bridge: give '
+                'bridge too (or leave out the description to list every network)'
+                % ', '.join(given))
+        described[bridge] = network_want(description(params))
+    return {'bridge': bridge, 'foreign': bool(params.get('foreign')),
+            'described': described}
+
+
+def description(params):
+    """The options of module ``network`` (its defaults where not given)."""
+    out = dict((k, params.get(k)) for k in DESCRIPTION)
+    for k, value in DEFAULTS.items():
+        if out.get(k) is None:
+            out[k] = value
+    return out
+
+
+def network_want(params):
+    """Module ``network``'s want of a description (ValidationError if bad).
+
+    Its persistence stage compares the installed copy of module_utils with the ones
+    loaded now: this module's own is not part of what module ``network`` installs."""
+    want = NetworkResource().want(params)
+    for stage in want['last']:
+        if stage.name == 'persistence':
+            files = stage.want['files']
+            for path in [p for p in files if p.endswith(_SELF)]:
+                del files[path]
+    return want
+
+
+# ------------------------------------------------------------------ reading
+class _CheckModule(object):
+    """What the network pipeline reads of ``AnsibleModule``: a check-mode run of it."""
+
+    check_mode = True
+    _diff = False
+
+    def __init__(self, params, module):
+        self.params = params
+        self.run_command = getattr(module, 'run_command', None)
+
+
+class InfoContext(object):
+    """One :class:`observe.Reading` (check mode: missing objects predicted as new), the
+    NAT backend, the module (its ``run_command`` for the firewall stage of a drift run)."""
+
+    def __init__(self, module=None, kernel=None, backend=None):
+        self.module = module
+        self.reading = observe.Reading(kernel or Kernel(), predict_missing=True,
+                                       read_hint=READ_HINT)
+        self.nat = nat.NatContext(backend or NftBackend())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.reading.close()
+        finally:
+            self.nat.__exit__(*exc)
+        return False
+
+
+def _read_text(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except (IOError, OSError):
+        return None
+
+
+def persisted():
+    """{network: its saved description} of the persistent networks (``network.json``)."""
+    out = {}
+    try:
+        names = sorted(os.listdir(persist.STATE_DIR))
+    except OSError:
+        return out
+    for name in names:
+        text = _read_text(os.path.join(persist.network_dir(name), 'network.json'))
+        if text is None:
+            continue
+        try:
+            out[name] = json.loads(text)['network']
+        except (ValueError, KeyError, TypeError) as e:
+            out[name] = {'error': '%s: unreadable (%s); rerun module network for it'
+                         % (os.path.join(persist.network_dir(name), 'network.json'), e)}
+    return out
+
+
+def read(ctx, bridge=None):
+    """Everything :func:`assemble` needs, read once: the host, the namespaces (their
+    ``lo`` each, then in full those a network of ours owns), our NAT table, the
+    persisted descriptions, the forwarding sysctls."""
+    k = ctx.reading
+    host = observe.ns_view(k, None, addresses=True, hairpin=True)
+    names = sorted(list_netns())
+    k.open_many(names)
+    owners, unreadable = {}, []
+    for n in names:
+        try:
+            lo = observe.lo_view(k, n).get('lo')
+        except OSError:  # a stale /run/netns entry
+            unreadable.append(n)
+            continue
+        owners[n] = _owner(lo)
+    views = {}
+    for n in names:
+        if owners.get(n) and (bridge is None or owners[n] == bridge):
+            views[n] = observe.ns_view(k, n, addresses=True, routes=(4, 6))
+    return {'host': host, 'owners': owners, 'unreadable': unreadable, 'views': views,
+            'rules': ctx.nat.backend.observe().owned, 'persisted': persisted(),
+            'sysctl': {'ip_forward': _read_text(nat.IP_FORWARD_PATH),
+                       'ipv6_forwarding': _read_text(nat.sysctl_path(nat.FORWARDING6))}}
+
+
+def _owner(link):
+    alias = link.alias if link is not None else None
+    if alias and alias.startswith(OWNER_PREFIX):
+        return alias[len(OWNER_PREFIX):]
+    return None
+
+
+# ------------------------------------------------------------------ assembly (pure)
+def assemble(seen, bridge=None, foreign=False):
+    """What :func:`read` returned -> ``{'networks': ..., 'host': ..., ['foreign': ...]}``."""
+    host, views = seen['host'], seen['views']
+    names = set(o for o in seen['owners'].values() if o)
+    names.update(_owner(l) for l in host.links.values() if l.kind == 'veth' and _owner(l))
+    names.update(r.rid.split('/')[1] for r in seen['rules'] if r.rid.count('/'))
+    names.update(seen['persisted'])
+    if bridge is not None:
+        names &= set([bridge])
+    # each namespace veth by the index of its peer (the host end)
+    peers = {}
+    for ns, view in views.items():
+        for l in view.links.values():
+            if l.kind == 'veth' and l.peer_index:
+                peers.setdefault(l.peer_index, []).append((ns, l))
+    networks = dict((n, network(n, seen, peers)) for n in sorted(names))
+    out = {'networks': networks, 'host': dict(seen['sysctl'])}
+    if foreign:
+        ours = set(n for n, o in seen['owners'].items() if o)
+        out['foreign'] = {
+            'namespaces': sorted(set(seen['owners']) - ours | set(seen['unreadable'])),
+            'bridges': sorted(l.name for l in host.links.values()
+                              if l.kind == 'bridge' and l.name not in networks
+                              and _owner(l) is None)}
+    return out
+
+
+def _split(addresses):
+    v4 = [a for a in addresses if a.version == 4]
+    v6 = [a for a in addresses if a.version == 6]
+    return v4, v6
+
+
+def network(name, seen, peers):
+    """One network (named by its bridge) as the kernel has it."""
+    host, tag = seen['host'], OWNER_PREFIX + name
+    br = host.get(name)
+    v4, v6 = _split(br.addresses if br is not None else [])
+    containers = []
+    found = set()
+    for h in sorted(host.links.values(), key=lambda l: l.name):
+        if h.kind != 'veth' or h.alias != tag:
+            continue
+        match = [(ns, p) for ns, p in peers.get(h.index, ())
+                 if seen['owners'].get(ns) == name and p.index == h.peer_index]
+        ns, peer = match[0] if match else (None, None)
+        found.add(ns)
+        containers.append(container(ns, h, peer, seen['views'].get(ns), host))
+    for ns, owner in sorted(seen['owners'].items()):
+        if owner == name and ns not in found:  # a namespace without its veth pair
+            containers.append(container(ns, None, None, seen['views'].get(ns), host))
+    containers.sort(key=lambda c: (c['name'] is None, c['name'] or '', c['host_ifname'] or ''))
+    rules = sorted((r for r in seen['rules'] if r.rid.split('/')[1:2] == [name]),
+                   key=lambda r: (_chain_rank(r.chain), r.rid))
+    rids = set(r.rid for r in rules)
+    persisted_json = seen['persisted'].get(name)
+    return {
+        'bridge': {'name': name, 'present': br is not None and br.kind == 'bridge',
+                   'up': br.up if br is not None else None,
+                   'mtu': br.mtu if br is not None else None,
+                   'mac': br.mac if br is not None else None,
+                   'addresses': [str(a) for a in v4 + v6]},
+        'subnet': str(v4[0].network) if v4 else None,
+        'gateway': str(v4[0].ip) if v4 else None,
+        'ipv6_subnet': str(v6[0].network) if v6 else None,
+        'ipv6_gateway': str(v6[0].ip) if v6 else None,
+        'containers': containers,
+        'published_ports': published(name, rules, containers),
+        'masquerade': {'ipv4': 'masq/%s' % name in rids, 'ipv6': 'masq/%s/6' % name in rids},
+        'ingress_protection': {'ipv4': 'pub/%s/ingress' % name in rids,
+                               'ipv6': 'pub/%s/ingress6' % name in rids},
+        'localhost_guard': 'pub/%s/localhost-guard' % name in rids,
+        'persistent': {'enabled': persisted_json is not None,
+                       'unit': persist.unit_name(name)},
+        'fleet_routes': [],
+        'rules': ['%s  # %s' % (r.text, r.rid) for r in rules],
+    }
+
+
+def _chain_rank(chain):
+    return CHAIN_ORDER.index(chain) if chain in CHAIN_ORDER else len(CHAIN_ORDER)
+
+
+def container(ns, h, peer, view, host):
+    """One container: its namespace, the veth pair's two ends, addresses, default routes."""
+    addrs = peer.addresses if peer is not None else []
+    v4, v6 = _split(addrs)
+    routes = []
+    for version, gw in sorted(((view.default_routes or {}) if view is not None else {}).items()):
+        routes.append({'family': FAMILY[version], 'dst': 'default',
+                       'gateway': None if gw == 'direct' else str(gw)})
+    return {'name': ns, 'namespace': ns is not None,
+            'host_ifname': h.name if h is not None else None,
+            'ifname': peer.name if peer is not None else None,
+            'addresses': [str(a) for a in addrs],
+            'address': str(v4[0].ip) if v4 else None,
+            'ipv6_address': str(v6[0].ip) if v6 else None,
+            'mac': peer.mac if peer is not None else None,
+            'mtu': peer.mtu if peer is not None else None,
+            'up': bool(h is not None and peer is not None and h.up and peer.up),
+            'attached': bool(h is not None and host.master_name(h) is not None
+                             and host.master_name(h) == _owner(h)),
+            'hairpin': bool(h is not None and h.hairpin),
+            'routes': routes}
+
+
+def published(name, rules, containers):
+    """The network's published ports, from its DNAT rules (one entry per publication and
+    IP version; ``rules``: the ids of those of its rules that are there)."""
+    by_addr = {}
+    for c in containers:
+        for a in c['addresses']:
+            by_addr[a.split('/')[0]] = c['name']
+    groups = {}
+    for r in rules:
+        pub = nat_model.pub_from_rid(r.rid)
+        if pub is None:
+            continue
+        groups.setdefault(r.rid.rsplit('/', 1)[0], []).append((r, pub))
+    out = []
+    for base, members in groups.items():
+        members.sort(key=lambda m: m[0].rid.endswith('/out'))  # pre first
+        rule, pub = members[0]
+        m = DNAT_RE.search(rule.text)
+        addr = (m.group(1) or m.group(2)) if m else None
+        host_port = base.split('/')[4]
+        out.append({'protocol': pub['proto'], 'family': FAMILY[pub['families'][0]],
+                    'host_ip': str(pub['host_ip']) if pub['host_ip'] is not None else None,
+                    'host_port': host_port, 'container': by_addr.get(addr),
+                    'container_address': addr,
+                    'container_port': (m.group(3) if m and m.group(3) else host_port),
+                    'rules': [r.rid for r, _p in members]})
+    out.sort(key=lambda p: (p['protocol'], pub_port(p['host_port']), p['family'],
+                            p['host_ip'] or ''))
+    return out
+
+
+def pub_port(text):
+    return int(text.split('-')[0]) if text.split('-')[0].isdigit() else 0
+
+
+# ------------------------------------------------------------------ drift
+def drift(ctx, params, want):
+    """The actions module ``network`` would take for ``want`` (check mode, never applied),
+    on this run's reading."""
+    res = NetworkResource()
+    net_ctx = res.context(_CheckModule(params, ctx.module))
+    net_ctx.reading = ctx.reading  # what this run read, not a second reading
+    result = {'changed': False, 'actions': []}
+    with net_ctx:
+        try:
+            extra = res.converge(net_ctx, want, True, False, result)
+        except (PlanError, ValidationError) as e:
+            return {'changed': None, 'actions': result['actions'],
+                    'error': 'module network would fail: %s' % e}
+    out = {'changed': result['changed'], 'actions': result['actions']}
+    if extra.get('warnings'):
+        out['warnings'] = extra['warnings']
+    return out
+
+
+def persisted_drift(ctx, name, saved):
+    """Drift of a persistent network against its ``network.json``."""
+    if 'error' in saved:
+        return {'changed': None, 'actions': [], 'error': saved['error']}
+    params = description(dict(saved, state='present', persistent=True))
+    try:
+        want = network_want(params)
+    except ValidationError as e:
+        return {'changed': None, 'actions': [],
+                'error': '%s: %s' % (os.path.join(persist.network_dir(name), 'network.json'),
+                                     e)}
+    return drift(ctx, params, want)
+
+
+# ------------------------------------------------------------------ the resource
+class InfoResource(object):
+    """Module ``network_info``: observes, plans nothing."""
+
+    def want(self, params):
+        return info_want(params)
+
+    def context(self, module):
+        return InfoContext(module)
+
+    def observe(self, ctx, want):
+        seen = read(ctx, want['bridge'])
+        have = assemble(seen, want['bridge'], want['foreign'])
+        drifts = {}
+        for name, net_want in want['described'].items():
+            drifts[name] = drift(ctx, description(ctx.module.params), net_want)
+        for name, saved in sorted(seen['persisted'].items()):
+            if name not in drifts and (want['bridge'] is None or name == want['bridge']):
+                drifts[name] = persisted_drift(ctx, name, saved)
+        if drifts:
+            have['drift'] = drifts
+        return have
+
+    def plan(self, want, have):
+        return []
+
+    def apply(self, ctx, actions, have=None):  # pragma: no cover - never planned
+        raise PlanError('module network_info changes nothing')
+
+    def render(self, want, have, actions):
+        return {}, {}
+
+    def result(self, want, have, actions):
+        return have
