@@ -3,7 +3,7 @@
 # host over real SSH and prove it with real packets, without touching this
 # machine's own network.
 #
-#   bash scripts/demo.sh [--hosts N] [--vars FILE] [--firewall KIND]
+#   bash scripts/demo.sh [--hosts N] [--vars FILE] [--firewall KIND] [--report DIR]
 #                        [-- EXTRA ansible-playbook ARGS]
 #
 # 1. scripts/setup.sh (idempotent) installs the toolchain;
@@ -15,6 +15,11 @@
 #    ansible-playbook -i LAB/inventory.ini playbooks/site.yml   (role defaults,
 #                                   or -e @FILE with --vars FILE)
 #    tests/lab/lab.py check      -> the seed's checks as a PASS/FAIL table
+#    ansible-playbook playbooks/report.yml -> the report and pictures of the run
+#                                   (README.md, HOST.md, HOST.svg, HOST.png) in
+#                                   --report DIR (default ./linuxnet-report); with the
+#                                   default topology (no --vars, no --firewall) also
+#                                   docs/images/default-topology.svg/.png (README)
 #    with --firewall: what the network module did in that firewall (lab-host1)
 #    tests/lab/lab.py down       -> always (trap), verifies nothing is left
 # Exit status: non-zero if any step fails (including teardown).
@@ -32,7 +37,7 @@ if [ "${1:-}" != "--inside" ]; then
 fi
 shift
 
-hosts=1 vars="" firewall="" extra=()
+hosts=1 vars="" firewall="" extra=() report=$PWD/linuxnet-report
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) hosts=$2; shift 2 ;;
@@ -44,8 +49,9 @@ while [ $# -gt 0 ]; do
            exit 2 ;;
       esac
       shift 2 ;;
+    --report) mkdir -p "$2"; report=$(cd "$2" && pwd); shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "demo: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -98,6 +104,19 @@ step "checks (real packets)"
 ck=(check --dir "$dir")
 [ -n "$vars" ] && ck+=(--vars "$vars")
 ck_rc=0; lab "${ck[@]}" || ck_rc=$?
+
+step "ansible-playbook playbooks/report.yml (the report and pictures of this run)"
+(cd "$here" && "$LINUXNET_HOME/venv-2.19/bin/ansible-playbook" -i "$dir/inventory.ini" \
+   "$here/playbooks/report.yml" -e "report_dir=$report")
+# The README's picture is this one, of the default topology: regenerated, never drawn.
+if [ -z "$vars" ] && [ -z "$firewall" ]; then
+  mkdir -p "$here/docs/images"
+  for ext in svg png; do
+    cp "$report/lab-host1.$ext" "$here/docs/images/default-topology.$ext"
+  done
+  echo "demo: README picture updated: $here/docs/images/default-topology.svg (.png)"
+fi
+echo "demo: report: $report/README.md (per host: HOST.md, HOST.svg, HOST.png)"
 
 # The network module's side of the firewall integration, seen by the firewall itself.
 fwview() {

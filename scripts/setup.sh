@@ -28,7 +28,9 @@ apt_pkgs=(iproute2 nftables iptables openssh-server openssh-client
           firewalld python3-firewall ufw dbus-daemon
           # radvd: the lab's IPv6 router (tests/lab/lab.py runs it in lab-outside with
           # its own config file; its unit is inert without /etc/radvd.conf)
-          radvd)
+          radvd
+          # graphviz: `dot` draws the pictures of playbooks/report.yml (on the controller)
+          graphviz)
 # >>> vm scenario (molecule/vm, tests/vm/vm.py, scripts/test-molecule-vm.sh) >>>
 # qemu boots a Debian 12 guest (TCG, or KVM when it can boot a stock kernel);
 # debootstrap builds its root from the Debian mirror (gpgv + the archive keyring
