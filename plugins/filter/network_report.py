@@ -91,7 +91,7 @@ def _port_key(port):
 
 def _int_or(value):
     try:
-        return (0, int(str(value).split('-')[0]), str(value))
+        return (0, int(str(value).split('-', maxsplit=1)[0]), str(value))
     except ValueError:
         return (1, 0, str(value))
 

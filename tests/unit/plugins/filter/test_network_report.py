@@ -20,7 +20,8 @@ from ansible_collections.linuxnet.container_network.plugins.filter import networ
 HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(HERE, 'fixtures', 'network_info_hosts.json')) as _f:
     HOSTS = json.load(_f)
-H1, H2 = HOSTS
+H1 = HOSTS[0]
+H2 = HOSTS[1]
 
 
 def table(md, heading):
