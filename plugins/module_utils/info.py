@@ -170,17 +170,17 @@ def read(ctx, bridge=None):
     host = observe.ns_view(k, None, addresses=True, hairpin=True)
     names = sorted(list_netns())
     k.open_many(names)
-    owners, unreadable = {}, []
+    owners, unreadable, views = {}, [], {}
     for n in names:
         try:
-            lo = observe.lo_view(k, n).get('lo')
+            # one network: its owner tag first (its lo alone); else each namespace in full
+            view = observe.lo_view(k, n) if bridge is not None else observe.ns_view(
+                k, n, addresses=True, routes=(4, 6))
         except OSError:  # a stale /run/netns entry
             unreadable.append(n)
             continue
-        owners[n] = _owner(lo)
-    views = {}
-    for n in names:
-        if owners.get(n) and (bridge is None or owners[n] == bridge):
+        owners[n] = _owner(view.get('lo'))
+        if owners[n] and (bridge is None or owners[n] == bridge):
             views[n] = observe.ns_view(k, n, addresses=True, routes=(4, 6))
     return {'host': host, 'owners': owners, 'unreadable': unreadable, 'views': views,
             'rules': ctx.nat.backend.observe().owned, 'persisted': persisted(),

@@ -206,8 +206,9 @@ networks:
     - C(localhost_guard) - whether the guard rule of a publication on C(127.0.0.1) is there.
     - C(persistent) - C(enabled) (its C(network.json) exists), C(unit).
     - C(fleet_routes) - always empty (fleet networking is not built yet).
-    - C(rules) - the network's nftables rules, C(RULE TEXT  # RULE ID), the text as C(nft list)
-      prints it, in chain order (prerouting, output, postrouting, forward, guard).
+    - C(rules) - the network's nftables rules, one line each - the rule text as this
+      collection renders C(nft list)'s, two spaces, C(#), a space and the rule id - in chain
+      order (prerouting, output, postrouting, forward, guard), then by rule id.
   returned: success
   type: dict
   sample:
