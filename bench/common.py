@@ -11,8 +11,28 @@ import subprocess
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.environ.get("LINUXNET_VENV", "/opt/linuxnet/venv-2.19")
-COLLECTIONS = os.environ.get("LINUXNET_COLLECTIONS", "/opt/linuxnet/collections")
+# scripts/bench.sh's LINUXNET_HOME (setup.sh's venvs and collections path) unless named apart
+HOME = os.environ.get("LINUXNET_HOME", "/opt/linuxnet")
+VENV = os.environ.get("LINUXNET_VENV", os.path.join(HOME, "venv-2.19"))
+COLLECTIONS = os.environ.get("LINUXNET_COLLECTIONS", os.path.join(HOME, "collections"))
+
+
+def collection_mismatch():
+    """None when ansible-playbook, with ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, loads
+    linuxnet.container_network from this checkout (REPO); else why not, and how to fix it.
+    (playbooks/site.yml is this checkout's, but its role and modules are found through
+    the collections path: another checkout there would be measured instead.)"""
+    link = os.path.join(COLLECTIONS, "ansible_collections", "linuxnet", "container_network")
+    if not os.path.isdir(link):
+        return ("%s does not exist: run scripts/setup.sh with the same LINUXNET_HOME, or set "
+                "LINUXNET_COLLECTIONS" % link)
+    if os.path.realpath(link) != os.path.realpath(REPO):
+        return ("%s is %s, not this checkout %s: the benchmark would measure that one; point "
+                "LINUXNET_HOME (or LINUXNET_COLLECTIONS) at a collections path whose "
+                "linuxnet/container_network is this checkout" % (
+                    link, os.path.realpath(link), REPO))
+    return None
+
 
 SUBNET = ipaddress.ip_network("172.18.0.0/16")
 GATEWAY = ipaddress.ip_address("172.18.0.1")
