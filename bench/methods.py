@@ -191,6 +191,7 @@ class Ours:
     name = "ours"
     ipv6 = False
     extra_vars = {}
+    measure_info = True  # issue 14: network_info timed after converge (not for ours6)
 
     def __init__(self, n, workdir, memory_wrapper=False, profile_dir=None,
                  teardown_without_ports=False):
@@ -223,7 +224,7 @@ class Ours:
             json.dump(v, f, indent=1)
         self.runs = 0
 
-    def _playbook(self, vars_path, label):
+    def _playbook(self, vars_path, label, playbook=None):
         self.runs += 1
         timer = os.path.join(self.workdir, "tasks-%s.json" % label)
         env = dict(os.environ)
@@ -232,6 +233,7 @@ class Ours:
             "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
             "ANSIBLE_CALLBACKS_ENABLED": "linuxnet_bench_timer",
             "LINUXNET_BENCH_TIMER_OUT": timer,
+            "LINUXNET_BENCH_TIMER_RESULTS": INFO_ACTION,
             "LINUXNET_BENCH_MEM_LOG": self.memlog,
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
@@ -244,7 +246,8 @@ class Ours:
             d = os.path.join(self.profile_dir, label)
             os.makedirs(d, exist_ok=True)
             env["LINUXNET_BENCH_PROFILE_DIR"] = d
-        cmd = [os.path.join(VENV, "bin", "ansible-playbook"), os.path.join(REPO, "playbooks", "site.yml"),
+        cmd = [os.path.join(VENV, "bin", "ansible-playbook"),
+               playbook or os.path.join(REPO, "playbooks", "site.yml"),
                "-i", "localhost,", "-c", "local", "-e", "@" + vars_path]
         p = subprocess.run(cmd, env=env, cwd=self.workdir, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
@@ -276,6 +279,33 @@ class Ours:
     def teardown(self):
         return self._playbook(self.vars_absent_path, "teardown")
 
+    def info(self):
+        """Issue 14: one network_info call after converge, as the role is run (a play of
+        one task, the converge's variables), with the role's description of the network,
+        so drift is computed too.  Returns the run's timing plus what the module said:
+        the containers it lists on the bridge and whether the drift says changed."""
+        path = os.path.join(self.workdir, "info.yml")
+        if not os.path.exists(path):
+            write_info_playbook(path)
+        run = self._playbook(self.vars_path, "info", playbook=path)
+        res = next((t.get("result") for t in run["tasks"] if t["action"] == INFO_ACTION), None)
+        run["tasks"] = [{k: v for k, v in t.items() if k != "result"} for t in run["tasks"]]
+        if not isinstance(res, dict):
+            raise RuntimeError("network_info (info) ran no %s task" % INFO_ACTION)
+        net = (res.get("networks") or {}).get(BRIDGE) or {}
+        drift = (res.get("drift") or {}).get(BRIDGE)
+        run["result"] = {
+            "networks": sorted(res.get("networks") or {}),
+            "containers": len(net.get("containers") or []),
+            "containers_attached": sum(1 for c in net.get("containers") or [] if c.get("attached")),
+            "published_ports": len(net.get("published_ports") or []),
+            "drift_present": drift is not None,
+            "drift_changed": None if drift is None else drift.get("changed"),
+            "drift_actions": None if drift is None else (drift.get("actions") or [])[:10],
+            "changed": res.get("changed"),
+        }
+        return run
+
     def memory(self):
         recs = []
         if os.path.exists(self.memlog):
@@ -290,7 +320,30 @@ class Ours6(Ours):
     families, NAT66 of the IPv6 subnet (the role's defaults for the rest)."""
     name = "ours6"
     ipv6 = True
+    measure_info = False
     extra_vars = {"container_bridge_network_ipv6_subnet": str(SUBNET6)}
+
+
+INFO_ACTION = "linuxnet.container_network.network_info"
+
+
+def write_info_playbook(path):
+    """The info phase's play: hosts all, become and no facts as playbooks/site.yml, the
+    role's defaults (the converge's -e @vars.json overrides them as it does the role's),
+    one network_info task whose arguments are the role's own `network` task's (read from
+    the role, so the description is exactly the one the role converged)."""
+    import yaml
+    role = os.path.join(REPO, "roles", "container_bridge_network")
+    with open(os.path.join(role, "tasks", "main.yml")) as f:
+        tasks = yaml.safe_load(f)
+    args = next(t["linuxnet.container_network.network"] for t in tasks
+                if "linuxnet.container_network.network" in t)
+    play = [{"name": "network_info after converge (bench, issue 14)", "hosts": "all",
+             "become": True, "gather_facts": False,
+             "vars_files": [os.path.join(role, "defaults", "main.yml")],
+             "tasks": [{"name": "Network info", INFO_ACTION: dict(args)}]}]
+    with open(path, "w") as f:
+        yaml.safe_dump(play, f, sort_keys=False, width=1000)
 
 
 def _run(cmd):

@@ -4,11 +4,14 @@
 """Write docs/benchmarks.md and docs/benchmarks.png from a bench/run.py result.
 
     /opt/linuxnet/venv-2.19/bin/python bench/report.py [bench/results/latest.json \
-        [bench/results/latest-dualstack.json]]
+        [bench/results/latest-dualstack.json [bench/results/latest-info.json]]]
 
 The dual-stack section (issue 12: ours6 against ours) comes from the result itself when it
 has ours6, else from the dual-stack-only result (`run.py --dual-stack-only`, written to
-bench/results/latest-dualstack.json) when there is one.
+bench/results/latest-dualstack.json) when there is one.  Likewise the network_info table
+(issue 14: read + drift after ours' converge): from the result itself when its ours trials
+have the info phase, else from the info-only result (`run.py --info-only`,
+bench/results/latest-info.json).
 """
 
 import json
@@ -19,7 +22,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DOCS = os.path.join(REPO, "docs")
 RESULTS = os.path.join(HERE, "results")
-DUAL_LATEST = os.path.join(RESULTS, "latest-dualstack.json")
 LABEL = {"seed": "seed script (ip + iptables)", "cni": "CNI bridge + portmap",
          "ours": "our role (ansible-playbook)", "ours6": "our role, dual stack (IPv4 + IPv6)"}
 COLOR = {"seed": "tab:orange", "cni": "tab:blue", "ours": "tab:green", "ours6": "tab:purple"}
@@ -98,9 +100,10 @@ def task_breakdown(result):
     return out
 
 
-def markdown(result, dual=None):
+def markdown(result, dual=None, info=None):
     """`dual`: a dual-stack-only result (ours and ours6) for the dual-stack section when
-    `result` itself has no ours6."""
+    `result` itself has no ours6; `info`: an info-only result (ours with the network_info
+    phase) for the network_info table when `result`'s ours has no info phase."""
     s = result["summary"]
     per, mach = s["per"], result["machine"]
     sizes = result["sizes"]
@@ -207,6 +210,9 @@ def markdown(result, dual=None):
             A("| %d | %s | %s | %s | %s |" % (n, f(os_, "converge"), f(os_, "teardown"),
                                               f(oc, "converge"), f(oc, "teardown")))
         A("")
+    isrc = result if has_info(result) else info
+    if isrc:
+        info_section(A, isrc, own=isrc is result)
     ours_ms = [m for m in result["methods"] if m.startswith("ours") and per.get(m)]
     if ours_ms:
         A("### Our role: time inside the collection's modules")
@@ -339,7 +345,7 @@ def markdown(result, dual=None):
         with open(analysis) as f:
             A(f.read().rstrip())
         A("")
-    return "\n".join(L) + "\n"
+    return "\n".join(L).rstrip("\n") + "\n"
 
 
 def _r(x):
@@ -403,23 +409,88 @@ def dual_section(A, res, own):
             A("")
 
 
-def load_dual(path=DUAL_LATEST):
+def has_info(res):
+    """Whether `res`'s ours rows have the network_info phase (issue 14)."""
+    rows = res["summary"]["per"].get("ours", {})
+    return bool(rows) and all(r.get("info_s") is not None for r in rows.values())
+
+
+def info_section(A, res, own):
+    """Issue 14: one network_info call (read + drift) after ours' converge, at each N,
+    next to that trial's converge and rerun; `own`: from the result of the main tables,
+    else from an info-only run (its own machine state)."""
+    per = res["summary"]["per"].get("ours", {})
+    A("### network_info (read + drift) at N (issue 14)")
+    A("")
+    A("Right after `ours`' converge (before its rerun) in each trial: `ansible-playbook` of a "
+      "play of one task, `linuxnet.container_network.network_info` with `bridge: br0` and the "
+      "role's own `network` arguments (the role's defaults and the converge's variables), so "
+      "it reads the whole network from the kernel and computes the drift, as the module's "
+      "pipeline in check mode. Timed like the converge (the whole `ansible-playbook` process); "
+      "\"module\" is the task alone. Checked in every trial: the network lists all N "
+      "containers, attached to the bridge, and its drift says changed false (a failed check "
+      "fails the trial).")
+    A("")
+    if not own:
+        m = res["machine"]
+        A("From a separate info-only run (`%s`, %s → %s UTC, collection commit %s%s, load "
+          "average %s → %s, %d round(s)); the converge and rerun columns are that run's, "
+          "compare them with each other, not with the tables above (another time, another "
+          "load)." % (
+              res["command"], res["started_utc"], res["finished_utc"], m.get("git_commit", "?"),
+              " with plugins/roles modified" if m.get("git_dirty_role_or_plugins") else "",
+              " ".join(m.get("loadavg_start", [])), " ".join(m.get("loadavg_end", [])),
+              res["rounds"]))
+        A("")
+    A("| N | ours converge | ours rerun (changed) | network_info: whole run | network_info: module | containers listed | drift changed | rounds |")
+    A("| ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |")
+    for n in res["sizes"]:
+        r = per.get(str(n))
+        if not r or r.get("info_s") is None:
+            A("| %d | failed / not run | | | | | | 0 |" % n)
+            continue
+        A("| %d | %s | %s (%s) | %s | %s | %s | %s | %d |" % (
+            n, _s(r["converge_s"]), _s(r["rerun_s"]),
+            ",".join(str(c) for c in r["rerun_changed"]), _s(r["info_s"]),
+            _s(r["info_module_s"]), ",".join(str(c) for c in r["info_containers"]),
+            ",".join(str(c).lower() for c in r["info_drift_changed"]), r["rounds"]))
+    A("")
+    if not own:
+        for f in res.get("failures", []):
+            A("- failure: %s N=%s round %s: %s" % (
+                f.get("method"), f.get("n"), f.get("round"), f.get("error")))
+        if res.get("failures"):
+            A("")
+
+
+def _load(path):
     if os.path.exists(path):
         with open(path) as f:
             return json.load(f)
     return None
 
 
-def generate(result, docs=DOCS, dual=None):
+def load_dual(results=RESULTS):
+    return _load(os.path.join(results, "latest-dualstack.json"))
+
+
+def load_info(results=RESULTS):
+    return _load(os.path.join(results, "latest-info.json"))
+
+
+def generate(result, docs=DOCS, dual=None, info=None):
     """`dual`: a dual-stack-only result; by default bench/results/latest-dualstack.json
-    when `result` has no ours6 of its own."""
+    when `result` has no ours6 of its own.  `info`: an info-only result; by default
+    bench/results/latest-info.json when `result` has no network_info phase of its own."""
     if dual is None and "ours6" not in result["methods"]:
         dual = load_dual()
+    if info is None and not has_info(result):
+        info = load_info()
     os.makedirs(docs, exist_ok=True)
     md = os.path.join(docs, "benchmarks.md")
     png = os.path.join(docs, "benchmarks.png")
     with open(md, "w") as f:
-        f.write(markdown(result, dual))
+        f.write(markdown(result, dual, info))
     plot(result, png)
     return md, png
 
@@ -428,11 +499,14 @@ def main(argv):
     path = argv[1] if len(argv) > 1 else os.path.join(RESULTS, "latest.json")
     with open(path) as f:
         result = json.load(f)
-    dual = None
+    dual = info = None
     if len(argv) > 2:
         with open(argv[2]) as f:
             dual = json.load(f)
-    for p in generate(result, dual=dual):
+    if len(argv) > 3:
+        with open(argv[3]) as f:
+            info = json.load(f)
+    for p in generate(result, dual=dual, info=info):
         print("wrote", p)
     return 0
 

@@ -20,7 +20,10 @@ Writes OUT/results-<time>.json and OUT/latest.json; unless --smoke or --no-docs,
 docs/benchmarks.md and docs/benchmarks.png (bench/report.py).  --dual-stack-only runs
 ours and ours6 alone and writes OUT/dualstack-<time>.json and OUT/latest-dualstack.json;
 the docs then keep their tables from OUT/latest.json and take the dual-stack section
-from this run.
+from this run.  After ours' converge, one `network_info` call (read + drift, issue 14) is
+timed as phase `info` (and checked: N containers listed, drift changed false);
+--info-only runs ours alone and writes OUT/info-<time>.json and OUT/latest-info.json, the
+docs then take their network_info table from this run (the rest as with --dual-stack-only).
 """
 
 import argparse
@@ -39,7 +42,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import REPO, VENV, netns_inode, require_sandbox  # noqa: E402
+from common import (COLLECTIONS, REPO, VENV, collection_mismatch, netns_inode,  # noqa: E402
+                    require_sandbox)
 
 ALL_METHODS = ["seed", "cni", "ours", "ours6"]
 # issue 12: a dual-stack converge stays within this factor of the IPv4-only one (N = 250)
@@ -52,8 +56,12 @@ def log(msg):
 
 
 def ours_available():
-    missing = [p for p in ("playbooks/site.yml", "roles/container_bridge_network/tasks")
+    missing = [p for p in ("playbooks/site.yml", "roles/container_bridge_network/tasks",
+                           "plugins/modules/network_info.py")
                if not os.path.exists(os.path.join(REPO, p))]
+    wrong = collection_mismatch()
+    if wrong:
+        missing.append("the collection on the collections path (%s)" % wrong)
     return not missing, missing
 
 
@@ -160,7 +168,16 @@ def summarize(trials, sizes, methods):
                 row["rerun_s"] = med([t.get("rerun_s") for t in ts])
                 row["rerun_all_s"] = [round(t["rerun_s"], 4) for t in ts]
                 row["rerun_changed"] = [t.get("rerun_changed") for t in ts]
-                for phase in ("converge", "rerun", "teardown"):
+                phases = ["converge", "rerun", "teardown"]
+                if all(t.get("info_s") is not None for t in ts):
+                    # issue 14: network_info (read + drift) after converge
+                    phases.append("info")
+                    row["info_s"] = med([t["info_s"] for t in ts])
+                    row["info_all_s"] = [round(t["info_s"], 4) for t in ts]
+                    row["info_containers"] = [t["info_info"]["result"]["containers"] for t in ts]
+                    row["info_drift_changed"] = [t["info_info"]["result"]["drift_changed"]
+                                                 for t in ts]
+                for phase in phases:
                     row["%s_module_s" % phase] = med(
                         [t["%s_info" % phase].get("module_seconds") for t in ts])
                     row["%s_module_calls" % phase] = ts[0]["%s_info" % phase].get("module_calls")
@@ -288,6 +305,10 @@ def main():
                     help="issue 12: only ours and ours6 (alternating in every round); written "
                          "to dualstack-*.json / latest-dualstack.json, the docs' other tables "
                          "stay those of latest.json")
+    ap.add_argument("--info-only", action="store_true",
+                    help="issue 14: only ours (converge, network_info, rerun, teardown); "
+                         "written to info-*.json / latest-info.json, the docs' other tables "
+                         "stay those of latest.json (and latest-dualstack.json)")
     ap.add_argument("--no-memory", action="store_true", help="skip ours' peak-memory pass")
     ap.add_argument("--no-docs", action="store_true", help="do not regenerate docs/benchmarks.*")
     ap.add_argument("--keep", action="store_true", help="keep every trial's work directory")
@@ -299,8 +320,12 @@ def main():
     require_sandbox()
     sizes = [int(x) for x in a.sizes.split(",") if x.strip()]
     methods = [m for m in a.methods.split(",") if m]
+    if a.dual_stack_only and a.info_only:
+        ap.error("--dual-stack-only and --info-only exclude each other")
     if a.dual_stack_only:
         methods = ["ours", "ours6"]
+    if a.info_only:
+        methods = ["ours"]
     bad = [m for m in methods if m not in ALL_METHODS]
     if bad or not sizes or a.rounds < 1:
         ap.error("bad --methods/--sizes/--rounds")
@@ -317,6 +342,7 @@ def main():
                      "(--ours-teardown-without-ports), not with its converge variables")
     os.makedirs(a.out, exist_ok=True)
     info = machine()
+    info["collections_path"] = COLLECTIONS
     log("machine: %s" % json.dumps(info))
     trials, failures = [], []
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -333,6 +359,10 @@ def main():
                 trials.append(res)
                 line = "round %d N=%d %-4s converge=%s teardown=%s" % (
                     r + 1, n, m, _f(res.get("converge_s")), _f(res.get("teardown_s")))
+                if res.get("info_s") is not None:
+                    r_ = res["info_info"]["result"]
+                    line += " info=%s containers=%s drift_changed=%s" % (
+                        _f(res["info_s"]), r_["containers"], r_["drift_changed"])
                 if m.startswith("ours"):
                     line += " rerun=%s changed=%s" % (_f(res.get("rerun_s")), res.get("rerun_changed"))
                 line += " check=%s clean=%s" % (res.get("check_ok"), res.get("clean"))
@@ -343,7 +373,8 @@ def main():
                                       "traceback", "output", "workdir")})
                     log("FAILED: %s\n%s" % (res.get("error"), res.get("traceback") or res.get("output") or ""))
     mem_trials = []
-    if "ours" in methods and avail and not a.no_memory and not a.smoke and not a.dual_stack_only:
+    if "ours" in methods and avail and not a.no_memory and not a.smoke and not a.dual_stack_only \
+            and not a.info_only:
         for n in sizes:
             res = run_trial("ours", n, memory=True, keep=a.keep, extra=extra)
             mem_trials.append(res)
@@ -370,6 +401,8 @@ def main():
         kind, latest = "smoke", "latest-smoke.json"
     elif a.dual_stack_only:
         kind, latest = "dualstack", "latest-dualstack.json"
+    elif a.info_only:
+        kind, latest = "info", "latest-info.json"
     name = "%s-%s.json" % (kind, stamp)
     for fn in (name, latest):
         with open(os.path.join(a.out, fn), "w") as f:
@@ -380,7 +413,12 @@ def main():
         main_path = os.path.join(a.out, "latest.json")
         if a.dual_stack_only and os.path.exists(main_path):
             with open(main_path) as f:
-                md, png = report.generate(json.load(f), dual=result)
+                md, png = report.generate(json.load(f), dual=result,
+                                          info=report.load_info(a.out))
+        elif a.info_only and os.path.exists(main_path):
+            with open(main_path) as f:
+                md, png = report.generate(json.load(f), info=result,
+                                          dual=report.load_dual(a.out))
         else:
             md, png = report.generate(result)
         log("wrote %s and %s" % (md, png))

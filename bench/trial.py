@@ -5,7 +5,7 @@
 Started by bench/run.py as
     unshare --net --mount --propagation private -- python bench/trial.py --inside ...
 so that no two trials ever see each other's links, namespaces, rules, IPAM state or
-sysctl drop-ins.  Converge / (rerun) / teardown are timed here, around the method's own
+sysctl drop-ins.  Converge / (info) / (rerun) / teardown are timed here, around the method's own
 commands only; setting up the namespace and the checks are not timed.
 """
 
@@ -80,6 +80,23 @@ def run_trial(res, workdir, memory, profile_dir=None, teardown_without_ports=Fal
     if not res["check_ok"]:
         res["error"] = "spot check after converge failed"
         return res
+    if getattr(m, "measure_info", False):
+        # issue 14: one network_info call (read + drift) of the converged network
+        res["info_s"], info = timed(m.info)
+        res["info_info"] = info
+        r = info["result"]
+        res["info_ok"] = (r["containers"] == n and r["containers_attached"] == n
+                          and r["drift_present"] and r["drift_changed"] is False
+                          and not r["changed"])
+        if not res["info_ok"]:
+            res["check_ok"] = False
+            res["error"] = ("network_info after converge: %d container(s) listed (%d attached) "
+                            "of %d, drift %s, changed %s" % (
+                                r["containers"], r["containers_attached"], n,
+                                "missing" if not r["drift_present"] else
+                                "changed=%s %s" % (r["drift_changed"], r["drift_actions"]),
+                                r["changed"]))
+            return res
     if hasattr(m, "rerun"):
         res["rerun_s"], info = timed(m.rerun)
         res["rerun_info"] = info

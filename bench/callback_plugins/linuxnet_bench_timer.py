@@ -4,7 +4,9 @@
 
 Enabled by bench/methods.py with ANSIBLE_CALLBACKS_ENABLED=linuxnet_bench_timer; the
 output file is named by LINUXNET_BENCH_TIMER_OUT.  (ansible.posix.profile_tasks would do
-the timing, but no galaxy content can be installed here.)
+the timing, but no galaxy content can be installed here.)  The results of the tasks whose
+action is listed in LINUXNET_BENCH_TIMER_RESULTS (comma-separated) are kept too, so the
+benchmark can check what a module returned (network_info) without another task.
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -15,6 +17,7 @@ DOCUMENTATION = '''
     short_description: per-task duration and changed, for bench/run.py
     description:
       - Writes a JSON list of tasks (name, action, duration, changed, status) to the file named by LINUXNET_BENCH_TIMER_OUT.
+      - Tasks whose action is listed in LINUXNET_BENCH_TIMER_RESULTS also get their result.
     requirements:
       - enable in configuration
 '''
@@ -55,10 +58,13 @@ class CallbackModule(CallbackBase):
         t1 = time.perf_counter()
         t0 = self._start.get(task._uuid, t1)
         action = getattr(task, 'resolved_action', None) or task.action
-        self._tasks.append({
+        rec = {
             'name': task.get_name(), 'action': action, 'duration': t1 - t0,
             'changed': bool(res.get('changed', False)), 'status': status,
-        })
+        }
+        if action in os.environ.get('LINUXNET_BENCH_TIMER_RESULTS', '').split(','):
+            rec['result'] = res
+        self._tasks.append(rec)
 
     def v2_runner_on_ok(self, result, **kwargs):
         self._end(result, 'ok')
@@ -78,4 +84,4 @@ class CallbackModule(CallbackBase):
             return
         with open(out, 'w') as f:
             json.dump({'tasks': self._tasks, 'playbook_seconds': time.perf_counter() - self._t0}, f,
-                      indent=1)
+                      indent=1, default=str)

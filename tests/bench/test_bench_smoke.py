@@ -4,7 +4,8 @@
 
 Asserts only correctness: each method (seed script, CNI plugins, our role IPv4 only and
 dual stack) converges,
-passes the harness's spot check with real packets, and tears down to nothing.  Timings
+passes the harness's spot check with real packets, and tears down to nothing; our role's
+network_info phase (issue 14) lists the N containers and no drift.  Timings
 are never asserted (this machine is shared and noisy).  Where the sandbox cannot be
 made (not root, no unshare) the test FAILS with the reason; it is never skipped.
 """
@@ -95,6 +96,18 @@ def test_method_converges_and_tears_down(smoke, method):
     if method == "ours6":
         assert t["check"]["dnat"]["rule6_present"]
         assert "[2001:db8::15]:8005 -> bench-ok c5" in t["check"]["dnat"]["reply"], t["check"]["dnat"]
+    if method == "ours":
+        # issue 14: one network_info call (read + drift) timed after converge
+        r = t["info_info"]["result"]
+        assert t["info_ok"] and t["info_s"] > 0, json.dumps(r)
+        assert r["networks"] == ["br0"] and r["containers"] == 5 == r["containers_attached"], r
+        assert r["published_ports"] == 1 and r["drift_present"], r
+        assert r["drift_changed"] is False and r["drift_actions"] == [] and not r["changed"], r
+        assert t["info_info"]["module_calls"] == 1 and t["info_info"]["recap"]["changed"] == 0
+        row = result["summary"]["per"]["ours"]["5"]
+        assert row["info_containers"] == [5] and row["info_drift_changed"] == [False], row
+    else:
+        assert "info_s" not in t
     assert t["clean"], "teardown left: %s" % json.dumps(t["leftovers"])
     assert t["leftovers"]["ipv6_forwarding"]["after"] == t["leftovers"]["ipv6_forwarding"]["before"]
     assert t["ok"]
@@ -105,3 +118,24 @@ def test_smoke_run_exit_code(smoke):
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert result["smoke"] is True and result["sizes"] == [5]
     assert set(result["methods"]) == set(METHODS)
+
+
+def test_collection_mismatch(monkeypatch, tmp_path):
+    """The benchmark measures the collection ansible-playbook finds on the collections
+    path; one that is not this checkout is refused with what was found (never measured
+    under this checkout's name)."""
+    import sys
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    import common
+    ns = tmp_path / "ansible_collections" / "linuxnet"
+    monkeypatch.setattr(common, "COLLECTIONS", str(tmp_path))
+    assert "does not exist" in common.collection_mismatch()
+    ns.mkdir(parents=True)
+    other = tmp_path / "other"
+    other.mkdir()
+    (ns / "container_network").symlink_to(other)
+    msg = common.collection_mismatch()
+    assert msg and str(other) in msg and "not this checkout" in msg
+    (ns / "container_network").unlink()
+    (ns / "container_network").symlink_to(REPO)
+    assert common.collection_mismatch() is None
