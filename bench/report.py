@@ -339,7 +339,7 @@ def markdown(result, dual=None):
         with open(analysis) as f:
             A(f.read().rstrip())
         A("")
-    return "\n".join(L) + "\n"
+    return "\n".join(L).rstrip("\n") + "\n"
 
 
 def _r(x):
