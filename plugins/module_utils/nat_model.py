@@ -198,7 +198,9 @@ def publication(at, p, subnet, subnet6=None):
                'split it, or map it to the same container ports')
     proto = v.one_of(p.get('protocol') or 'tcp', ('tcp', 'udp'), at.protocol)
     host_ip = p.get('host_ip')
-    if host_ip in ('', None, '0.0.0.0'):
+    # 0.0.0.0: every IPv4 address only (docker run -p 0.0.0.0:80:80); omitted: both families
+    any4 = host_ip is not None and str(host_ip).strip() == '0.0.0.0'
+    if host_ip in ('', None) or any4:
         host_ip = None
     else:
         host_ip = v.address(host_ip, at.host_ip)
@@ -211,22 +213,26 @@ def publication(at, p, subnet, subnet6=None):
             v.fail(at.host_ip, p['host_ip'], 'is the unspecified address',
                    'leave host_ip out to publish on every local address of both families')
     pub = {'host': host, 'cont': cont, 'proto': proto, 'host_ip': host_ip, 'addr': None,
-           'addr6': None, 'container': p.get('container'), 'what': str(at)}
+           'addr6': None, 'container': p.get('container'), 'what': str(at), 'any4': any4}
     if p.get('container_address') is None and p.get('container'):
-        # the network pipeline: the addresses come from the allocation
-        return dict(pub, families=_families(host_ip, subnet6 is not None))
+        # the network pipeline: the addresses come from the allocation (an IPv6 one for
+        # every container when the network has an IPv6 subnet, none otherwise)
+        if subnet6 is None and host_ip is not None and host_ip.version == 6:
+            _checked(pub)  # fails now, before any change: no container will have one
+        return dict(pub, families=_families(host_ip, subnet6 is not None, any4))
     pub = _with_address(pub, p.get('container_address'), subnet)
     if p.get('container_ipv6_address') is not None:
         pub = _with_address6(pub, p['container_ipv6_address'], subnet6)
     return _checked(pub)
 
 
-def _families(host_ip, has6):
+def _families(host_ip, has6, any4=False):
     """The IP versions a publication serves: its host address's, or (every address) IPv4
-    and, when the container has an IPv6 address, IPv6."""
+    and, when the container has an IPv6 address, IPv6; ``any4`` (written 0.0.0.0): IPv4
+    only."""
     if host_ip is not None:
         return (host_ip.version,)
-    return (4, 6) if has6 else (4,)
+    return (4, 6) if has6 and not any4 else (4,)
 
 
 def _checked(pub):
@@ -237,7 +243,8 @@ def _checked(pub):
                'is an IPv6 address but the container has no IPv6 address to forward it to',
                'set ipv6_subnet and the container\'s container_ipv6_address (network module: '
                'the container\'s ipv6_address), or use an IPv4 host_ip')
-    return dict(pub, families=_families(pub['host_ip'], pub['addr6'] is not None))
+    return dict(pub, families=_families(pub['host_ip'], pub['addr6'] is not None,
+                                        pub.get('any4')))
 
 
 def _with_address(pub, caddr, subnet):

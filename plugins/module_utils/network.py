@@ -47,7 +47,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.persist
     PersistResource,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
-    ApplyError, PlanError, converge, record,
+    ApplyError, PlanError, ValidationError, converge, record,
 )
 
 
@@ -170,11 +170,13 @@ class NetworkResource(object):
             e.rolled_back.extend(self._undo(ctx, done))
             e.done[:0] = done
             raise
-        except PlanError as e:
+        except (PlanError, ValidationError) as e:
+            # a refusal after earlier stages changed things (validation is meant to come
+            # first; this keeps a late one from leaving half a network)
             undone = self._undo(ctx, done)
             if undone:
-                raise PlanError('%s (this call undid what it had created before: %s)'
-                                % (e, ', '.join(a.describe() for a in undone)))
+                raise type(e)('%s (this call undid what it had created before: %s)'
+                              % (e, ', '.join(a.describe() for a in undone)))
             raise
         extra['rules'] = sorted(extra.get('rules', []))
         return extra

@@ -118,7 +118,7 @@ options:
       host_ip:
         description:
           - Publish on this local address only; every local address (of both families, with
-            O(ipv6_subnet)) when omitted. An IPv6 address publishes on IPv6 only and needs
+            O(ipv6_subnet)) when omitted; C(0.0.0.0) every IPv4 address only. An IPv6 address publishes on IPv6 only and needs
             O(ipv6_subnet).
           - C(127.0.0.1) (any of C(127.0.0.0/8)) publishes to the host's own connections only,
             with C(route_localnet) on this network's bridge only and a guard rule against

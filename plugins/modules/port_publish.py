@@ -98,7 +98,8 @@ options:
         default: tcp
       host_ip:
         description:
-          - Publish only on this local address; default every local address (of both families, see description).
+          - Publish only on this local address; default every local address (of both families, see description);
+            C(0.0.0.0) every local IPv4 address only.
           - A loopback address (C(127.0.0.1), any of C(127.0.0.0/8)) publishes to the host's own
             connections only, as C(docker run -p 127.0.0.1:5432:5432) does. C(route_localnet) is
             turned on for this network's bridge only (never C(all)) while such a publication

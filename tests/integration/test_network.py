@@ -106,7 +106,10 @@ def test_a_port_conflict_with_another_network_fails_before_any_change(play):
     ({'published_ports': [{'container': 'c1', 'host_port': 'http'}]},
      ["published_ports[0].host_port: 'http' is not a port"]),
     ({'published_ports': [{'container': 'c1', 'host_port': 80, 'host_ip': '::1'}]},
-     ["published_ports[0].host_ip: '::1' is IPv6"]),
+     ["published_ports[0].host_ip: '::1' is the IPv6 loopback address", 'use 127.0.0.1']),
+    ({'published_ports': [{'container': 'c1', 'host_port': 80, 'host_ip': '2001:db8::1'}]},
+     ["published_ports[0].host_ip: '2001:db8::1' is an IPv6 address but the container has "
+      "no IPv6 address", 'ipv6_address']),
     ({'containers': [{'name': 'c0'}, {'name': 'c0'}]},
      ["containers[1].name: 'c0' is listed twice"]),
     ({'gateway': '10.0.0.1'}, ["gateway: '10.0.0.1' is not a host address of subnet"]),

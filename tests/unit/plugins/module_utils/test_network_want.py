@@ -175,3 +175,25 @@ def test_role_prefix_on_ipv6_messages():
     with pytest.raises(ValidationError) as e:
         want(ipv6_subnet='fd00::/128', variable_prefix='container_bridge_network_')
     assert str(e.value).startswith("container_bridge_network_ipv6_subnet: 'fd00::/128'")
+
+
+def test_an_ipv6_host_ip_without_ipv6_subnet_fails_in_the_description():
+    """Before any stage runs (not after the containers were made)."""
+    with pytest.raises(ValidationError) as e:
+        want(published_ports=[{'container': 'web', 'host_port': 80, 'host_ip': '2001:db8::1'}])
+    assert "published_ports[0].host_ip: '2001:db8::1' is an IPv6 address but the container " \
+        "has no IPv6 address" in str(e.value)
+
+
+def test_0_0_0_0_publishes_on_every_ipv4_address_only_omitted_on_both_families():
+    w = want(published_ports=[{'container': 'web', 'host_port': 80, 'host_ip': '0.0.0.0'},
+                              {'container': 'db', 'host_port': 81}], **V6)
+    assert [p['families'] for p in w['published']] == [(4,), (4, 6)]
+    record = nat_model.publish_record('br0', 'present', 'br0', w['network'], True,
+                                      w['published'], ipv6_subnet=w['ipv6_subnet'])
+    full = nat_model.with_addresses(record, {'veth0': '172.18.0.10', w['pairs'][1]['name']:
+                                             '172.18.0.20'},
+                                    {'veth0': 'fd00:18::10', w['pairs'][1]['name']: 'fd00:18::20'})
+    rids = [s.rid for s in nat_model.publish_specs(full)]
+    assert 'pub/br0/tcp/*/80/pre' in rids and 'pub/br0/tcp/*6/80/pre' not in rids
+    assert 'pub/br0/tcp/*/81/pre' in rids and 'pub/br0/tcp/*6/81/pre' in rids
