@@ -9,6 +9,8 @@
 #   scripts/bench.sh --smoke      CI smoke test: N = 5, 1 round; asserts only that every
 #                                 method converges correctly and tears down to nothing
 #   scripts/bench.sh [--smoke] [bench/run.py options...]   e.g. --sizes 50,250 --rounds 5
+#   scripts/bench.sh --dual-stack-only | --info-only [...]   only ours vs ours6, or only
+#                                 ours with its network_info timing (merged into the report)
 #   scripts/bench.sh --dual-stack-only --sizes 250 --rounds 3
 #                                 issue 12: ours against ours6 (dual stack) only; the docs
 #                                 keep latest.json's tables and get the dual-stack section
