@@ -74,6 +74,18 @@ GATEWAY6 = "2001:db8:100::1"
 UPLINK6_NET = "2001:db8:100::/64"
 INTERNET6_ADDR = "2001:db8:ffff::1"
 CONTROLLER6_ADDR = "2001:db8:100::fe"
+# The L2 segments (up --segments 2): odd-numbered hosts on segment 1 (lab-br), even ones
+# on segment 2 (lab-br2); lab-outside routes between them (forwarding, no NAT).
+SEGMENTS = {
+    1: {"bridge": OUTSIDE_BRIDGE, "subnet": UPLINK_NET, "gateway": GATEWAY,
+        "subnet6": UPLINK6_NET, "gateway6": GATEWAY6},
+    2: {"bridge": "lab-br2", "subnet": "192.0.2.0/24", "gateway": "192.0.2.1",
+        "subnet6": "2001:db8:101::/64", "gateway6": "2001:db8:101::1"},
+}
+# up/inventory --fleet: the inventory group, its backends, and each member's subnet
+FLEET_GROUP = "fleet"
+FLEET_BACKENDS = ("host-gw", "vxlan")
+FLEET_VXLAN_ID = 42
 RA_MIN_INTERVAL = 3           # radvd MinRtrAdvInterval (s)
 RA_MAX_INTERVAL = 4           # radvd MaxRtrAdvInterval (s)
 # radvd AdvDefaultLifetime (s): a host that stops accepting RAs loses its IPv6 default
@@ -221,13 +233,26 @@ def host_names(n):
     return ["lab-host%d" % i for i in range(1, n + 1)]
 
 
-def uplink_address(index):
-    return "198.51.100.%d" % (10 + index)
+def host_segment(index, segments=1):
+    """The segment of lab-hostINDEX: 1, or with two segments 2 for even-numbered hosts."""
+    return 2 if segments == 2 and index % 2 == 0 else 1
 
 
-def uplink_address6(index):
-    """2001:db8:100::11 for lab-host1: the same digits as its IPv4 address."""
-    return "2001:db8:100::%d" % (10 + index)
+def uplink_address(index, segment=1):
+    """198.51.100.11 for lab-host1 (segment 2: 192.0.2.12 for lab-host2)."""
+    net = ipaddress.IPv4Network(SEGMENTS[segment]["subnet"])
+    return str(net.network_address + 10 + index)
+
+
+def uplink_address6(index, segment=1):
+    """2001:db8:100::11 for lab-host1: the same digits as its IPv4 address (segment 2:
+    2001:db8:101::12 for lab-host2)."""
+    net = ipaddress.IPv6Network(SEGMENTS[segment]["subnet6"])
+    return str(net.network_address + int(str(10 + index), 16))
+
+
+def host_index(name):
+    return int(name[len("lab-host"):])
 
 
 def is_v6(addr):
@@ -301,6 +326,10 @@ def cmd_up(args):
     n = args.hosts
     if not 1 <= n <= MAX_HOSTS:
         raise LabError("--hosts must be between 1 and %d" % MAX_HOSTS)
+    if args.segments not in SEGMENTS:
+        raise LabError("--segments must be 1 or 2")
+    if args.fleet and n > 254:
+        raise LabError("--fleet gives lab-hostN 172.18.N.0/24: at most 254 hosts")
     os.makedirs(d, exist_ok=True)
     if os.path.exists(state_path(d)):
         raise LabError("%s exists: a lab may be up there; run `down --dir %s` first" % (state_path(d), d))
@@ -312,9 +341,13 @@ def cmd_up(args):
         "sandbox_netns": os.readlink("/proc/self/ns/net"),
         "outside": {"netns": OUTSIDE_NS, "bridge": OUTSIDE_BRIDGE, "gateway": GATEWAY,
                     "internet": INTERNET_ADDR, "whoami_port": WHOAMI_PORT,
-                    "gateway6": GATEWAY6, "internet6": INTERNET6_ADDR, "routes6": []},
+                    "gateway6": GATEWAY6, "internet6": INTERNET6_ADDR, "routes6": [],
+                    "routes": [],
+                    "segments": [dict(SEGMENTS[i], segment=i) for i in range(1, args.segments + 1)]},
         "controller": {"link": CONTROLLER_LINK, "address": CONTROLLER_ADDR,
                        "address6": CONTROLLER6_ADDR},
+        "segments": args.segments,
+        "inventory": {"path": os.path.join(d, "inventory.ini"), "fleet": None, "members": []},
         "netns": [],          # named netns this lab created
         "links": [],          # links this lab created in the sandbox's own netns
         "pids": [],           # [{pid, starttime, what}]
@@ -336,9 +369,11 @@ def cmd_up(args):
         raise
     state["complete"] = True
     save_state(d, state)
-    print("lab up: %d host(s) %s; inventory %s%s" % (
+    print("lab up: %d host(s) %s; inventory %s%s%s%s" % (
         n, ", ".join("%s=%s,%s" % (h["name"], h["address"], h["address6"]) for h in state["hosts"]),
         os.path.join(d, "inventory.ini"),
+        "; segments: %d (lab-outside routes between them)" % args.segments if args.segments > 1 else "",
+        "; fleet: %s (group %s, all hosts)" % (args.fleet, FLEET_GROUP) if args.fleet else "",
         "; firewall in charge: %s" % state["firewall"] if state["firewall"] else ""))
     return 0
 
@@ -364,6 +399,18 @@ def _up(d, n, args, state):
     ip("-n", OUTSIDE_NS, "addr", "add", GATEWAY + "/24", "dev", OUTSIDE_BRIDGE)
     ip("-n", OUTSIDE_NS, "addr", "add", GATEWAY6 + "/64", "dev", OUTSIDE_BRIDGE, "nodad")
     ip("-n", OUTSIDE_NS, "link", "set", OUTSIDE_BRIDGE, "up")
+    for seg in state["outside"]["segments"][1:]:
+        # a second L2 segment: lab-outside routes IPv4 (and IPv6) between the
+        # segments, with no NAT (there are no nftables rules in lab-outside)
+        br = seg["bridge"]
+        ip("-n", OUTSIDE_NS, "link", "add", br, "type", "bridge", "mcast_snooping", "0")
+        outside_sysctl("net.ipv6.conf.%s.accept_dad=0" % br)
+        ip("-n", OUTSIDE_NS, "addr", "add", seg["gateway"] + "/" + seg["subnet"].split("/")[1], "dev", br)
+        ip("-n", OUTSIDE_NS, "addr", "add", seg["gateway6"] + "/" + seg["subnet6"].split("/")[1],
+           "dev", br, "nodad")
+        ip("-n", OUTSIDE_NS, "link", "set", br, "up")
+    if len(state["outside"]["segments"]) > 1:
+        outside_sysctl("net.ipv4.ip_forward=1")
 
     # controller (the sandbox's own netns) on the outside bridge
     ip("link", "add", CONTROLLER_LINK, "type", "veth", "peer", "name", "p-ctl", "netns", OUTSIDE_NS)
@@ -377,6 +424,14 @@ def _up(d, n, args, state):
     ip("link", "set", CONTROLLER_LINK, "up")
     ip("route", "add", INTERNET_ADDR + "/32", "via", GATEWAY)
     ip("-6", "route", "add", INTERNET6_ADDR + "/128", "via", GATEWAY6, "dev", CONTROLLER_LINK)
+    # the other segments' hosts (SSH, the published-port checks) via the gateway
+    state["controller"]["routes"] = []
+    for seg in state["outside"]["segments"][1:]:
+        ip("route", "add", seg["subnet"], "via", GATEWAY)
+        ip("-6", "route", "add", seg["subnet6"], "via", GATEWAY6, "dev", CONTROLLER_LINK)
+        state["controller"]["routes"] += [seg["subnet"] + " via " + GATEWAY,
+                                          seg["subnet6"] + " via " + GATEWAY6]
+    save_state(d, state)
 
     # keys
     client_key = os.path.join(ssh_dir, "id_ed25519")
@@ -400,7 +455,9 @@ def _up(d, n, args, state):
     start_radvd(d, state)
 
     for i, name in enumerate(host_names(n), start=1):
-        addr = uplink_address(i)
+        segment = host_segment(i, args.segments)
+        seg = SEGMENTS[segment]
+        addr = uplink_address(i, segment)
         hdir = os.path.join(d, "hosts", name)
         sysctl_dir = os.path.join(hdir, "sysctl.d")
         os.makedirs(sysctl_dir, exist_ok=True)
@@ -410,12 +467,12 @@ def _up(d, n, args, state):
         ip("-n", name, "link", "set", "lo", "up")
         peer = "p-host%d" % i
         ip("link", "add", peer, "netns", OUTSIDE_NS, "type", "veth", "peer", "name", "eth0", "netns", name)
-        ip("-n", OUTSIDE_NS, "link", "set", peer, "master", OUTSIDE_BRIDGE, "up")
-        ip("-n", name, "addr", "add", addr + "/24", "dev", "eth0")
-        addr6 = uplink_address6(i)
-        ip("-n", name, "addr", "add", addr6 + "/64", "dev", "eth0", "nodad")
+        ip("-n", OUTSIDE_NS, "link", "set", peer, "master", seg["bridge"], "up")
+        ip("-n", name, "addr", "add", addr + "/" + seg["subnet"].split("/")[1], "dev", "eth0")
+        addr6 = uplink_address6(i, segment)
+        ip("-n", name, "addr", "add", addr6 + "/" + seg["subnet6"].split("/")[1], "dev", "eth0", "nodad")
         ip("-n", name, "link", "set", "eth0", "up")
-        ip("-n", name, "route", "add", "default", "via", GATEWAY)
+        ip("-n", name, "route", "add", "default", "via", seg["gateway"])
 
         hostkey = os.path.join(hdir, "ssh_host_ed25519_key")
         if not os.path.exists(hostkey):
@@ -435,7 +492,9 @@ def _up(d, n, args, state):
         st = _wait_starttime(p.pid)
         state["pids"].append({"pid": p.pid, "starttime": st, "what": "sshd " + name})
         host = {"name": name, "address": addr, "address6": addr6, "netns": name,
-                "sshd_pid": p.pid, "dir": hdir, "uplink": "eth0"}
+                "sshd_pid": p.pid, "dir": hdir, "uplink": "eth0", "segment": segment,
+                "bridge": seg["bridge"], "peer": peer, "subnet": seg["subnet"],
+                "gateway": seg["gateway"], "subnet6": seg["subnet6"], "gateway6": seg["gateway6"]}
         state["hosts"].append(host)
         save_state(d, state)
         if not wait_tcp(addr, 22, timeout=15):
@@ -458,7 +517,8 @@ def _up(d, n, args, state):
             INTERNET6_ADDR, WHOAMI_PORT, os.path.join(d, "whoami.log")))
     wait_ra_routes(d, state)
 
-    write_inventory(d, state, args.python)
+    write_inventory(d, state, fleet=args.fleet,
+                    members=[h["name"] for h in state["hosts"]] if args.fleet else [])
 
 
 def firewall_kind(kind):
@@ -470,8 +530,11 @@ def outside_sysctl(setting):
 
 
 RADVD_CONF = """\
-# radvd of the lab's outside (generated by tests/lab/lab.py): lab-br is the hosts'
-# IPv6 default router; no prefix (the hosts' addresses are static)
+# radvd of the lab's outside (generated by tests/lab/lab.py): lab-br (and lab-br2 with
+# two segments) is the hosts' IPv6 default router; no prefix (the hosts' addresses are
+# static)
+"""
+RADVD_IFACE = """\
 interface {bridge} {{
     AdvSendAdvert on;
     MinRtrAdvInterval {min_interval};
@@ -482,13 +545,15 @@ interface {bridge} {{
 
 
 def start_radvd(d, state):
-    """radvd in lab-outside on lab-br, in the foreground (its PID is the lab's)."""
+    """radvd in lab-outside on lab-br (and lab-br2), in the foreground (its PID is the lab's)."""
     if not os.access(RADVD, os.X_OK):
         raise LabError("%s not found: install radvd (scripts/setup.sh does)" % RADVD)
     conf = os.path.join(d, "radvd.conf")
     with open(conf, "w") as fh:
-        fh.write(RADVD_CONF.format(bridge=OUTSIDE_BRIDGE, min_interval=RA_MIN_INTERVAL,
-                                   max_interval=RA_MAX_INTERVAL, lifetime=RA_DEFAULT_LIFETIME))
+        fh.write(RADVD_CONF)
+        for seg in state["outside"].get("segments") or [SEGMENTS[1]]:
+            fh.write(RADVD_IFACE.format(bridge=seg["bridge"], min_interval=RA_MIN_INTERVAL,
+                                        max_interval=RA_MAX_INTERVAL, lifetime=RA_DEFAULT_LIFETIME))
     os.chmod(conf, 0o644)
     argv = [RADVD, "--nodaemon", "--config", conf, "--pidfile", os.path.join(d, "radvd.pid"),
             "--logmethod", "stderr"]
@@ -636,10 +701,53 @@ def _wait_starttime(pid):
     raise LabError("process %d vanished right after start" % pid)
 
 
-def write_inventory(d, state, python):
+def fleet_host_vars(h):
+    """A fleet member's own role variables: subnet 172.18.N.0/24 (N = host number), the
+    gateway .1, the containers of the role's defaults renumbered into it (.10, .20, ...)
+    and its uplink IPv4 address as the underlay address peers use."""
+    n = host_index(h["name"])
+    net = ipaddress.IPv4Network("172.18.%d.0/24" % n)
+    containers = []
+    for c in ROLE_DEFAULTS["container_bridge_network_containers"]:
+        c = dict(c)
+        c["address"] = str(net.network_address + int(c["address"].rsplit(".", 1)[1]))
+        containers.append(c)
+    return [
+        ("container_bridge_network_subnet", str(net)),
+        ("container_bridge_network_gateway", str(net.network_address + 1)),
+        ("container_bridge_network_containers", containers),
+        ("container_bridge_network_underlay_address", h["address"]),
+    ]
+
+
+def _ini_value(val):
+    """A host-line value in the INI inventory: lists/dicts as JSON, single-quoted (Ansible
+    evaluates them back into a list)."""
+    if isinstance(val, (list, dict)):
+        return "'%s'" % json.dumps(val, separators=(",", ":"))
+    return str(val)
+
+
+def write_inventory(d, state, fleet=None, members=(), out=None):
+    """The lab's inventory (DIR/inventory.ini, or OUT): every host in [lab]; with FLEET
+    (a backend) also a group [fleet] of MEMBERS with the fleet's group vars and each
+    member's own subnet, gateway, containers and underlay address. Without a fleet the
+    inventory is the one the lab has always written. Returns its path."""
+    python = state.get("python") or DEFAULT_PYTHON
     key = os.path.join(d, "ssh", "id_ed25519")
     cpdir = os.path.join(d, "cp")
     os.makedirs(cpdir, mode=0o700, exist_ok=True)
+    names = [h["name"] for h in state["hosts"]]
+    members = list(members or [])
+    for m in members:
+        if m not in names:
+            raise LabError("fleet member %r is not a lab host (have: %s)" % (m, ", ".join(names)))
+    if fleet and fleet not in FLEET_BACKENDS:
+        raise LabError("fleet backend must be one of %s, not %r" % (", ".join(FLEET_BACKENDS), fleet))
+    if members and not fleet:
+        raise LabError("fleet members given without a fleet backend")
+    if fleet and not members:
+        raise LabError("a fleet needs at least one member")
     lines = ["# generated by tests/lab/lab.py up; lab hosts reached over real SSH", "[lab]"]
     for h in state["hosts"]:
         lines.append("%s ansible_host=%s linuxnet_test_uplink_address6=%s" % (
@@ -661,8 +769,48 @@ def write_inventory(d, state, python):
         "linuxnet_test_whoami6=[%s]:%d" % (INTERNET6_ADDR, WHOAMI_PORT),
         "",
     ]
-    with open(os.path.join(d, "inventory.ini"), "w") as fh:
+    if fleet:
+        lines += ["# the fleet (issue 13): its members share routes to each other's container",
+                  "# subnets (backend %s); every member has its own subnet" % fleet,
+                  "[%s]" % FLEET_GROUP]
+        for h in state["hosts"]:
+            if h["name"] in members:
+                lines.append(" ".join([h["name"]] + ["%s=%s" % (k, _ini_value(val))
+                                                     for k, val in fleet_host_vars(h)]))
+        lines += [
+            "",
+            "[%s:vars]" % FLEET_GROUP,
+            "container_bridge_network_fleet_group=%s" % FLEET_GROUP,
+            "container_bridge_network_fleet_backend=%s" % fleet,
+            "container_bridge_network_vxlan_id=%d" % FLEET_VXLAN_ID,
+            "",
+        ]
+    path = os.path.abspath(out) if out else os.path.join(d, "inventory.ini")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
         fh.write("\n".join(lines))
+    os.replace(tmp, path)
+    if not out or path == os.path.join(d, "inventory.ini"):
+        state["inventory"] = {"path": path, "fleet": fleet or None,
+                              "members": [m for m in names if m in members]}
+        save_state(d, state)
+    return path
+
+
+def cmd_inventory(args):
+    """Rewrite the lab's inventory (or write OUT) with the fleet group = exactly MEMBERS."""
+    d = os.path.abspath(args.dir)
+    state = load_state(d)
+    if args.members is not None and not args.fleet:
+        raise LabError("inventory: --members needs --fleet BACKEND")
+    members = []
+    if args.fleet:
+        members = ([m.strip() for m in args.members.split(",") if m.strip()]
+                   if args.members is not None else [h["name"] for h in state["hosts"]])
+    path = write_inventory(d, state, fleet=args.fleet, members=members, out=args.out)
+    print("inventory %s: %s" % (path, "fleet %s of %s" % (args.fleet, ",".join(members))
+                                if args.fleet else "no fleet"))
+    return 0
 
 
 # --------------------------------------------------------------------------
@@ -880,14 +1028,48 @@ def cmd_route6(args):
     entry = {"host": h["name"], "subnet": str(net), "via": h["address6"]}
     pre = ["-n", OUTSIDE_NS, "-6", "route"]
     if args.delete:
-        ip(*(pre + ["del", str(net), "via", h["address6"], "dev", OUTSIDE_BRIDGE]), check=False)
+        ip(*(pre + ["del", str(net), "via", h["address6"], "dev", h.get("bridge", OUTSIDE_BRIDGE)]), check=False)
         state["outside"]["routes6"] = [r for r in routes if r != entry]
     else:
-        ip(*(pre + ["replace", str(net), "via", h["address6"], "dev", OUTSIDE_BRIDGE]))
+        ip(*(pre + ["replace", str(net), "via", h["address6"], "dev", h.get("bridge", OUTSIDE_BRIDGE)]))
         state["outside"]["routes6"] = [r for r in routes if r["subnet"] != str(net)] + [entry]
     save_state(d, state)
     print("route6: lab-outside %s %s via %s (%s)" % (
         "no longer routes" if args.delete else "routes", net, h["address6"], h["name"]))
+    return 0
+
+
+def outside_route(d, state, h, subnet, delete=False):
+    """lab-outside routes the IPv4 SUBNET via H's uplink address (recorded in state.json
+    outside.routes), or no longer does (DELETE). Returns the entry."""
+    try:
+        net = ipaddress.IPv4Network(subnet)
+    except ValueError as exc:
+        raise LabError("route: --subnet %s is not an IPv4 network prefix (%s); e.g. 172.18.2.0/24"
+                       % (subnet, exc))
+    routes = state["outside"].setdefault("routes", [])
+    entry = {"host": h["name"], "subnet": str(net), "via": h["address"]}
+    pre = ["-n", OUTSIDE_NS, "route"]
+    dev = h.get("bridge", OUTSIDE_BRIDGE)
+    if delete:
+        ip(*(pre + ["del", str(net), "via", h["address"], "dev", dev]), check=False)
+        state["outside"]["routes"] = [r for r in routes if r != entry]
+    else:
+        ip(*(pre + ["replace", str(net), "via", h["address"], "dev", dev]))
+        state["outside"]["routes"] = [r for r in routes if r["subnet"] != str(net)] + [entry]
+    save_state(d, state)
+    return entry
+
+
+def cmd_route(args):
+    """lab-outside routes an IPv4 subnet via a host's uplink address (an outside router
+    that tries to reach a host's containers directly); --delete removes it."""
+    d = os.path.abspath(args.dir)
+    state = load_state(d)
+    h = host_by_name(state, args.host)
+    e = outside_route(d, state, h, args.subnet, delete=args.delete)
+    print("route: lab-outside %s %s via %s (%s)" % (
+        "no longer routes" if args.delete else "routes", e["subnet"], e["via"], h["name"]))
     return 0
 
 
@@ -1471,6 +1653,19 @@ def main(argv=None):
     p.add_argument("--firewall", choices=FIREWALL_CHOICES,
                    help="put this foreign firewall in charge of every host before Ansible runs "
                    "(tests/firewalls.py; docker = docker-nft)")
+    p.add_argument("--segments", type=int, choices=sorted(SEGMENTS), default=1,
+                   help="2: even-numbered hosts on a second L2 segment (lab-br2, 192.0.2.0/24, "
+                   "2001:db8:101::/64), lab-outside routing between the segments")
+    p.add_argument("--fleet", choices=FLEET_BACKENDS,
+                   help="the inventory gets a group [fleet] of all hosts with this backend, "
+                   "each host its own subnet 172.18.N.0/24")
+    p = sub.add_parser("inventory", help="rewrite the lab's inventory (or write --out FILE) "
+                       "with the fleet group = exactly --members")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--fleet", choices=FLEET_BACKENDS,
+                   help="fleet backend (none: the inventory without a fleet)")
+    p.add_argument("--members", help="comma-separated lab hosts (default: all)")
+    p.add_argument("--out", help="write this file instead of DIR/inventory.ini")
     p = sub.add_parser("fw-keep", help="(run by up inside a host's namespaces) keep a foreign "
                        "firewall in charge until SIGTERM, then undo it")
     p.add_argument("--kind", required=True, choices=sorted(set(FIREWALL_CHOICES) - set(FIREWALL_ALIASES)))
@@ -1488,8 +1683,16 @@ def main(argv=None):
     p.add_argument("--host", required=True)
     p.add_argument("--subnet", required=True)
     p.add_argument("--delete", action="store_true")
+    p = sub.add_parser("route", help="route an IPv4 subnet in lab-outside via a host's uplink "
+                       "address (an outside router trying to reach containers directly)")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--host", required=True)
+    p.add_argument("--subnet", required=True)
+    p.add_argument("--delete", action="store_true")
     p = sub.add_parser("check", help="the seed article's checks with real packets")
     p.add_argument("--dir", required=True)
+    p.add_argument("--inventory", help="inventory whose role variables (fleet) check reads "
+                   "(default: DIR/inventory.ini)")
     p.add_argument("--host", help="only this lab host (default: all)")
     p.add_argument("--vars", help="YAML/JSON file with the role's variables")
     p.add_argument("--json", action="store_true")
@@ -1512,7 +1715,7 @@ def main(argv=None):
             # helpers that the lab runs inside its namespaces
             return cmd_serve(args) if args.sub == "_serve" else cmd_probe(args)
         return {"up": cmd_up, "down": cmd_down, "exec": cmd_exec, "check": cmd_check,
-                "route6": cmd_route6,
+                "route6": cmd_route6, "route": cmd_route, "inventory": cmd_inventory,
                 "fw-keep": cmd_fw_keep}[args.sub](args)
     except LabError as exc:
         log(str(exc))
