@@ -45,6 +45,7 @@ PyYAML happens to be importable).
 """
 
 import argparse
+import ast
 import ipaddress
 import json
 import os
@@ -1238,8 +1239,13 @@ def cmd_probe(args):
 # check
 # --------------------------------------------------------------------------
 
-def load_vars(path):
+def load_vars(path, inventory_vars=None):
+    """The role's variables: its defaults, then INVENTORY_VARS (a host's, from the
+    inventory: the fleet's), then the file PATH (like -e @PATH: it wins)."""
     v = json.loads(json.dumps(ROLE_DEFAULTS))
+    for k, val in (inventory_vars or {}).items():
+        if k.startswith("container_bridge_network_"):
+            v[k] = val
     if not path:
         return v
     with open(path) as fh:
@@ -1258,6 +1264,84 @@ def load_vars(path):
         if k.startswith("container_bridge_network_"):
             v[k] = val
     return v
+
+
+def _inventory_value(text):
+    """An INI inventory value as Ansible reads it: a Python/JSON literal when it is one
+    (lists, numbers, quoted strings), else the text."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
+def parse_inventory(path):
+    """The INI inventories the lab writes (write_inventory): {"groups": {group: [hosts]},
+    "hostvars": {host: {...}}, "groupvars": {group: {...}}}; [group:children] are
+    followed. A missing file is an empty inventory."""
+    inv = {"groups": {}, "hostvars": {}, "groupvars": {}, "children": {}}
+    try:
+        with open(path) as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return inv
+    section, kind = "ungrouped", "hosts"
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section, _, kind = line[1:-1].partition(":")
+            kind = kind or "hosts"
+            if kind == "hosts":
+                inv["groups"].setdefault(section, [])
+            continue
+        if kind == "vars":
+            k, _, val = line.partition("=")
+            inv["groupvars"].setdefault(section, {})[k.strip()] = _inventory_value(val.strip())
+        elif kind == "children":
+            inv["children"].setdefault(section, []).append(line.split()[0])
+        else:
+            words = shlex.split(line)
+            host = words[0]
+            inv["groups"].setdefault(section, [])
+            if host not in inv["groups"][section]:
+                inv["groups"][section].append(host)
+            hv = inv["hostvars"].setdefault(host, {})
+            for w in words[1:]:
+                k, _, val = w.partition("=")
+                hv[k] = _inventory_value(val)
+    # children: a group holds the hosts of its child groups too
+    for _ in range(len(inv["children"]) + 1):
+        for g, kids in inv["children"].items():
+            members = inv["groups"].setdefault(g, [])
+            for kid in kids:
+                for h in inv["groups"].get(kid, []):
+                    if h not in members:
+                        members.append(h)
+    return inv
+
+
+def inventory_host_vars(inv, host):
+    """HOST's variables in the inventory: group vars (all first, then its groups in the
+    file's order), then its own."""
+    out = dict(inv["groupvars"].get("all", {}))
+    for g, hosts in inv["groups"].items():
+        if host in hosts and g != "all":
+            out.update(inv["groupvars"].get(g, {}))
+    out.update(inv["hostvars"].get(host, {}))
+    return out
+
+
+def fleet_members(state, inv, hv):
+    """The lab hosts in the fleet the inventory defines: those whose
+    container_bridge_network_fleet_group names a group they are in (state's order)."""
+    members = []
+    for h in state["hosts"]:
+        group = hv[h["name"]].get("container_bridge_network_fleet_group")
+        if group and h["name"] in inv["groups"].get(str(group), []):
+            members.append(h)
+    return members
 
 
 class Checker:
@@ -1604,6 +1688,105 @@ def _check_l3(chk, state, hn, gw, containers, addrs, pubs, py, servers, v6=False
                     ok and out.startswith(host_tag + " ") and _seen(out) == addrs[c["name"]])
 
 
+def check_fleet(d, state, members, hv, py, timeout, only=None):
+    """Rows across the fleet: from the first container of every member to the first
+    container of every other member (ICMP, and TCP to a server check starts there: the
+    source seen must be the sender's own address, no masquerade between fleet subnets),
+    and per member "outside -> container direct": lab-outside routes the member's
+    container subnet via its uplink (outside_route) and TCP to a non-published port of a
+    container must be dropped (timeout). Rows that cannot be evaluated FAIL."""
+    rows = []
+    chks = {h["name"]: Checker(state, h, py, timeout) for h in members}
+    salt = "%04x" % ((os.getpid() * 13) & 0xFFFF)
+    first = {}     # host name -> (container name, address, port, server tag or None, why)
+    servers = []
+    try:
+        for h in members:
+            hn, v, chk = h["name"], hv[h["name"]], chks[h["name"]]
+            containers = v["container_bridge_network_containers"] or []
+            if not containers:
+                first[hn] = (None, None, None, None, "no container in the variables")
+                continue
+            c = containers[0]
+            addr = container_address(chk, c, hn)
+            taken = set()
+            for p in v["container_bridge_network_published_ports"] or []:
+                taken.add(port_first(p["host_port"]))
+                taken.add(port_first(p.get("container_port", p["host_port"])))
+            port = _free_port(C2C_TCP_PORT, taken)
+            if not addr:
+                first[hn] = (c["name"], None, port, None, "no address found in %s" % c["name"])
+                continue
+            tag = "fleet-%s/%s/%s" % (hn, c["name"], salt)
+            srv, line = _start_server(state, hn + "/" + c["name"], py, port, tag)
+            servers.append(srv)
+            if line.startswith("ready"):
+                first[hn] = (c["name"], addr, port, tag, None)
+            else:
+                first[hn] = (c["name"], addr, port, None, "server: %s" % (line or "died")[:50])
+
+        for a in members:
+            for b in members:
+                an, bn = a["name"], b["name"]
+                if a is b or (only and only not in (an, bn)):
+                    continue
+                ac, aaddr, _, _, awhy = first[an]
+                bc, baddr, bport, btag, bwhy = first[bn]
+                frm = "%s/%s %s" % (an, ac, aaddr or "?")
+                to = "%s/%s %s" % (bn, bc, baddr or "?")
+                if not aaddr or not baddr:
+                    why = "cannot evaluate: %s" % (awhy if not aaddr else bwhy)
+                    for proto in ("icmp", "tcp"):
+                        chks[an].add("fleet container -> container (%s)" % proto, frm, to,
+                                     "reached by its own address", why, False)
+                    continue
+                ok, out = chks[an].probe(an + "/" + ac, "icmp", baddr)
+                chks[an].add("fleet container -> container (icmp)", frm, to, "echo reply", out, ok)
+                if not btag:
+                    chks[an].add("fleet container -> container (tcp)", frm, "%s:%d" % (to, bport),
+                                 "answer, source %s" % aaddr, "cannot evaluate: %s" % bwhy, False)
+                    continue
+                ok, out = chks[an].probe(an + "/" + ac, "tcp", baddr, bport)
+                chks[an].add("fleet container -> container (tcp)", frm, "%s:%d" % (to, bport),
+                             "answer from %s/%s, source %s (own address)" % (bn, bc, aaddr), out,
+                             ok and out.startswith(btag + " ") and _seen(out) == aaddr)
+
+        for h in members:
+            hn = h["name"]
+            if only and only != hn:
+                continue
+            chk = chks[hn]
+            c, addr, port, tag, why = first[hn]
+            subnet = str(hv[hn]["container_bridge_network_subnet"])
+            label = "outside -> container direct"
+            to = "%s/%s %s:%s" % (hn, c, addr or "?", port)
+            expected = "dropped (timeout) with route %s via %s" % (subnet, h["address"])
+            if not tag:
+                chk.add(label, "outside", to, expected, "cannot evaluate: %s" % why, False)
+                continue
+            before = [r for r in state["outside"].get("routes", []) if r["subnet"] == subnet]
+            try:
+                outside_route(d, state, h, subnet)
+            except LabError as exc:
+                chk.add(label, "outside", to, expected, "cannot evaluate: route: %s" % str(exc)[:60], False)
+                continue
+            try:
+                ok, out = chk.probe("outside", "tcp", addr, port)
+            finally:
+                # put lab-outside's routes back as they were
+                if before:
+                    outside_route(d, state, host_by_name(state, before[0]["host"]), subnet)
+                else:
+                    outside_route(d, state, h, subnet, delete=True)
+            chk.add(label, "outside", to, expected, out,
+                    (not ok) and "timed out" in out.lower())
+    finally:
+        _stop_servers(servers)
+    for h in members:
+        rows += chks[h["name"]].rows
+    return rows
+
+
 def print_table(rows):
     cols = ["host", "check", "from", "to", "expected", "result", "status"]
     heads = {"host": "HOST", "check": "CHECK", "from": "FROM", "to": "TO",
@@ -1620,17 +1803,25 @@ def print_table(rows):
 
 
 def cmd_check(args):
-    state = load_state(os.path.abspath(args.dir))
-    v = load_vars(args.vars)
-    if str(v["container_bridge_network_state"]) != "present":
-        raise LabError("check expects container_bridge_network_state=present")
+    d = os.path.abspath(args.dir)
+    state = load_state(d)
+    # each host's variables: the role's defaults, the inventory's (a fleet member's own
+    # subnet ...), then --vars (like -e @FILE)
+    inv = parse_inventory(args.inventory or os.path.join(d, "inventory.ini"))
+    hv = {h["name"]: load_vars(args.vars, inventory_host_vars(inv, h["name"])) for h in state["hosts"]}
     hosts = [host_by_name(state, args.host)] if args.host else state["hosts"]
+    for h in hosts:
+        if str(hv[h["name"]]["container_bridge_network_state"]) != "present":
+            raise LabError("check expects container_bridge_network_state=present")
     py = state.get("python") or sys.executable
     if not os.path.exists(py):
         py = sys.executable
     rows = []
     for h in hosts:
-        rows += check_host(state, h, v, py, args.timeout)
+        rows += check_host(state, h, hv[h["name"]], py, args.timeout)
+    members = fleet_members(state, inv, hv)
+    if members:
+        rows += check_fleet(d, state, members, hv, py, args.timeout, only=args.host)
     failed = [r for r in rows if r["status"] != "PASS"]
     if args.json:
         print(json.dumps({"rows": rows, "passed": len(rows) - len(failed), "failed": len(failed)}, indent=2))
