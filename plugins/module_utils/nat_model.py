@@ -33,7 +33,8 @@ MAX_EXPANDED_PORTS = 1024
 class RuleSpec(object):
     """A backend-neutral rule. Unset fields do not match anything extra.
 
-    Matches: ``saddr``/``daddr`` (IPv4Network or IPv6Network), ``daddr_not`` (network),
+    Matches: ``saddr``/``daddr`` (IPv4Network or IPv6Network), ``saddr_not``/``daddr_not``
+    (a network, or a tuple of networks none of which may match: a fleet's peer subnets),
     ``iif_not``/``oif``/``oif_not`` (interface names), ``fib_local`` (destination is a
     local address), ``proto`` + ``dport`` ((lo, hi)), ``ct_new`` (neither
     established nor related), ``ct_dnat`` (True: was DNATed, False: was not).
@@ -42,7 +43,7 @@ class RuleSpec(object):
     addresses, else 4; a backend matches it explicitly where its table serves both).
     """
 
-    FIELDS = ('family', 'saddr', 'daddr', 'daddr_not', 'iif_not', 'oif', 'oif_not', 'fib_local',
+    FIELDS = ('family', 'saddr', 'saddr_not', 'daddr', 'daddr_not', 'iif_not', 'oif', 'oif_not', 'fib_local',
               'proto', 'dport', 'ct_new', 'ct_dnat', 'action', 'to_addr', 'to_port')
 
     def __init__(self, rid, chain, **kw):
@@ -80,7 +81,9 @@ def masquerade_want(params):
         state = n.get('state') or params.get('state') or 'present'
         six = n.get('ipv6_masquerade')
         item = {'name': name, 'state': state, 'subnet': None, 'bridge': None,
-                'ipv6_subnet': None, 'ipv6_masquerade': True if six is None else bool(six)}
+                'ipv6_subnet': None, 'ipv6_masquerade': True if six is None else bool(six),
+                # the fleet's peer subnets (module network): reached unmasqueraded
+                'fleet_subnets': tuple(n.get('fleet_subnets') or ())}
         if state == 'present':
             if not n.get('subnet') and not n.get('ipv6_subnet'):
                 v.missing(at[i].subnet, 'give it (or ipv6_subnet, or both): a network needs '
@@ -119,6 +122,7 @@ def masquerade_specs(want):
             continue
         if n['subnet'] is not None:
             specs.append(RuleSpec('masq/%s' % n['name'], 'postrouting', saddr=n['subnet'],
+                                  daddr_not=n['fleet_subnets'] or None,
                                   oif_not=n['bridge'], action='masquerade'))
         if n['ipv6_subnet'] is not None and n['ipv6_masquerade']:
             specs.append(RuleSpec('masq/%s/6' % n['name'], 'postrouting',
@@ -136,11 +140,12 @@ def ipv6_networks(want):
 
 # =================================================================== port publishing
 def publish_record(network, state, bridge=None, subnet=None, ingress_protection=True,
-                   publications=(), ipv6_subnet=None):
-    """The desired publications of one network, from values already validated."""
+                   publications=(), ipv6_subnet=None, fleet_subnets=()):
+    """The desired publications of one network, from values already validated
+    (``fleet_subnets``: its fleet's peer subnets, which ingress protection lets in)."""
     return {'network': network, 'state': state, 'bridge': bridge, 'subnet': subnet,
             'ingress_protection': bool(ingress_protection), 'publications': list(publications),
-            'ipv6_subnet': ipv6_subnet}
+            'ipv6_subnet': ipv6_subnet, 'fleet_subnets': tuple(fleet_subnets)}
 
 
 def publish_want(params):
@@ -318,6 +323,7 @@ def publish_specs(want):
                               iif_not='lo', action='drop'))
     if want['ingress_protection']:
         specs.append(RuleSpec('pub/%s/ingress' % net, 'forward', daddr=subnet, iif_not=br,
+                              saddr_not=want.get('fleet_subnets') or None,
                               ct_new=True, ct_dnat=False, action='drop'))
         if subnet6 is not None:
             specs.append(RuleSpec('pub/%s/ingress6' % net, 'forward', daddr=subnet6,

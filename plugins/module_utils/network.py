@@ -9,16 +9,20 @@ stages of one process:
 
 1. **want**: :func:`network_model.network_want` validates the description; each stage's
    input is built from it once (the publications name their container; its address
-   comes from step 3's allocation).
-2. **nat read**: the NAT table is read once; conflicts with other networks' published
+   comes from step 4's allocation).
+2. **fleet** (:mod:`fleet`): routes to the other hosts' container subnets (host-gw, or a
+   VXLAN device with FDB and neighbour entries), checked before any change; a VXLAN
+   underlay sets the containers' MTU for step 4; the peers' subnets go to step 5
+   (neither masqueraded nor dropped by ingress protection).
+3. **nat read**: the NAT table is read once; conflicts with other networks' published
    ports and a chain changed by hand fail the call here, before any change.
-3. **L2**: bridge, netns, veth_pair (which allocates the addresses), bridge_port and the
+4. **L2**: bridge, netns, veth_pair (which allocates the addresses), bridge_port and the
    removal of unlisted namespaces, each observe -> plan -> apply on one kernel context
    (one netlink socket per namespace, each namespace read once).
-4. **nat**: port_publish's and masquerade's rules diffed together on that one reading
+5. **nat**: port_publish's and masquerade's rules diffed together on that one reading
    and committed as ONE transaction, with the host settings around it (ip_forward,
    route_localnet: :func:`nat.commit`).
-5. **firewall**, **persistence**.
+6. **firewall**, **persistence**.
 
 When a later step fails, what earlier steps of the call created is removed again.
 """
@@ -30,6 +34,9 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils import 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.apply import Applier
 from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import (
     FirewallResource,
+)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.fleet import (
+    FleetResource, peer_subnets,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import (
     BridgeResource, NetnsResource, PortsResource, VethResource,
@@ -55,11 +62,12 @@ class _Stage(object):
     """One step of the pipeline: its name (labels its actions and diff), its resource,
     its input (built once, by the resource's own ``want``)."""
 
-    __slots__ = ('name', 'resource', 'want')
+    __slots__ = ('name', 'resource', 'want', 'params')
 
     def __init__(self, name, resource, params=None, want=None):
         self.name = name
         self.resource = resource
+        self.params = params
         self.want = want if want is not None else resource.want(params)
 
 
@@ -101,6 +109,8 @@ class NetworkResource(object):
                          'state': None}],
             'state': state, 'refuse_overlap': True})
         v6 = net['ipv6_subnet']
+        fleet = _Stage('fleet', FleetResource(), want=net['fleet'])
+        peers = peer_subnets(net['fleet'])
         veth = _Stage('veth_pair', VethResource(), {
             'pairs': net['pairs'], 'owner': br, 'exclusive': True, 'state': 'present',
             'pool': net['subnet'], 'ipv6_pool': str(v6) if v6 else None,
@@ -124,12 +134,13 @@ class NetworkResource(object):
         # the publications as network_want validated them (not written out and read again)
         nat = [_Stage('port_publish', PortPublishResource(), want=nat_model.publish_record(
             br, state, br, net['network'], net['ingress_protection'], net['published'],
-            ipv6_subnet=v6)),
+            ipv6_subnet=v6, fleet_subnets=peers)),
             # IPv4: masquerade or nothing; IPv6: forwarding always, NAT66 if asked
             _Stage('masquerade', MasqueradeResource(), {
                 'networks': [{'name': br, 'subnet': net['subnet'] if net['masquerade'] else None,
                               'bridge': br, 'ipv6_subnet': str(v6) if v6 else None,
                               'ipv6_masquerade': net['ipv6_masquerade'],
+                              'fleet_subnets': peers,
                               'state': 'present' if net['masquerade'] or v6 else 'absent'}]})]
         # after our own table: lets the network's traffic through the firewall in charge
         last = [_Stage('firewall', FirewallResource(), {
@@ -140,7 +151,7 @@ class NetworkResource(object):
             last.append(_Stage('persistence', PersistResource(), {
                 'bridge': br, 'state': state, 'persistent': params['persistent'],
                 'network': params}))
-        return {'net': net, 'l2': l2, 'nat': nat, 'last': last}
+        return {'net': net, 'fleet': fleet, 'l2': l2, 'nat': nat, 'last': last}
 
     def context(self, module):
         return _Ctx(module, module.params.get('state') != 'absent')
@@ -155,6 +166,14 @@ class NetworkResource(object):
             backend.check(nat)
         extra, done = {}, []
         try:
+            # first: its checks (underlay, overlaps, on-link) come before any change, and
+            # the containers' MTU a VXLAN underlay leaves is known before the veth pairs
+            actions, more = converge(want['fleet'].resource, ctx.reading, want['fleet'].want,
+                                     check_mode, diff, result, stage='fleet')
+            done.extend([] if check_mode else actions)
+            _merge(extra, more)
+            if more['fleet'] and more['fleet']['mtu']:
+                _set_mtu(want['l2'], more['fleet']['mtu'])
             for s in want['l2']:
                 actions, more = converge(s.resource, ctx.reading, s.want, check_mode, diff,
                                          result, stage=s.name)
@@ -216,8 +235,23 @@ class NetworkResource(object):
 
     @staticmethod
     def _undo(ctx, done):
-        """Remove what the earlier stages of this call created (namespaces, links)."""
-        return Applier(ctx.kernel).rollback(done) if done else []
+        """Remove what the earlier stages of this call created (namespaces, links, the
+        fleet's device and routes)."""
+        if not done:
+            return []
+        return Applier(ctx.kernel).rollback(done) + FleetResource.rollback(ctx.reading, done)
+
+
+def _set_mtu(stages, mtu):
+    """The bridge's and the veth pairs' MTU (a VXLAN fleet's): their wants rebuilt."""
+    for s in stages:
+        if s.name == 'bridge':
+            s.params = dict(s.params, bridges=[dict(b, mtu=mtu) for b in s.params['bridges']])
+        elif s.name == 'veth_pair':
+            s.params = dict(s.params, pairs=[dict(p, mtu=mtu) for p in s.params['pairs']])
+        else:
+            continue
+        s.want = s.resource.want(s.params)
 
 
 def _rid(action):

@@ -16,6 +16,7 @@ __metaclass__ = type
 from ansible_collections.linuxnet.container_network.plugins.module_utils import model, nat_model
 from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
 from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import MODES
+from ansible_collections.linuxnet.container_network.plugins.module_utils.fleet import fleet_want
 from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import Path
 
 
@@ -41,7 +42,8 @@ def network_want(params):
                 'containers': {}, 'published': [],
                 'masquerade': False, 'ingress_protection': False,
                 'firewall_integration': firewall, 'ipv6_subnet': None, 'ipv6_gateway': None,
-                'ipv6_gateway_cidr': None, 'ipv6_masquerade': False}
+                'ipv6_gateway_cidr': None, 'ipv6_masquerade': False,
+                'fleet': fleet_want(None, bridge, None)}
     subnet = v.subnet(params.get('subnet'), root.subnet, nat=True)
     gateway = v.host_address(params.get('gateway'), subnet, root.gateway,
                              'use an address inside it for the bridge, like %s'
@@ -94,7 +96,9 @@ def network_want(params):
         pubs.append(nat_model.publication(
             at[i], dict(p, container=bynames[p['container']]['name']), subnet, subnet6))
     nat_model.check_overlaps(pubs, [at[i] for i in range(len(pubs))])
+    fleet = fleet_want(params.get('fleet'), bridge, subnet, params.get('variable_prefix') or '')
     return {'state': state, 'bridge': bridge, 'subnet': str(subnet), 'gateway': str(gateway),
+            'fleet': fleet,
             'network': subnet,
             'gateway_cidr': '%s/%d' % (gateway, subnet.prefixlen),
             'netns': [c['name'] for c in containers], 'pairs': pairs, 'ports': ports,

@@ -63,10 +63,12 @@ def compile_nft(spec):
         e += x.match_fib_daddr_local()
     if spec.saddr is not None:
         e += x.match_ip_addr('saddr', spec.saddr)
+    for net in _networks(spec.saddr_not):
+        e += x.match_ip_addr('saddr', net, negate=True)
     if spec.daddr is not None:
         e += x.match_ip_addr('daddr', spec.daddr)
-    if spec.daddr_not is not None:
-        e += x.match_ip_addr('daddr', spec.daddr_not, negate=True)
+    for net in _networks(spec.daddr_not):
+        e += x.match_ip_addr('daddr', net, negate=True)
     if spec.iif_not is not None:
         e += x.match_ifname('iif', spec.iif_not, negate=True)
     if spec.oif is not None:
@@ -90,6 +92,13 @@ def compile_nft(spec):
     else:  # pragma: no cover - programming error
         raise ValueError('unknown action %r' % spec.action)
     return e
+
+
+def _networks(value):
+    """None, a network or a tuple of networks -> a list of networks."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (tuple, list)) else [value]
 
 
 def render_nft(exprs):

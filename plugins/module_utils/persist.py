@@ -52,7 +52,7 @@ DOCKER_UNITS = ('/etc/systemd/system/docker.service', '/usr/lib/systemd/system/d
 # to the module's argument spec: an option missing here would be lost at boot).
 KEYS = ('bridge', 'subnet', 'gateway', 'ipv6_subnet', 'ipv6_gateway', 'ipv6_masquerade',
         'containers', 'published_ports', 'masquerade', 'ingress_protection',
-        'firewall_integration')
+        'firewall_integration', 'fleet')
 RUN_ONLY_KEYS = ('state', 'persistent', 'variable_prefix')
 
 

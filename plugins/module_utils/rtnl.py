@@ -57,16 +57,18 @@ try:
     # library is loaded, as its authors intend): the module start-up cost of that is
     # in the docstring above.
     from pyroute2.netlink import (
-        NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REPLACE,
+        NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REPLACE,
         NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLA_F_NESTED,
     )
     from pyroute2.netlink.exceptions import NetlinkDumpInterrupted
     from pyroute2.netlink.rtnl import (
-        RTM_DELADDR, RTM_DELLINK, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR,
-        RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK,
+        RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK,
+        RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE,
+        RTM_SETLINK,
     )
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    from pyroute2.netlink.rtnl.ndmsg import ndmsg
     from pyroute2.netlink.rtnl.rtmsg import rtmsg
     HAS_PYROUTE2 = True
     try:
@@ -87,6 +89,10 @@ RTPROT_BOOT = 3
 RTPROT_RA = 9          # a route learned from a router advertisement
 IFA_F_NODAD = 0x02     # linux/if_addr.h: no duplicate address detection
 RTN_UNICAST = 1
+RTNH_F_ONLINK = 4      # a gateway taken as on-link (a VXLAN peer's VTEP address)
+NTF_SELF = 0x02        # an FDB entry of the device itself (a VXLAN remote)
+NUD_PERMANENT = 0x80
+VXLAN_PORT = 4789      # IANA
 _HDR = struct.Struct('=IHHII')
 _seq = [0]
 
@@ -343,10 +349,11 @@ def link(sock, index):
     return _link_dict(msg)
 
 
-def addresses(sock):
-    """(family, prefixlen, scope, index, address string) per address."""
+def addresses(sock, family=socket.AF_UNSPEC):
+    """(family, prefixlen, scope, index, address string) per address (of one family:
+    the kernel filters the dump)."""
     out = []
-    for m in _dump(sock, ifaddrmsg, RTM_GETADDR, {'family': socket.AF_UNSPEC}):
+    for m in _dump(sock, ifaddrmsg, RTM_GETADDR, {'family': family}):
         if m['family'] not in (socket.AF_INET, socket.AF_INET6):
             continue
         ip = m.get_attr('IFA_LOCAL') or m.get_attr('IFA_ADDRESS')
@@ -368,5 +375,76 @@ def routes(sock, family, table=RT_TABLE_MAIN):
             continue
         out.append({'dst': m.get_attr('RTA_DST'), 'dst_len': m['dst_len'], 'type': m['type'],
                     'table': rt_table, 'gateway': m.get_attr('RTA_GATEWAY'),
-                    'oif': m.get_attr('RTA_OIF'), 'proto': m['proto']})
+                    'oif': m.get_attr('RTA_OIF'), 'proto': m['proto'],
+                    'realm': m.get_attr('RTA_FLOW'), 'flags': m['flags']})
     return out
+
+
+# ------------------------------------------------------------------ fleet (module network)
+def new_vxlan(sock, name, vni, local, mtu, mac, alias):
+    """Like ``ip link add NAME mtu M address MAC type vxlan id VNI local LOCAL dstport
+    4789 nolearning`` and ``ip link set NAME alias ALIAS up``: unicast only (its remotes
+    are static FDB entries), no source learning."""
+    info = [('IFLA_INFO_KIND', 'vxlan'),
+            ('IFLA_INFO_DATA', {'attrs': [('IFLA_VXLAN_ID', vni), ('IFLA_VXLAN_LOCAL', local),
+                                          ('IFLA_VXLAN_PORT', VXLAN_PORT),
+                                          ('IFLA_VXLAN_LEARNING', 0)]})]
+    _request(sock, ifinfmsg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
+             {'flags': IFF_UP, 'change': IFF_UP},
+             _link_attrs(name=name, mtu=mtu, mac=mac, alias=alias) +
+             [('IFLA_LINKINFO', {'attrs': info})])
+
+
+def vxlan_info(sock, index):
+    """(vni, local address, port, learning) of a VXLAN link, None if it is none."""
+    answer = _get_link(sock, {'index': index}, [])
+    if answer is None:
+        return None
+    data, offset, length = answer
+    msg = ifinfmsg(data[offset:offset + length])
+    msg.decode()
+    info = msg.get_attr('IFLA_LINKINFO')
+    if info is None or info.get_attr('IFLA_INFO_KIND') != 'vxlan':
+        return None
+    d = info.get_attr('IFLA_INFO_DATA')
+    return (d.get_attr('IFLA_VXLAN_ID'), d.get_attr('IFLA_VXLAN_LOCAL'),
+            d.get_attr('IFLA_VXLAN_PORT'), d.get_attr('IFLA_VXLAN_LEARNING'))
+
+
+def route(sock, add, dst, dst_len, gateway, oif=None, proto=RTPROT_BOOT, realm=None,
+          onlink=False):
+    """Like ``ip route replace|del DST/LEN via GATEWAY [dev OIF] [onlink] proto P
+    [realm R]`` (IPv4, main table)."""
+    attrs = [('RTA_DST', dst), ('RTA_GATEWAY', gateway)]
+    if oif is not None:
+        attrs.append(('RTA_OIF', oif))
+    if realm is not None:
+        attrs.append(('RTA_FLOW', realm))
+    _request(sock, rtmsg, RTM_NEWROUTE if add else RTM_DELROUTE,
+             NLM_F_CREATE | NLM_F_REPLACE if add else 0,
+             {'family': socket.AF_INET, 'dst_len': dst_len, 'table': RT_TABLE_MAIN,
+              'proto': proto, 'type': RTN_UNICAST, 'flags': RTNH_F_ONLINK if onlink else 0,
+              'scope': 0}, attrs)
+
+
+def neighbours(sock, family, index):
+    """(destination, lladdr, state, flags) of each neighbour (AF_INET) or FDB
+    (AF_BRIDGE) entry of link ``index``."""
+    out = []
+    for m in _dump(sock, ndmsg, RTM_GETNEIGH, {'family': family}):
+        if m['ifindex'] != index:
+            continue
+        out.append((m.get_attr('NDA_DST'), m.get_attr('NDA_LLADDR'), m['state'], m['flags']))
+    return out
+
+
+def neighbour(sock, add, family, index, lladdr, dst):
+    """Like ``ip neigh replace DST lladdr MAC dev IF nud permanent`` (AF_INET) or
+    ``bridge fdb append MAC dev IF dst DST self permanent`` (AF_BRIDGE); or their del."""
+    flags = NTF_SELF if family == socket.AF_BRIDGE else 0
+    how = 0
+    if add:
+        how = NLM_F_CREATE | (NLM_F_APPEND if family == socket.AF_BRIDGE else NLM_F_REPLACE)
+    _request(sock, ndmsg, RTM_NEWNEIGH if add else RTM_DELNEIGH, how,
+             {'family': family, 'ifindex': index, 'state': NUD_PERMANENT, 'flags': flags},
+             [('NDA_LLADDR', lladdr), ('NDA_DST', dst)])

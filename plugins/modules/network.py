@@ -167,6 +167,52 @@ options:
     type: str
     choices: [auto, none]
     default: auto
+  fleet:
+    description:
+      - Fleet networking - this host's containers reach the containers of the other hosts
+        listed in O(fleet.members) by their own addresses (no masquerade between the fleet's
+        subnets; ingress protection lets them in), as flannel's host-gw and vxlan backends
+        do. The role builds it from the inventory group C(container_bridge_network_fleet_group).
+      - Before any change it checks that the members' subnets are disjoint, that none overlaps
+        a route of this host, that O(fleet.members[].underlay_address) of this host is its
+        own and (host-gw) that every peer is on-link.
+      - Omitted - no fleet; routes, FDB and neighbour entries and the VXLAN device of an
+        earlier fleet of this network are removed.
+    type: dict
+    suboptions:
+      backend:
+        description:
+          - C(host-gw) - a route per peer subnet via the peer's underlay address (every host on one L2 segment).
+          - C(vxlan) - a unicast VXLAN device C(lnvx<vxlan_id>) (UDP 4789) with static FDB and neighbour entries per peer and routes through it; the containers' MTU is the underlay link's minus 50.
+        type: str
+        choices: [host-gw, vxlan]
+        default: host-gw
+      host:
+        description: This host's name in O(fleet.members).
+        type: str
+        required: true
+      vxlan_id:
+        description: VXLAN network identifier (1 to 16777215), the same on every member (vxlan only).
+        type: int
+        default: 42
+      members:
+        description: Every host of the fleet, this one included.
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          host:
+            description: Inventory name.
+            type: str
+            required: true
+          subnet:
+            description: Its container subnet (IPv4), disjoint from every other member's.
+            type: str
+            required: true
+          underlay_address:
+            description: The IPv4 address its peers reach it at.
+            type: str
+            required: true
   persistent:
     description:
       - Rebuild the network at boot, before C(network-online.target), with no Ansible run -
@@ -289,6 +335,22 @@ firewall:
     ufw: false
     unhandled: []
     reachable: true
+fleet:
+  description:
+    - The fleet part (null without O(fleet)) - backend, this host, its underlay address, the
+      VXLAN device and id, the containers' MTU it needs (vxlan), the routes to the peers and
+      the peers.
+  returned: success
+  type: dict
+  sample:
+    backend: vxlan
+    host: host1
+    underlay_address: 198.51.100.11
+    device: lnvx42
+    vxlan_id: 42
+    mtu: 1450
+    routes: [172.18.2.0/24 via 172.18.2.0 dev lnvx42 onlink]
+    peers: [{host: host2, subnet: 172.18.2.0/24, underlay_address: 192.0.2.12}]
 persistence:
   description:
     - Whether the network is rebuilt at boot (O(persistent)), by which unit, from which directory.
@@ -331,6 +393,16 @@ ARGUMENT_SPEC = dict(
     masquerade=dict(type='bool', default=True),
     ingress_protection=dict(type='bool', default=True),
     firewall_integration=dict(type='str', default='auto', choices=['auto', 'none']),
+    fleet=dict(type='dict', options=dict(
+        backend=dict(type='str', default='host-gw', choices=['host-gw', 'vxlan']),
+        host=dict(type='str', required=True),
+        vxlan_id=dict(type='int', default=42),
+        members=dict(type='list', elements='dict', required=True, options=dict(
+            host=dict(type='str', required=True),
+            subnet=dict(type='str', required=True),
+            underlay_address=dict(type='str', required=True),
+        )),
+    )),
     persistent=dict(type='bool', default=False),
     state=dict(type='str', default='present', choices=['present', 'absent']),
     variable_prefix=dict(type='str', default=''),

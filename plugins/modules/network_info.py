@@ -131,6 +131,43 @@ options:
     description: As in M(linuxnet.container_network.network) (default C(auto) in a description).
     type: str
     choices: [auto, none]
+  fleet:
+    description:
+      - As in M(linuxnet.container_network.network) - the fleet this host is part of;
+        omitted in a description - no fleet (its routes and device would be removed).
+    type: dict
+    suboptions:
+      backend:
+        description: As in M(linuxnet.container_network.network).
+        type: str
+        choices: [host-gw, vxlan]
+        default: host-gw
+      host:
+        description: As in M(linuxnet.container_network.network).
+        type: str
+        required: true
+      vxlan_id:
+        description: As in M(linuxnet.container_network.network).
+        type: int
+        default: 42
+      members:
+        description: As in M(linuxnet.container_network.network).
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          host:
+            description: Inventory name.
+            type: str
+            required: true
+          subnet:
+            description: Its container subnet.
+            type: str
+            required: true
+          underlay_address:
+            description: The IPv4 address its peers reach it at.
+            type: str
+            required: true
   persistent:
     description:
       - As in M(linuxnet.container_network.network). Omitted - the network's persistence
@@ -307,6 +344,16 @@ ARGUMENT_SPEC = dict(
     masquerade=dict(type='bool'),
     ingress_protection=dict(type='bool'),
     firewall_integration=dict(type='str', choices=['auto', 'none']),
+    fleet=dict(type='dict', options=dict(
+        backend=dict(type='str', default='host-gw', choices=['host-gw', 'vxlan']),
+        host=dict(type='str', required=True),
+        vxlan_id=dict(type='int', default=42),
+        members=dict(type='list', elements='dict', required=True, options=dict(
+            host=dict(type='str', required=True),
+            subnet=dict(type='str', required=True),
+            underlay_address=dict(type='str', required=True),
+        )),
+    )),
     persistent=dict(type='bool'),
     state=dict(type='str', choices=['present', 'absent']),
     variable_prefix=dict(type='str'),

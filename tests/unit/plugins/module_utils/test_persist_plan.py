@@ -11,7 +11,7 @@ NET = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
        'ipv6_subnet': 'fd00:18::/64', 'ipv6_gateway': None, 'ipv6_masquerade': True,
        'containers': [{'name': 'netns0'}], 'published_ports': [], 'masquerade': True,
        'ingress_protection': True, 'firewall_integration': 'auto', 'state': 'present',
-       'persistent': True}
+       'persistent': True, 'fleet': None}
 UNIT = '/etc/systemd/system/linuxnet-network@br0.service'
 DIR = '/var/lib/linuxnet/networks/br0'
 

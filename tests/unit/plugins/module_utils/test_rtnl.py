@@ -193,15 +193,16 @@ def test_routes():
     v6 = rtnl.routes(FakeSocket('ct0_routes_inet6'), socket.AF_INET6)
     host4 = rtnl.routes(FakeSocket('host_routes_inet'), socket.AF_INET)
     default = {'dst': None, 'dst_len': 0, 'type': rtnl.RTN_UNICAST, 'table': rtnl.RT_TABLE_MAIN,
-               'oif': ceth0, 'proto': rtnl.RTPROT_BOOT}
+               'oif': ceth0, 'proto': rtnl.RTPROT_BOOT, 'realm': None, 'flags': 0}
     assert dict(default, gateway='172.18.0.1') in v4
     assert dict(default, gateway='fd00:18::1') in v6
     kernel = 2  # RTPROT_KERNEL: the prefix route of an address
     assert {'dst': '172.18.0.0', 'dst_len': 16, 'type': rtnl.RTN_UNICAST,
-            'table': rtnl.RT_TABLE_MAIN, 'gateway': None, 'oif': ceth0, 'proto': kernel} in v4
+            'table': rtnl.RT_TABLE_MAIN, 'gateway': None, 'oif': ceth0, 'proto': kernel,
+            'realm': None, 'flags': 0} in v4
     assert host4 == [{'dst': '172.18.0.0', 'dst_len': 16, 'type': rtnl.RTN_UNICAST,
                       'table': rtnl.RT_TABLE_MAIN, 'gateway': None, 'oif': br0,
-                      'proto': kernel}]
+                      'proto': kernel, 'realm': None, 'flags': 0}]
     # the kernel answered the main table only (strict checking)
     for r in rtnl.routes(FakeSocket('host_routes_inet6'), socket.AF_INET6) + v4 + v6:
         assert r['table'] == rtnl.RT_TABLE_MAIN
