@@ -4,6 +4,7 @@
 # machine's own network.
 #
 #   bash scripts/demo.sh [--hosts N] [--vars FILE] [--firewall KIND] [--report DIR]
+#                        [--fleet host-gw|vxlan] [--segments 1|2]
 #                        [-- EXTRA ansible-playbook ARGS]
 #
 # 1. scripts/setup.sh (idempotent) installs the toolchain;
@@ -11,14 +12,23 @@
 #    tests/lab/lab.py up         -> outside netns + N lab hosts running sshd
 #                                   (--firewall KIND: that firewall in charge of
 #                                   each host: firewalld, firewalld-el8, docker,
-#                                   docker-legacy, ufw or nft-drop)
+#                                   docker-legacy, ufw or nft-drop;
+#                                   --fleet BACKEND: all hosts in the inventory
+#                                   group [fleet] with that backend, lab-hostN with
+#                                   subnet 172.18.N.0/24; vxlan also puts the
+#                                   even-numbered hosts on a second L2 segment,
+#                                   --segments 2, routed by lab-outside)
 #    ansible-playbook -i LAB/inventory.ini playbooks/site.yml   (role defaults,
 #                                   or -e @FILE with --vars FILE)
-#    tests/lab/lab.py check      -> the seed's checks as a PASS/FAIL table
+#    tests/lab/lab.py check      -> the seed's checks as a PASS/FAIL table (with
+#                                   --fleet also container -> container across the
+#                                   hosts, source preserved, and outside -> container
+#                                   direct, dropped)
 #    ansible-playbook playbooks/report.yml -> the report and pictures of the run
 #                                   (README.md, HOST.md, HOST.svg, HOST.png) in
 #                                   --report DIR (default ./linuxnet-report); with the
-#                                   default topology (no --vars, no --firewall) also
+#                                   default topology (no --vars, --firewall, --fleet
+#                                   or --segments 2) also
 #                                   docs/images/default-topology.svg/.png (README)
 #    with --firewall: what the network module did in that firewall (lab-host1)
 #    tests/lab/lab.py down       -> always (trap), verifies nothing is left
@@ -37,7 +47,7 @@ if [ "${1:-}" != "--inside" ]; then
 fi
 shift
 
-hosts=1 vars="" firewall="" extra=() report=$PWD/linuxnet-report
+hosts=1 vars="" firewall="" fleet="" segments="" extra=() report=$PWD/linuxnet-report
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) hosts=$2; shift 2 ;;
@@ -51,7 +61,19 @@ while [ $# -gt 0 ]; do
       shift 2 ;;
     --report) mkdir -p "$2"; report=$(cd "$2" && pwd); shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    --fleet)
+      case "${2:-}" in
+        host-gw|vxlan) fleet=$2 ;;
+        *) echo "demo: --fleet wants host-gw or vxlan" >&2; exit 2 ;;
+      esac
+      shift 2 ;;
+    --segments)
+      case "${2:-}" in
+        1|2) segments=$2 ;;
+        *) echo "demo: --segments wants 1 or 2" >&2; exit 2 ;;
+      esac
+      shift 2 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "demo: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -77,9 +99,13 @@ teardown() {
   exit "$rc"
 }
 
+# vxlan is the backend for hosts that share no L2 segment: show it across two
+[ "$fleet" = vxlan ] && [ -z "$segments" ] && segments=2
 up=(up --dir "$dir" --hosts "$hosts" --python "$PY")
 [ -n "$firewall" ] && up+=(--firewall "$firewall")
-step "lab up ($hosts host(s)) in $dir"
+[ -n "$segments" ] && up+=(--segments "$segments")
+[ -n "$fleet" ] && up+=(--fleet "$fleet")
+step "lab up ($hosts host(s)${segments:+, $segments segment(s)}${fleet:+, fleet $fleet}) in $dir"
 lab "${up[@]}"
 trap teardown EXIT
 if [ -n "$firewall" ]; then
@@ -90,6 +116,10 @@ if [ -n "$firewall" ]; then
   fi
 else
   echo "demo: no firewall in charge of the lab hosts (--firewall KIND puts one there)"
+fi
+if [ -n "$fleet" ]; then
+  echo "demo: fleet $fleet: every lab host in the inventory group [fleet], lab-hostN's" \
+    "containers in 172.18.N.0/24${segments:+ (${segments} L2 segment(s))}"
 fi
 
 step "ansible-playbook playbooks/site.yml"
@@ -109,7 +139,7 @@ step "ansible-playbook playbooks/report.yml (the report and pictures of this run
 (cd "$here" && "$LINUXNET_HOME/venv-2.19/bin/ansible-playbook" -i "$dir/inventory.ini" \
    "$here/playbooks/report.yml" -e "report_dir=$report")
 # The README's picture is this one, of the default topology: regenerated, never drawn.
-if [ -z "$vars" ] && [ -z "$firewall" ]; then
+if [ -z "$vars" ] && [ -z "$firewall" ] && [ -z "$fleet" ] && [ "${segments:-1}" = 1 ]; then
   mkdir -p "$here/docs/images"
   for ext in svg png; do
     cp "$report/lab-host1.$ext" "$here/docs/images/default-topology.$ext"
@@ -117,6 +147,9 @@ if [ -z "$vars" ] && [ -z "$firewall" ]; then
   echo "demo: README picture updated: $here/docs/images/default-topology.svg (.png)"
 fi
 echo "demo: report: $report/README.md (per host: HOST.md, HOST.svg, HOST.png)"
+for f in "$report"/*.md "$report"/*.svg; do
+  [ -e "$f" ] && echo "demo:   $f"
+done
 
 # The network module's side of the firewall integration, seen by the firewall itself.
 fwview() {
