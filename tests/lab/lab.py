@@ -33,7 +33,17 @@ World built by ``up`` (all of it inside the sandbox's network namespace):
   198.51.100.254/24 and 2001:db8:100::fe/64 on the outside bridge (accept_ra=0), routes
   to the internet addresses via the gateway.
 * ``route6 --host H --subnet S``: lab-outside routes the IPv6 subnet S via H's uplink
-  address (an upstream that routes a host's unmasqueraded container subnet back).
+  address (an upstream that routes a host's unmasqueraded container subnet back);
+  ``route`` does the same for an IPv4 subnet (an outside router trying to reach a
+  host's containers directly).
+* ``up --segments 2``: the even-numbered hosts are on a second bridge ``lab-br2`` in
+  lab-outside (192.0.2.(10+N)/24 via 192.0.2.1, 2001:db8:101::(10+N)/64 with radvd
+  there too); lab-outside routes between the segments (no NAT) and the controller
+  reaches segment 2 via 198.51.100.1.
+* ``up --fleet host-gw|vxlan`` / ``inventory --fleet B --members H1,H2``: the inventory
+  gets a group ``[fleet]`` (issue 13) whose members have their own container subnet
+  172.18.N.0/24; ``check`` then adds rows across the members (source preserved) and
+  ``outside -> container direct`` (dropped).
 * ``up --firewall KIND``: on every host, before Ansible runs, a foreign firewall
   (``tests/firewalls.py``'s ``foreign(KIND)``: firewalld with its private D-Bus,
   Docker's iptables rules, ufw, an unknown nftables drop table) is put in charge
