@@ -100,7 +100,7 @@ def task_breakdown(result):
     return out
 
 
-def markdown(result, dual=None, info=None):
+def markdown(result, dual=None, info=None, fleet=None):
     """`dual`: a dual-stack-only result (ours and ours6) for the dual-stack section when
     `result` itself has no ours6; `info`: an info-only result (ours with the network_info
     phase) for the network_info table when `result`'s ours has no info phase."""
@@ -288,6 +288,10 @@ def markdown(result, dual=None, info=None):
         dual_section(A, result, own=True)
     elif dual:
         dual_section(A, dual, own=False)
+    if result.get("fleet"):
+        fleet_section(A, result, own=True)
+    elif fleet and fleet.get("fleet"):
+        fleet_section(A, fleet, own=False)
     A("## Targets (issue 5)")
     A("")
     t = s.get("targets", {})
@@ -463,6 +467,70 @@ def info_section(A, res, own):
             A("")
 
 
+def fleet_section(A, res, own):
+    """Issue 13: a fleet of lab hosts over real SSH, all hosts in parallel (bench/fleet.py);
+    `own`: from the result of the main tables, else from a fleet-only run."""
+    fl = res["fleet"]
+    A("### Fleet (issue 13): %d hosts × N containers, hosts in parallel" % fl["hosts"])
+    A("")
+    A("`tests/lab/lab.py up --hosts %d --fleet BACKEND` builds %d simulated hosts (own network "
+      "and mount namespaces, sshd) inside the sandbox; the role reaches them over real SSH. "
+      "`host-gw`: one L2 segment, each host routes the peers' container subnets via their "
+      "uplink addresses; `vxlan`: `--segments 2` (host 2 on another segment, only routed "
+      "through lab-outside), a unicast VXLAN device per peer. Each host gets its own "
+      "172.18.<i>.0/24 and, in `host_vars/`, N containers `c0..c<N-1>` without addresses "
+      "(allocated in its subnet) and one published port. Each phase is one whole "
+      "`ansible-playbook -i inventory.ini playbooks/site.yml --forks F` (F ≥ hosts, so the "
+      "hosts run in parallel; SSH connection set-up included); teardown is the same with "
+      "`container_bridge_network_state=absent`. Checked in every trial (a failed check "
+      "fails it): after converge every host has exactly the N namespaces, `ip route show "
+      "proto 76` in every host names both peers' subnets, and a real `ping` from host 1's "
+      "`c0` to the last host's `c<N-1>` by its address is answered; the rerun reports "
+      "changed=0 on every host; after teardown no namespace and no fleet route is left; "
+      "`lab.py down` succeeds. Building the lab (`lab up`) is not timed in the phases." % (
+          fl["hosts"], fl["hosts"]))
+    A("")
+    m = res["machine"]
+    A("%s (`%s`, %s → %s UTC, collection commit %s%s, load average %s → %s, %d round(s)); "
+      "the machine has %s CPUs, shared with the %d hosts' module processes, so the hosts' "
+      "work overlaps but does not run truly side by side." % (
+          "From this run" if own else "From a separate fleet-only run",
+          res["command"], res["started_utc"], res["finished_utc"], m.get("git_commit", "?"),
+          " with plugins/roles modified" if m.get("git_dirty_role_or_plugins") else "",
+          " ".join(m.get("loadavg_start", [])), " ".join(m.get("loadavg_end", [])),
+          fl["rounds"], m.get("nproc", "?"), fl["hosts"]))
+    A("")
+    A("| backend | hosts × N | converge | rerun (changed per host) | teardown | per round (converge / rerun / teardown) | lab up | rounds |")
+    A("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |")
+    for b in fl["backends"]:
+        for n in fl["sizes"]:
+            r = fl["summary"].get("%s:%d" % (b, n))
+            if not r:
+                A("| %s | %d × %d | failed / not run | | | | | 0 |" % (b, fl["hosts"], n))
+                continue
+            changed = "; ".join(",".join(str(v) for _, v in sorted(c.items()))
+                                for c in r["rerun_changed"])
+            rounds = "; ".join("%.1f / %.1f / %.1f" % x for x in zip(
+                r["converge_all_s"], r["rerun_all_s"], r["teardown_all_s"]))
+            A("| %s | %d × %d | %s | %s (%s) | %s | %s | %s | %d |" % (
+                b, r["hosts"], n, _s(r["converge_s"]), _s(r["rerun_s"]), changed,
+                _s(r["teardown_s"]), rounds, _s(r["lab_up_s"]), r["rounds"]))
+    A("")
+    retried = sum(r.get("lab_up_failures", 0) for r in fl["summary"].values())
+    if retried:
+        A("- `lab.py up` failed %d time(s) before anything of ours ran (the lab, not the role: "
+          "\"whoami server did not come up\"); each such trial was started again in a new "
+          "sandbox (bench/fleet.py, at most 3 attempts) and only the attempt that built its lab "
+          "is in the table." % retried)
+        A("")
+    fails = [f for f in res.get("failures", []) if str(f.get("method", "")).startswith("fleet")]
+    for f in fails:
+        A("- failure: %s N=%s round %s: %s" % (f.get("method"), f.get("n"), f.get("round"),
+                                              (f.get("error") or "").splitlines()[0][:300]))
+    if fails:
+        A("")
+
+
 def _load(path):
     if os.path.exists(path):
         with open(path) as f:
@@ -478,7 +546,11 @@ def load_info(results=RESULTS):
     return _load(os.path.join(results, "latest-info.json"))
 
 
-def generate(result, docs=DOCS, dual=None, info=None):
+def load_fleet(results=RESULTS):
+    return _load(os.path.join(results, "latest-fleet.json"))
+
+
+def generate(result, docs=DOCS, dual=None, info=None, fleet=None):
     """`dual`: a dual-stack-only result; by default bench/results/latest-dualstack.json
     when `result` has no ours6 of its own.  `info`: an info-only result; by default
     bench/results/latest-info.json when `result` has no network_info phase of its own."""
@@ -486,11 +558,13 @@ def generate(result, docs=DOCS, dual=None, info=None):
         dual = load_dual()
     if info is None and not has_info(result):
         info = load_info()
+    if fleet is None and not result.get("fleet"):
+        fleet = load_fleet()
     os.makedirs(docs, exist_ok=True)
     md = os.path.join(docs, "benchmarks.md")
     png = os.path.join(docs, "benchmarks.png")
     with open(md, "w") as f:
-        f.write(markdown(result, dual, info))
+        f.write(markdown(result, dual, info, fleet))
     plot(result, png)
     return md, png
 
@@ -499,14 +573,17 @@ def main(argv):
     path = argv[1] if len(argv) > 1 else os.path.join(RESULTS, "latest.json")
     with open(path) as f:
         result = json.load(f)
-    dual = info = None
+    dual = info = fleet = None
     if len(argv) > 2:
         with open(argv[2]) as f:
             dual = json.load(f)
     if len(argv) > 3:
         with open(argv[3]) as f:
             info = json.load(f)
-    for p in generate(result, dual=dual, info=info):
+    if len(argv) > 4:
+        with open(argv[4]) as f:
+            fleet = json.load(f)
+    for p in generate(result, dual=dual, info=info, fleet=fleet):
         print("wrote", p)
     return 0
 

@@ -24,6 +24,16 @@ from this run.  After ours' converge, one `network_info` call (read + drift, iss
 timed as phase `info` (and checked: N containers listed, drift changed false);
 --info-only runs ours alone and writes OUT/info-<time>.json and OUT/latest-info.json, the
 docs then take their network_info table from this run (the rest as with --dual-stack-only).
+
+Fleet phase (issue 13, bench/fleet.py): a lab of --fleet-hosts (3) simulated hosts over
+real SSH (tests/lab/lab.py) in one fleet per --fleet-backends (host-gw on one segment,
+vxlan across two), --fleet-sizes (100) containers on each host; converge, rerun (changed=0
+on every host) and teardown of playbooks/site.yml with every host in parallel, each timed
+as a whole ansible-playbook run, with spot checks.  Runs after the other trials of a full
+run (not with --smoke, --dual-stack-only, --info-only or --no-fleet); --fleet-only runs it
+alone (--sizes are then the containers per host, default 100) and writes
+OUT/fleet-<time>.json and OUT/latest-fleet.json, the docs then take their fleet section
+from this run (--smoke --fleet-only: correctness only, OUT/latest-fleet-smoke.json).
 """
 
 import argparse
@@ -44,6 +54,7 @@ sys.path.insert(0, HERE)
 
 from common import (COLLECTIONS, REPO, VENV, collection_mismatch, netns_inode,  # noqa: E402
                     require_sandbox)
+import fleet  # noqa: E402
 
 ALL_METHODS = ["seed", "cni", "ours", "ours6"]
 # issue 12: a dual-stack converge stays within this factor of the IPv4-only one (N = 250)
@@ -291,10 +302,62 @@ def memory_summary(mem_trials):
     return out
 
 
+def summarize_fleet(trials, sizes, backends):
+    """Per backend and containers per host: medians of the whole ansible-playbook runs."""
+    out = {}
+    for b in backends:
+        for n in sizes:
+            ts = [t for t in trials if t["backend"] == b and t["n"] == n and t.get("ok")]
+            if not ts:
+                continue
+            row = {"backend": b, "n": n, "hosts": ts[0]["hosts"], "forks": ts[0]["forks"],
+                   "rounds": len(ts), "lab_up_s": med([t.get("lab_up_s") for t in ts])}
+            for ph in ("converge", "rerun", "teardown"):
+                row["%s_s" % ph] = med([t["%s_s" % ph] for t in ts])
+                row["%s_all_s" % ph] = [round(t["%s_s" % ph], 4) for t in ts]
+            row["rerun_changed"] = [t["rerun_changed"] for t in ts]
+            row["lab_up_failures"] = sum(len(t.get("lab_up_failures") or []) for t in ts)
+            row["ping"] = [t["check"]["ping"]["from"] + " -> " + t["check"]["ping"]["to"] +
+                           " " + t["check"]["ping"]["address"] for t in ts]
+            out["%s:%d" % (b, n)] = row
+    return out
+
+
+def run_fleet(a, sizes, failures):
+    backends = [b for b in a.fleet_backends.split(",") if b]
+    trials = []
+    for r in range(a.rounds):
+        for n in sizes:
+            for b in (backends if r % 2 == 0 else backends[::-1]):
+                t0 = time.perf_counter()
+                res = fleet.run_isolated(b, a.fleet_hosts, n, keep=a.keep)
+                res["round"] = r
+                res["trial_wall_s"] = time.perf_counter() - t0
+                trials.append(res)
+                log("round %d fleet %s %d hosts x N=%d converge=%s rerun=%s changed=%s "
+                    "teardown=%s lab_up=%s check=%s clean=%s" % (
+                        r + 1, b, a.fleet_hosts, n, _f(res.get("converge_s")),
+                        _f(res.get("rerun_s")), res.get("rerun_changed"),
+                        _f(res.get("teardown_s")), _f(res.get("lab_up_s")),
+                        res.get("check_ok"), res.get("clean")))
+                if res.get("lab_up_failures"):
+                    log("  (lab.py up failed %d time(s) before, each in a new sandbox: %s)" % (
+                        len(res["lab_up_failures"]), res["lab_up_failures"][-1][-300:]))
+                if not res.get("ok"):
+                    failures.append({"method": res["method"], "n": n, "round": r,
+                                     "error": res.get("error"), "workdir": res.get("workdir"),
+                                     "check": res.get("check"), "traceback": res.get("traceback")})
+                    log("FAILED: %s\n%s" % (res.get("error"), res.get("traceback") or ""))
+    return {"hosts": a.fleet_hosts, "sizes": sizes, "backends": backends, "rounds": a.rounds,
+            "summary": summarize_fleet(trials, sizes, backends), "trials": trials}
+
+
 # ----------------------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default="50,250,500")
+    ap.add_argument("--sizes", default=None,
+                    help="containers (default 50,250,500; with --fleet-only: per host, "
+                         "default 100)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--methods", default=",".join(ALL_METHODS))
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results"))
@@ -309,6 +372,14 @@ def main():
                     help="issue 14: only ours (converge, network_info, rerun, teardown); "
                          "written to info-*.json / latest-info.json, the docs' other tables "
                          "stay those of latest.json (and latest-dualstack.json)")
+    ap.add_argument("--fleet-only", action="store_true",
+                    help="issue 13: only the fleet phase (lab hosts over SSH, one fleet); "
+                         "written to fleet-*.json / latest-fleet.json, the docs' other tables "
+                         "stay those of latest.json")
+    ap.add_argument("--no-fleet", action="store_true", help="skip the fleet phase of a full run")
+    ap.add_argument("--fleet-sizes", default="100", help="containers per host (full run)")
+    ap.add_argument("--fleet-hosts", type=int, default=3)
+    ap.add_argument("--fleet-backends", default="host-gw,vxlan")
     ap.add_argument("--no-memory", action="store_true", help="skip ours' peak-memory pass")
     ap.add_argument("--no-docs", action="store_true", help="do not regenerate docs/benchmarks.*")
     ap.add_argument("--keep", action="store_true", help="keep every trial's work directory")
@@ -318,10 +389,17 @@ def main():
                          "recorded in the result's notes)")
     a = ap.parse_args()
     require_sandbox()
+    if a.sizes is None:
+        a.sizes = a.fleet_sizes if a.fleet_only else "50,250,500"
     sizes = [int(x) for x in a.sizes.split(",") if x.strip()]
+    fleet_sizes = sizes if a.fleet_only else [int(x) for x in a.fleet_sizes.split(",") if x.strip()]
     methods = [m for m in a.methods.split(",") if m]
-    if a.dual_stack_only and a.info_only:
-        ap.error("--dual-stack-only and --info-only exclude each other")
+    if sum(map(bool, (a.dual_stack_only, a.info_only, a.fleet_only))) > 1:
+        ap.error("--dual-stack-only, --info-only and --fleet-only exclude each other")
+    if a.fleet_only:
+        methods = []
+    if [b for b in a.fleet_backends.split(",") if b not in fleet.BACKENDS] or a.fleet_hosts < 2:
+        ap.error("bad --fleet-backends (%s) or --fleet-hosts (>= 2)" % ",".join(fleet.BACKENDS))
     if a.dual_stack_only:
         methods = ["ours", "ours6"]
     if a.info_only:
@@ -331,7 +409,7 @@ def main():
         ap.error("bad --methods/--sizes/--rounds")
     avail, missing = ours_available()
     notes = []
-    if any(m.startswith("ours") for m in methods) and not avail:
+    if (a.fleet_only or any(m.startswith("ours") for m in methods)) and not avail:
         msg = "method ours UNAVAILABLE: %s missing in %s" % (", ".join(missing), REPO)
         log(msg)
         notes.append(msg)
@@ -347,7 +425,7 @@ def main():
     trials, failures = [], []
     started = datetime.datetime.now(datetime.timezone.utc)
     for r in range(a.rounds):
-        for si, n in enumerate(sizes):
+        for si, n in enumerate(sizes if methods else ()):
             k = (r + si) % len(methods)
             order = methods[k:] + methods[:k]
             for m in order:
@@ -382,6 +460,12 @@ def main():
             if not res.get("ok"):
                 failures.append({"method": "ours(memory)", "n": n, "error": res.get("error"),
                                  "workdir": res.get("workdir")})
+    fleet_result = None
+    if a.fleet_only or not (a.no_fleet or a.smoke or a.dual_stack_only or a.info_only):
+        if avail:
+            fleet_result = run_fleet(a, fleet_sizes, failures)
+        else:
+            failures.append({"method": "fleet", "n": fleet_sizes, "error": notes[-1]})
     info["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     result = {
         "started_utc": started.isoformat(timespec="seconds"),
@@ -394,6 +478,7 @@ def main():
         "memory": memory_summary(mem_trials),
         "failures": failures,
         "trials": [{k: v for k, v in t.items() if k not in ("output",)} for t in trials],
+        "fleet": fleet_result,
     }
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     kind, latest = "results", "latest.json"
@@ -403,6 +488,9 @@ def main():
         kind, latest = "dualstack", "latest-dualstack.json"
     elif a.info_only:
         kind, latest = "info", "latest-info.json"
+    if a.fleet_only:
+        kind, latest = ("fleet-smoke", "latest-fleet-smoke.json") if a.smoke else \
+            ("fleet", "latest-fleet.json")
     name = "%s-%s.json" % (kind, stamp)
     for fn in (name, latest):
         with open(os.path.join(a.out, fn), "w") as f:
@@ -414,11 +502,18 @@ def main():
         if a.dual_stack_only and os.path.exists(main_path):
             with open(main_path) as f:
                 md, png = report.generate(json.load(f), dual=result,
-                                          info=report.load_info(a.out))
+                                          info=report.load_info(a.out),
+                                          fleet=report.load_fleet(a.out))
         elif a.info_only and os.path.exists(main_path):
             with open(main_path) as f:
                 md, png = report.generate(json.load(f), info=result,
-                                          dual=report.load_dual(a.out))
+                                          dual=report.load_dual(a.out),
+                                          fleet=report.load_fleet(a.out))
+        elif a.fleet_only and os.path.exists(main_path):
+            with open(main_path) as f:
+                md, png = report.generate(json.load(f), fleet=result,
+                                          dual=report.load_dual(a.out),
+                                          info=report.load_info(a.out))
         else:
             md, png = report.generate(result)
         log("wrote %s and %s" % (md, png))
@@ -427,6 +522,9 @@ def main():
         for f in failures:
             log("  %s N=%s: %s" % (f.get("method"), f.get("n"), f.get("error")))
         return 1
+    if fleet_result:
+        log("fleet: %d trial(s) converged, passed their checks, reran with changed=0 and "
+            "tore down to nothing" % len(fleet_result["trials"]))
     log("all %d trial(s) converged, passed their checks and tore down to nothing" % len(trials))
     return 0
 
