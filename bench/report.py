@@ -523,6 +523,12 @@ def fleet_section(A, res, own):
           "sandbox (bench/fleet.py, at most 3 attempts) and only the attempt that built its lab "
           "is in the table." % retried)
         A("")
+    downs = sum(r.get("lab_down_retries", 0) for r in fl["summary"].values())
+    if downs:
+        A("- `lab.py down` found a process still inside a lab namespace after the role's "
+          "clean teardown in %d trial(s) and succeeded when run again (bench/fleet.py runs "
+          "it a second time and records it)." % downs)
+        A("")
     fails = [f for f in res.get("failures", []) if str(f.get("method", "")).startswith("fleet")]
     for f in fails:
         A("- failure: %s N=%s round %s: %s" % (f.get("method"), f.get("n"), f.get("round"),

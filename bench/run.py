@@ -317,6 +317,7 @@ def summarize_fleet(trials, sizes, backends):
                 row["%s_all_s" % ph] = [round(t["%s_s" % ph], 4) for t in ts]
             row["rerun_changed"] = [t["rerun_changed"] for t in ts]
             row["lab_up_failures"] = sum(len(t.get("lab_up_failures") or []) for t in ts)
+            row["lab_down_retries"] = sum(1 for t in ts if t.get("lab_down_first_error"))
             row["ping"] = [t["check"]["ping"]["from"] + " -> " + t["check"]["ping"]["to"] +
                            " " + t["check"]["ping"]["address"] for t in ts]
             out["%s:%d" % (b, n)] = row
