@@ -133,7 +133,9 @@ class FirewallResource(object):
                                validate.Path().firewall_integration)
         return {'bridge': validate.ifname(params['bridge'], validate.Path().bridge),
                 'state': params.get('state') or 'present', 'integration': mode,
-                'ipv6_subnet': params.get('ipv6_subnet') or None}
+                'ipv6_subnet': params.get('ipv6_subnet') or None,
+                # the fleet's peers: {'subnets': [...], 'vteps': [...]} (module network)
+                'fleet': params.get('fleet') or None}
 
     def context(self, module):
         return _Ctx(Commands(getattr(module, 'run_command', None)))
@@ -143,6 +145,9 @@ class FirewallResource(object):
         try:
             fcmd = fwd.FirewallCmd(ctx.cmds)
             firewalld = fcmd.observe()
+            if firewalld is not None and ((want.get('fleet') or {}).get('vteps')
+                                          or os.path.exists(fwd.VXLAN_POLICY_FILE)):
+                fcmd.observe_vxlan(firewalld)
         except fwd.FirewalldError as e:
             raise PlanError('cannot read firewalld: %s. Nothing was changed; check '
                             '"firewall-cmd --state" and rerun.' % e)
@@ -164,9 +169,12 @@ class FirewallResource(object):
         actions = []
         if have['firewalld'] is not None:
             actions += plan_firewalld(have['firewalld'], have['fwcmd'], br, on)
+            vteps = (want.get('fleet') or {}).get('vteps') or [] if on else []
+            actions += plan_firewalld_vxlan(have['firewalld'], have['fwcmd'], vteps)
         for t in have['iptables']:
             wanted = on and family_used(want, t.family)
-            actions += plan_iptables(t, br, ipt.desired_rules(t, br) if wanted else [])
+            actions += plan_iptables(t, br, ipt.desired_rules(t, br, want.get('fleet'))
+                                     if wanted else [])
         return actions
 
     def apply(self, ctx, actions, have=None):
@@ -268,6 +276,40 @@ def plan_firewalld(st, fcmd, br, on):
     return out
 
 
+def plan_firewalld_vxlan(st, fcmd, vteps):
+    """A VXLAN fleet through firewalld: policy ``linuxnet-vxlan`` (ANY -> HOST) with one
+    rich rule per peer accepting its UDP 4789; the rules of peers gone are removed, the
+    policy with the last (permanent, then one reload). One VXLAN fleet per host: the
+    policy holds this network's peers."""
+    if not st.policies:
+        return []
+    perm, rt = st.vxlan['permanent'], st.vxlan['runtime']
+    want = set(fwd.vxlan_rule(p) for p in vteps)
+    have = set(r for r in (perm or []) if fwd.vxlan_peer(r))
+    line = 'firewalld policy %s ANY -> HOST %%s (%%s)' % fwd.VXLAN_POLICY
+    out, args, add, delete = [], [], [], []
+    if want and perm is None:
+        args += fwd.new_vxlan_policy_args()
+    for r in sorted(have - want):
+        args += fwd.rich_rule_args(r, False)
+        delete.append(line % (r, 'permanent'))
+    for r in sorted(want - have):
+        args += fwd.rich_rule_args(r, True)
+        add.append(line % (r, 'permanent'))
+    last = perm is not None and not want and not (set(perm) - have)
+    if last:
+        args.append(['--permanent', '--delete-policy=%s' % fwd.VXLAN_POLICY])
+    if args:
+        out.append(_action('firewalld_vxlan', fwd.VXLAN_POLICY, [fcmd.argv(a) for a in args],
+                           add=add, delete=delete, peers=sorted(vteps)))
+    rt_have = set(r for r in (rt or []) if fwd.vxlan_peer(r))
+    if args or rt_have != want:  # the runtime configuration becomes the permanent one
+        out.append(_action('firewalld_reload', 'firewalld', [fcmd.argv(['--reload'])],
+                           add=[line % (r, 'runtime') for r in sorted(want - rt_have)],
+                           delete=[line % (r, 'runtime') for r in sorted(rt_have - want)]))
+    return out
+
+
 def plan_iptables(table, br, desired):
     """Actions for one iptables variant: insert what is missing, delete what is not wanted."""
     ours = table.ours(br)
@@ -304,6 +346,9 @@ def state_lines(have, br):
             if st.policies and fwd.policy_ok(st.policy[where]):
                 lines.append('firewalld policy %s ANY -> %s target ACCEPT (%s)'
                              % (fwd.POLICY, fwd.ZONE, where))
+        for where in ('permanent', 'runtime'):
+            lines += ['firewalld policy %s ANY -> HOST %s (%s)' % (fwd.VXLAN_POLICY, r, where)
+                      for r in st.vxlan[where] or [] if fwd.vxlan_peer(r)]
     for t in have['iptables']:
         lines += ['%s %s' % (t.name, ipt.rule_line(c, a)) for c, _tag, a in t.ours(br)]
     return lines
@@ -325,6 +370,15 @@ def assess(want, have):
     if st is not None:
         report['firewalld'] = st.report()
         handled_tables.update(fwd.TABLES)
+        vteps = (want.get('fleet') or {}).get('vteps') or []
+        if vteps and present and (mode == 'none' or not st.policies):
+            warnings.append(
+                'firewalld is running%s: it rejects the VXLAN packets (UDP %d) of the fleet\'s '
+                'peers unless a rule lets them in. %s, or run for each peer: firewall-cmd '
+                '--permanent --zone=ZONE_OF_THE_UNDERLAY --add-rich-rule=\'%s\' && firewall-cmd '
+                '--reload' % ('' if st.policies else ' without policies (< 0.9)', fwd.VXLAN_PORT,
+                              'Set firewall integration to auto' if st.policies else
+                              'Update firewalld', fwd.vxlan_rule(vteps[0])))
         if mode == 'none' and present:
             warnings.append(
                 'firewalld is running: it rejects traffic forwarded from %s and to the host '
@@ -342,7 +396,7 @@ def assess(want, have):
         ufw = any(c.startswith(('ufw-', 'ufw6-')) for c in t.chains)
         report['docker']['iptables'] = report['docker']['iptables'] or docker
         report['ufw'] = report['ufw'] or ufw
-        desired = ipt.desired_rules(t, br)
+        desired = ipt.desired_rules(t, br, want.get('fleet'))
         why = dict((h, ipt.blocks(t, h)) for h in ('FORWARD', 'INPUT'))
         report['iptables'].append({
             'variant': t.variant, 'family': t.family, 'forward': why['FORWARD'],

@@ -143,6 +143,17 @@ def peer_subnets(want):
     return [p['subnet'] for p in want['peers']] if want else []
 
 
+def fleet_firewall(want):
+    """What the firewall stage lets in for the fleet: the peers' subnets (forwarded to
+    the bridge) and, with VXLAN, the peers' underlay addresses (UDP 4789 to the host);
+    None without a fleet."""
+    if not want or want['backend'] is None:
+        return None
+    return {'subnets': [str(p['subnet']) for p in want['peers']],
+            'vteps': [str(p['underlay']) for p in want['peers']]
+            if want['backend'] == 'vxlan' else []}
+
+
 # ------------------------------------------------------------------ have
 class FleetResource(object):
     """The fleet stage: want -> observe -> plan -> apply on the host's routing."""

@@ -31,6 +31,10 @@ import re
 
 ZONE = 'linuxnet'
 POLICY = 'linuxnet-forward'
+# a VXLAN fleet: its UDP port from each peer, to the host (policy ANY -> HOST)
+VXLAN_POLICY = 'linuxnet-vxlan'
+VXLAN_PORT = 4789
+VXLAN_POLICY_FILE = '/etc/firewalld/policies/%s.xml' % VXLAN_POLICY  # its permanent config
 NOT_RUNNING = 252
 BUS_SOCKETS = ('/run/dbus/system_bus_socket', '/var/run/dbus/system_bus_socket')
 CONF = '/etc/firewalld/firewalld.conf'
@@ -76,6 +80,7 @@ class FirewalldState(object):
     """What firewalld has of ours: the zone and the policy, runtime and permanent."""
 
     def __init__(self, running=False, version=None, zone=None, policy=None, strict=False):
+        self.vxlan = {'runtime': None, 'permanent': None}  # its rich rules, or None
         self.running = running
         self.version = version
         self.policies = bool(version) and version >= (0, 9)
@@ -129,8 +134,50 @@ class FirewallCmd(object):
                          'permanent': self._info('policy', POLICY, True)}
         return st
 
+    def rich_rules(self, policy, permanent):
+        """The rich rules of ``policy`` (a list), None when there is no such policy."""
+        argv = [self.argv0] + (['--permanent'] if permanent else []) + \
+            ['--policy=%s' % policy, '--list-rich-rules']
+        rc, out, err = self.cmds.run(argv)
+        if rc == 0:
+            return [line.strip() for line in out.splitlines() if line.strip()]
+        if 'INVALID_POLICY' in out + err:
+            return None
+        raise FirewalldError('%s failed (exit %d): %s' % (' '.join(argv), rc,
+                                                          (err or out).strip()))
+
+    def observe_vxlan(self, st):
+        """Read the VXLAN policy's rich rules into ``st`` (firewalld >= 0.9)."""
+        if st.policies:
+            st.vxlan = {'runtime': self.rich_rules(VXLAN_POLICY, False),
+                        'permanent': self.rich_rules(VXLAN_POLICY, True)}
+
     def argv(self, args):
         return [self.argv0] + list(args)
+
+
+def vxlan_rule(peer):
+    """The rich rule letting peer ``peer``'s VXLAN packets in."""
+    return ('rule family="ipv4" source address="%s" port port="%d" protocol="udp" accept'
+            % (peer, VXLAN_PORT))
+
+
+def vxlan_peer(rule):
+    """The peer address of one of our VXLAN rich rules, None for any other rule."""
+    m = re.match(r'^rule family="ipv4" source address="([0-9.]+)" port port="%d" '
+                 r'protocol="udp" accept$' % VXLAN_PORT, rule)
+    return m.group(1) if m else None
+
+
+def new_vxlan_policy_args():
+    return [['--permanent', '--new-policy=%s' % VXLAN_POLICY],
+            ['--permanent', '--policy=%s' % VXLAN_POLICY, '--add-ingress-zone=ANY'],
+            ['--permanent', '--policy=%s' % VXLAN_POLICY, '--add-egress-zone=HOST']]
+
+
+def rich_rule_args(rule, add):
+    return [['--permanent', '--policy=%s' % VXLAN_POLICY,
+             '--%s-rich-rule=%s' % ('add' if add else 'remove', rule)]]
 
 
 # The firewall-cmd arguments of each planned operation (run in this order).

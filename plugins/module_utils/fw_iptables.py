@@ -24,6 +24,8 @@ derives the least accept rules that let the network's own traffic through
   is not accepted here: that stays the foreign firewall's and our table's decision.
 * input, at the top of ``INPUT`` when it drops: ``-i BRIDGE -j ACCEPT`` (containers to
   the host's services, as a firewalld zone with target ACCEPT does).
+* a fleet (module ``network``'s ``fleet``): per peer ``-s PEER_SUBNET -o BRIDGE -j ACCEPT``
+  in forward and, for VXLAN, ``-s PEER -p udp --dport 4789 -j ACCEPT`` in ``INPUT``.
 
 Every rule carries the comment ``linuxnet:BRIDGE/KIND``: found and removed exactly by it,
 never any other rule. Nothing here changes a chain's policy or moves a foreign rule.
@@ -40,6 +42,7 @@ FAMILIES = (IPV4, IPV6)
 TOOLS = {IPV4: 'iptables', IPV6: 'ip6tables'}
 LEGACY_TABLES = {IPV4: '/proc/net/ip_tables_names', IPV6: '/proc/net/ip6_tables_names'}
 BUILTIN = ('INPUT', 'FORWARD', 'OUTPUT')
+VXLAN_PORT = 4789
 
 
 class FilterTable(object):
@@ -125,10 +128,16 @@ def blocks(table, chain):
     return None
 
 
-def desired_rules(table, bridge):
-    """The accept rules the network needs in ``table``: [(chain, tag, args)]."""
+def desired_rules(table, bridge, fleet=None):
+    """The accept rules the network needs in ``table``: [(chain, tag, args)].
+
+    ``fleet`` (IPv4 only): ``{'subnets': [peer container subnets], 'vteps': [peer
+    underlay addresses]}`` - new connections from the peers' containers to ours
+    (``-s SUBNET -o BRIDGE``), and with VXLAN its UDP port from each peer
+    (``-s PEER -p udp --dport 4789``, when INPUT drops)."""
     out = []
     tag = TAG_PREFIX + bridge + '/'
+    fleet = fleet if fleet and table.family == IPV4 else {}
     if blocks(table, 'FORWARD'):
         chain = 'DOCKER-USER' if 'DOCKER-USER' in table.chains else 'FORWARD'
         out.append((chain, tag + 'in', ['-i', bridge, '-m', 'comment', '--comment', tag + 'in',
@@ -136,9 +145,18 @@ def desired_rules(table, bridge):
         out.append((chain, tag + 'out', ['-o', bridge, '-m', 'conntrack', '--ctstate',
                                          'RELATED,ESTABLISHED,DNAT', '-m', 'comment',
                                          '--comment', tag + 'out', '-j', 'ACCEPT']))
+        for subnet in fleet.get('subnets', ()):
+            kind = tag + 'fleet_' + str(subnet).replace('/', '_')
+            out.append((chain, kind, ['-s', str(subnet), '-o', bridge, '-m', 'comment',
+                                      '--comment', kind, '-j', 'ACCEPT']))
     if blocks(table, 'INPUT'):
         out.append(('INPUT', tag + 'input', ['-i', bridge, '-m', 'comment', '--comment',
                                              tag + 'input', '-j', 'ACCEPT']))
+        for peer in fleet.get('vteps', ()):
+            kind = tag + 'vxlan_' + str(peer)
+            out.append(('INPUT', kind, ['-s', '%s/32' % peer, '-p', 'udp', '-m', 'udp',
+                                        '--dport', str(VXLAN_PORT), '-m', 'comment',
+                                        '--comment', kind, '-j', 'ACCEPT']))
     return out
 
 

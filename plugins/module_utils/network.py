@@ -36,7 +36,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.firewal
     FirewallResource,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.fleet import (
-    FleetResource, peer_subnets,
+    FleetResource, fleet_firewall, peer_subnets,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import (
     BridgeResource, NetnsResource, PortsResource, VethResource,
@@ -145,7 +145,7 @@ class NetworkResource(object):
         # after our own table: lets the network's traffic through the firewall in charge
         last = [_Stage('firewall', FirewallResource(), {
             'bridge': br, 'state': state, 'integration': net['firewall_integration'],
-            'ipv6_subnet': str(v6) if v6 else None})]
+            'ipv6_subnet': str(v6) if v6 else None, 'fleet': fleet_firewall(net['fleet'])})]
         # last: what rebuilds all of the above at boot (absent at boot itself: None)
         if params.get('persistent') is not None:
             last.append(_Stage('persistence', PersistResource(), {

@@ -244,7 +244,8 @@ def test_docker_29_nftables_tables_are_reported_and_need_nothing():
 
 
 # ------------------------------------------------------------------ IPv6 (issue 12)
-V6 = {'bridge': 'br0', 'state': 'present', 'integration': 'auto', 'ipv6_subnet': 'fd00:18::/64'}
+V6 = {'bridge': 'br0', 'state': 'present', 'integration': 'auto', 'ipv6_subnet': 'fd00:18::/64',
+      'fleet': None}
 V4 = dict(V6, ipv6_subnet=None)
 
 
@@ -380,3 +381,59 @@ def test_ip6tables_binary_and_reading():
     assert ipt.find_binary(plain, 'legacy', ipt.IPV6) is None
     t, why = ipt.read_table(FakeCmds({'iptables-nft': '/sbin/iptables-nft'}), 'nft', ipt.IPV6)
     assert t is None and why.startswith('no ip6tables-nft (or ip6tables) binary'), why
+
+
+# ------------------------------------------------------------------ a fleet (issue 13)
+FLEET = {'subnets': ['172.18.2.0/24', '172.18.3.0/24'], 'vteps': ['198.51.100.12', '192.0.2.13']}
+
+
+def test_fleet_rules_let_peer_containers_and_their_vxlan_in():
+    rules = ipt.desired_rules(table(UFW), 'br0', FLEET)
+    tags = [(chain, tag) for chain, tag, _a in rules]
+    assert ('FORWARD', 'linuxnet:br0/fleet_172.18.2.0_24') in tags
+    assert ('INPUT', 'linuxnet:br0/vxlan_192.0.2.13') in tags
+    fwd_rule = [a for _c, tag, a in rules if tag.endswith('fleet_172.18.3.0_24')][0]
+    assert fwd_rule[:4] == ['-s', '172.18.3.0/24', '-o', 'br0']
+    vx = [a for _c, tag, a in rules if tag.endswith('vxlan_198.51.100.12')][0]
+    assert vx[:7] == ['-s', '198.51.100.12/32', '-p', 'udp', '-m', 'udp', '--dport'] and \
+        vx[7] == '4789'
+    # Docker drops only forwarding: no INPUT rule; IPv6 tables get none of the fleet's
+    docker = [tag for _c, tag, _a in ipt.desired_rules(table(DOCKER), 'br0', FLEET)]
+    assert 'linuxnet:br0/fleet_172.18.2.0_24' in docker and not [t for t in docker if 'vxlan' in t]
+    six = ipt.parse_rules('nft', '/usr/sbin/ip6tables-nft', UFW, ipt.IPV6)
+    assert [t for _c, t, _a in ipt.desired_rules(six, 'br0', FLEET)] == [
+        'linuxnet:br0/in', 'linuxnet:br0/out', 'linuxnet:br0/input']
+    # our tags are found back as ours (the bridge before the last slash)
+    parsed = table(UFW + ''.join(ipt.rule_line(c, a) + '\n' for c, _t, a in rules))
+    assert [t for _c, t, _a in parsed.ours('br0')] == [t for _c, t, _a in rules]
+
+
+def _vx_state(perm, rt):
+    st = state(ZONE_OK, ZONE_OK, POL_OK, POL_OK)
+    st.vxlan = {'permanent': perm, 'runtime': rt}
+    return st
+
+
+def test_firewalld_vxlan_policy_created_kept_and_removed():
+    rules = sorted(fwd.vxlan_rule(p) for p in FLEET['vteps'])
+    acts = firewall.plan_firewalld_vxlan(_vx_state(None, None), FakeCmd(), FLEET['vteps'])
+    assert [a.op for a in acts] == ['firewalld_vxlan', 'firewalld_reload']
+    argv = [' '.join(x[1:]) for x in acts[0].args['_argv']]
+    assert argv[0] == '--permanent --new-policy=linuxnet-vxlan'
+    assert '--permanent --policy=linuxnet-vxlan --add-egress-zone=HOST' in argv
+    assert '--permanent --policy=linuxnet-vxlan --add-rich-rule=%s' % rules[0] in argv
+    assert fwd.vxlan_peer(rules[0]) == '192.0.2.13' and fwd.vxlan_peer('rule accept') is None
+    # converged: nothing; runtime behind: a reload
+    assert firewall.plan_firewalld_vxlan(_vx_state(rules, rules), FakeCmd(), FLEET['vteps']) == []
+    assert [a.op for a in firewall.plan_firewalld_vxlan(
+        _vx_state(rules, []), FakeCmd(), FLEET['vteps'])] == ['firewalld_reload']
+    # a peer leaves: its rule goes; the last: the policy goes
+    acts = firewall.plan_firewalld_vxlan(_vx_state(rules, rules), FakeCmd(), ['198.51.100.12'])
+    assert [' '.join(x[1:]) for x in acts[0].args['_argv']] == [
+        '--permanent --policy=linuxnet-vxlan --remove-rich-rule=%s' % fwd.vxlan_rule('192.0.2.13')]
+    acts = firewall.plan_firewalld_vxlan(_vx_state(rules, rules), FakeCmd(), [])
+    assert acts[0].args['_argv'][-1][1:] == ['--permanent', '--delete-policy=linuxnet-vxlan']
+    # firewalld without policies (< 0.9): nothing planned
+    old = _vx_state(None, None)
+    old.policies = False
+    assert firewall.plan_firewalld_vxlan(old, FakeCmd(), FLEET['vteps']) == []

@@ -103,7 +103,7 @@ def test_the_resource_validates_every_stage_before_anything():
     assert [s.name for s in stages] == ['veth_pair', 'bridge', 'netns_unlisted', 'port_publish',
                                         'masquerade', 'firewall']
     assert stages[-1].want == {'bridge': BASE['bridge'], 'state': 'absent',
-                               'integration': 'auto', 'ipv6_subnet': None}
+                               'integration': 'auto', 'ipv6_subnet': None, 'fleet': None}
     with pytest.raises(ValidationError) as e:
         network.NetworkResource().want(dict(BASE, firewall_integration='off'))
     assert "firewall_integration: 'off' is not one of: auto, none" in str(e.value)
