@@ -249,7 +249,10 @@ def _route_text(route):
     if isinstance(route, dict):
         dst = route.get('dst') or route.get('subnet') or '?'
         via = route.get('gateway') or route.get('via')
-        return '%s via %s' % (dst, via) if via else str(dst)
+        text = '%s via %s' % (dst, via) if via else str(dst)
+        if route.get('backend') == 'vxlan':
+            text += ' dev %s (vxlan to %s)' % (route.get('dev'), route.get('underlay') or '?')
+        return text
     return str(route)
 
 
@@ -285,8 +288,8 @@ def report_index(records, failed=None):
     if fleet:
         out.append('Fleet: ![fleet](fleet.svg) ([png](fleet.png))')
     else:
-        out.append('Fleet: no picture, no host has fleet routes (fleet networking is'
-                   ' not built yet).')
+        out.append('Fleet: no picture, no host has fleet routes (no fleet group: see the'
+                   ' role\'s container_bridge_network_fleet_group).')
     out.append('')
     return '\n'.join(out)
 
@@ -473,7 +476,9 @@ def report_fleet_dot(records):
         out.append('  %s [label=%s];' % (_q('host:' + record['name']),
                                          _label(record['name'], *subnets)))
         for _bridge, route in _fleet_routes(info):
-            via = route.get('gateway') or route.get('via') if isinstance(route, dict) else None
+            # the peer's address: a host-gw gateway, or a VXLAN VTEP's FDB destination
+            via = (route.get('underlay') or route.get('gateway') or route.get('via')
+                   if isinstance(route, dict) else None)
             target = ('host:' + by_addr[str(via)]) if str(via) in by_addr else \
                 'gw:%s' % (via or '?')
             edges.append('  %s -> %s [label=%s];' % (_q('host:' + record['name']), _q(target),

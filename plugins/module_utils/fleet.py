@@ -389,6 +389,34 @@ class FleetResource(object):
                        'underlay_address': str(p['underlay'])} for p in want['peers']]}}
 
 
+def observed_routes(sock):
+    """Every fleet route of this host, for module network_info: dst, gateway, dev,
+    backend (a route through a VXLAN device: vxlan), underlay (the peer's address: the
+    gateway, or the FDB destination of the VTEP's MAC), realm (tells the network)."""
+    routes = [r for r in rtnl.routes(sock, socket.AF_INET) if r['proto'] == RTPROT_LINUXNET]
+    devs = {}
+    for index in sorted(set(r['oif'] for r in routes if r['oif'])):
+        link = rtnl.link(sock, index)
+        if link is None:
+            continue
+        peers = {}
+        if link['kind'] == 'vxlan':
+            macs = dict((mac, dst) for dst, mac, _s, _f in rtnl.neighbours(
+                sock, socket.AF_BRIDGE, index) if dst)
+            peers = dict((dst, macs.get(mac)) for dst, mac, _s, _f in rtnl.neighbours(
+                sock, socket.AF_INET, index))
+        devs[index] = (link['name'], link['kind'], peers)
+    out = []
+    for r in routes:
+        name, kind, peers = devs.get(r['oif'], (None, None, {}))
+        vx = kind == 'vxlan'
+        out.append({'dst': '%s/%d' % (r['dst'], r['dst_len']), 'gateway': r['gateway'],
+                    'dev': name, 'backend': 'vxlan' if vx else 'host-gw',
+                    'underlay': peers.get(r['gateway']) if vx else r['gateway'],
+                    'realm': r['realm']})
+    return sorted(out, key=lambda x: x['dst'])
+
+
 def _route_to(routes, ip, want):
     """The main-table route (not one of ours) the kernel would take to ``ip``."""
     best = None

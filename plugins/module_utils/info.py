@@ -24,7 +24,7 @@ import os
 import re
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    nat, nat_model, observe, persist,
+    fleet, nat, nat_model, observe, persist,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
 from ansible_collections.linuxnet.container_network.plugins.module_utils.model import (
@@ -183,6 +183,7 @@ def read(ctx, bridge=None):
         if owners[n] and (bridge is None or owners[n] == bridge):
             views[n] = observe.ns_view(k, n, addresses=True, routes=(4, 6))
     return {'host': host, 'owners': owners, 'unreadable': unreadable, 'views': views,
+            'fleet': fleet.observed_routes(k.raw()),
             'rules': ctx.nat.backend.observe().owned, 'persisted': persisted(),
             'sysctl': {'ip_forward': _read_text(nat.IP_FORWARD_PATH),
                        'ipv6_forwarding': _read_text(nat.sysctl_path(nat.FORWARDING6))}}
@@ -270,7 +271,8 @@ def network(name, seen, peers):
         'localhost_guard': 'pub/%s/localhost-guard' % name in rids,
         'persistent': {'enabled': persisted_json is not None,
                        'unit': persist.unit_name(name)},
-        'fleet_routes': [],
+        'fleet_routes': [dict((k, v) for k, v in r.items() if k != 'realm')
+                         for r in seen.get('fleet', []) if r['realm'] == fleet.realm(name)],
         'rules': ['%s  # %s' % (r.text, r.rid) for r in rules],
     }
 

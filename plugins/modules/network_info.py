@@ -242,7 +242,8 @@ networks:
     - C(masquerade), C(ingress_protection) - C(ipv4) and C(ipv6), whether that rule is there.
     - C(localhost_guard) - whether the guard rule of a publication on C(127.0.0.1) is there.
     - C(persistent) - C(enabled) (its C(network.json) exists), C(unit).
-    - C(fleet_routes) - always empty (fleet networking is not built yet).
+    - C(fleet_routes) - the routes to the fleet's other hosts (module network's O(fleet)) -
+      dst, gateway, dev, backend (host-gw or vxlan), underlay (the peer's address).
     - C(rules) - the network's nftables rules, one line each - the rule text as this
       collection renders C(nft list)'s, two spaces, C(#), a space and the rule id - in chain
       order (prerouting, output, postrouting, forward, guard), then by rule id.
@@ -271,7 +272,8 @@ networks:
       ingress_protection: {ipv4: true, ipv6: true}
       localhost_guard: false
       persistent: {enabled: true, unit: linuxnet-network@br0.service}
-      fleet_routes: []
+      fleet_routes: [{dst: 172.18.2.0/24, gateway: 198.51.100.12, dev: eth0, backend: host-gw,
+                      underlay: 198.51.100.12}]
       rules: ['ip saddr 172.18.0.0/16 oifname != "br0" masquerade  # masq/br0']
 host:
   description: The host's forwarding sysctls as read (C(ip_forward), C(ipv6_forwarding) of C(all)).

@@ -50,11 +50,11 @@ def make_lab():
         shutil.rmtree(d)
 
 
-def play(d, *extra, rc=0):
+def play(d, *extra, rc=0, playbook=SITE):
     """site.yml on the lab's inventory -> (stdout, {host: (changed, failed)})."""
     env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING='False',
                ANSIBLE_RETRY_FILES_ENABLED='False', ANSIBLE_NOCOLOR='1')
-    r = subprocess.run([PLAYBOOK, '-i', os.path.join(d, 'inventory.ini'), SITE] + list(extra),
+    r = subprocess.run([PLAYBOOK, '-i', os.path.join(d, 'inventory.ini'), playbook] + list(extra),
                        capture_output=True, text=True, env=env, cwd=REPO, timeout=600,
                        check=False)
     if rc is not None:
@@ -171,6 +171,18 @@ def test_vxlan_fleet_across_a_router(make_lab):
     assert routes['172.18.1.0/24']['dev'] == 'lnvx42' and 'onlink' in routes['172.18.1.0/24']['flags']
     _out, recap = play(d)
     assert all(c == 0 for c, _f in recap.values()), recap
+    # the report: each host's fleet routes, no drift, the fleet picture host -> peer
+    report = os.path.join(d, 'report')
+    play(d, '-e', 'report_dir=%s' % report, playbook=os.path.join(REPO, 'playbooks/report.yml'))
+    with open(os.path.join(report, 'lab-host2.md')) as f:
+        md = f.read()
+    assert '`172.18.1.0/24 via 172.18.1.0 dev lnvx42 (vxlan to 198.51.100.11)`' in md
+    assert md.split('### Drift')[1].split('\n#')[0].strip() == 'none', md
+    with open(os.path.join(report, 'fleet.dot')) as f:
+        dot = f.read()
+    for a, b in (('lab-host1', 'lab-host2'), ('lab-host2', 'lab-host3'), ('lab-host3', 'lab-host1')):
+        assert '"host:%s" -> "host:%s"' % (a, b) in dot, dot
+    assert os.path.getsize(os.path.join(report, 'fleet.svg')) > 0
     # teardown of one host: everything of the fleet on it goes, nothing on the others
     _out, recap = play(d, '--limit', 'lab-host3', '-e', 'container_bridge_network_state=absent')
     assert recap == {'lab-host3': (1, 0)}

@@ -208,6 +208,13 @@ def test_fleet_dot():
     assert '"host:lab-host1" -> "host:lab-host2" [label="172.19.0.0/16 via 198.51.100.12"];' \
         in dot
     assert 'Fleet: ![fleet](fleet.svg)' in nr.report_index(recs)
+    # a VXLAN route's gateway is the peer's VTEP: the edge goes to the FDB's destination
+    recs[1]['info']['networks']['br0']['fleet_routes'] = [
+        {'dst': '172.18.1.0/24', 'gateway': '172.18.1.0', 'dev': 'lnvx42', 'backend': 'vxlan',
+         'underlay': '198.51.100.11'}]
+    dot = nr.report_fleet_dot(recs)
+    assert ('"host:lab-host2" -> "host:lab-host1" [label="172.18.1.0/24 via 172.18.1.0 dev '
+            'lnvx42 (vxlan to 198.51.100.11)"];') in dot
 
 
 @pytest.mark.parametrize('rec', HOSTS, ids=[h['name'] for h in HOSTS])

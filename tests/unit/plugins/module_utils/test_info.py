@@ -185,3 +185,17 @@ def test_description_options_are_module_networks():
             assert info.DEFAULTS.get(key) == option.get('default'), key
     full = info.description({'bridge': 'br0'})
     assert full['containers'] == [] and full['state'] == 'present' and full['persistent'] is None
+
+
+def test_fleet_routes_belong_to_the_network_of_their_realm():
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import fleet
+    routes = [{'dst': '172.19.0.0/24', 'gateway': '198.51.100.12', 'dev': 'eth0',
+               'backend': 'host-gw', 'underlay': '198.51.100.12', 'realm': fleet.realm('br0')},
+              {'dst': '172.20.0.0/24', 'gateway': '172.20.0.0', 'dev': 'lnvx7',
+               'backend': 'vxlan', 'underlay': '192.0.2.13', 'realm': fleet.realm('br9')}]
+    nets = info.assemble(seen(fleet=routes))['networks']
+    assert nets['br0']['fleet_routes'] == [dict((k, v) for k, v in routes[0].items()
+                                                if k != 'realm')]
+    assert nets['br9']['fleet_routes'] == [dict((k, v) for k, v in routes[1].items()
+                                                if k != 'realm')]
+    assert nets['other']['fleet_routes'] == []
