@@ -4,14 +4,17 @@
 """Write docs/benchmarks.md and docs/benchmarks.png from a bench/run.py result.
 
     /opt/linuxnet/venv-2.19/bin/python bench/report.py [bench/results/latest.json \
-        [bench/results/latest-dualstack.json [bench/results/latest-info.json]]]
+        [bench/results/latest-dualstack.json [bench/results/latest-info.json
+        [bench/results/latest-fleet.json]]]]
 
 The dual-stack section (issue 12: ours6 against ours) comes from the result itself when it
 has ours6, else from the dual-stack-only result (`run.py --dual-stack-only`, written to
 bench/results/latest-dualstack.json) when there is one.  Likewise the network_info table
 (issue 14: read + drift after ours' converge): from the result itself when its ours trials
 have the info phase, else from the info-only result (`run.py --info-only`,
-bench/results/latest-info.json).
+bench/results/latest-info.json).  And the fleet section (issue 13: 3 lab hosts in one
+fleet, bench/fleet.py): from the result itself when it ran the fleet phase, else from the
+fleet-only result (`run.py --fleet-only`, bench/results/latest-fleet.json).
 """
 
 import json
@@ -525,14 +528,15 @@ def fleet_section(A, res, own):
         A("")
     downs = sum(r.get("lab_down_retries", 0) for r in fl["summary"].values())
     if downs:
-        A("- `lab.py down` found a process still inside a lab namespace after the role's "
-          "clean teardown in %d trial(s) and succeeded when run again (bench/fleet.py runs "
-          "it a second time and records it)." % downs)
+        A("- `lab.py down` failed once after the role's clean teardown in %d trial(s) and "
+          "succeeded when run again (bench/fleet.py runs it a second time and records the "
+          "first error in the trial's `lab_down_first_error`)." % downs)
         A("")
     fails = [f for f in res.get("failures", []) if str(f.get("method", "")).startswith("fleet")]
     for f in fails:
-        A("- failure: %s N=%s round %s: %s" % (f.get("method"), f.get("n"), f.get("round"),
-                                              (f.get("error") or "").splitlines()[0][:300]))
+        A("- failure: %s N=%s round %s (of %d): %s" % (
+            f.get("method"), f.get("n"), f["round"] + 1 if isinstance(f.get("round"), int)
+            else "?", fl["rounds"], ((f.get("error") or "?").splitlines() or ["?"])[0][:300]))
     if fails:
         A("")
 
