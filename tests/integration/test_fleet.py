@@ -110,7 +110,9 @@ def tcp(d, src, dst_where, dst, port=7171):
 
 def check_table(d):
     r = lab('check', '--dir', d, check=False, timeout=600)
-    assert r.returncode == 0, 'lab check failed:\n%s\n%s' % (r.stdout[-12000:], r.stderr)
+    failed = [row for row in r.stdout.splitlines() if row.rstrip().endswith('FAIL')]
+    assert r.returncode == 0, 'lab check failed:\n%s\n%s\n%s' % (
+        '\n'.join(failed), r.stdout[-3000:], r.stderr)
     fleet_rows = [row for row in r.stdout.splitlines() if '| fleet container' in row]
     return r.stdout, fleet_rows
 

@@ -884,13 +884,31 @@ def _down(d, state, quiet=False):
                 lab_net.add("net:[%d]" % netns_inode(p))
             except OSError:
                 pass
+    # A namespace's inode number is reused once the namespace is freed: a recorded one
+    # whose namespace is gone may now name another lab's (tests run labs in parallel),
+    # and killing by it would kill their processes. So only namespaces alive now count,
+    # and each is held open until the end of down (then it cannot be freed and reused
+    # while strays are looked for, after step 1 kills the sshd that kept it).
+    held = []
     for h in state.get("hosts", []):
-        if h.get("net_ns"):
-            lab_net.add(h["net_ns"])
-        if h.get("mnt_ns"):
-            lab_mnt.add(h["mnt_ns"])
-        if pid_is(h["sshd_pid"], _starttime_of(state, h["sshd_pid"])):
-            lab_net |= _ns_inodes_of_host(h)
+        if not pid_is(h["sshd_pid"], _starttime_of(state, h["sshd_pid"])):
+            continue
+        for kind, into in (("mnt", lab_mnt), ("net", lab_net)):
+            try:
+                held.append(os.open("/proc/%d/ns/%s" % (h["sshd_pid"], kind), os.O_RDONLY))
+            except OSError:
+                continue
+            if ns_link(h["sshd_pid"], kind) == h.get(kind + "_ns"):
+                into.add(h[kind + "_ns"])
+        lab_net |= _ns_inodes_of_host(h)
+    try:
+        return _down_held(d, state, quiet, problems, lab_net, lab_mnt)
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def _down_held(d, state, quiet, problems, lab_net, lab_mnt):
 
     # 0. the firewall keepers, one by one in reverse order, before anything else:
     #    SIGTERM lets each undo its firewall (stop firewalld and its D-Bus, ufw
@@ -924,7 +942,15 @@ def _down(d, state, quiet=False):
         if not quiet:
             log("killing %d process(es) left inside lab namespaces: %s" % (len(s), s))
         _kill(s, signal.SIGKILL)
-        _wait_gone(lambda: (_reap_children(), strays())[1], 5)
+
+        def still():
+            # a process that appears meanwhile (sshd answering an SSH client's last
+            # reconnect) is killed too, not reported as left behind
+            _reap_children()
+            left = strays()
+            _kill(left, signal.SIGKILL)
+            return left
+        _wait_gone(still, 5)
         for pid in strays():
             problems.append("process %d still inside a lab namespace" % pid)
 
