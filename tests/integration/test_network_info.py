@@ -45,8 +45,12 @@ def info(play, check=False, toolchain='2.19', expect_ok=True, **args):
 def description(extra):
     """The role's variables (its defaults, overridden by ``extra``) without their prefix:
     what its network task passes to module network."""
+    # not options of module network: install_prerequisites (a role step) and the fleet's
+    # variables (the role's fleet filter composes them into its option fleet)
+    role_only = ('install_prerequisites', 'fleet_group', 'fleet_backend', 'underlay_address',
+                 'vxlan_id')
     d = dict((k[len(PREFIX):], v) for k, v in dict(DEFAULTS, **extra).items()
-             if k.startswith(PREFIX) and k != PREFIX + 'install_prerequisites')
+             if k.startswith(PREFIX) and k[len(PREFIX):] not in role_only)
     return dict((k, v) for k, v in d.items() if v is not None)
 
 
