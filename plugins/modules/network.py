@@ -183,7 +183,9 @@ options:
       backend:
         description:
           - C(host-gw) - a route per peer subnet via the peer's underlay address (every host on one L2 segment).
-          - C(vxlan) - a unicast VXLAN device C(lnvx<vxlan_id>) (UDP 4789) with static FDB and neighbour entries per peer and routes through it; the containers' MTU is the underlay link's minus 50.
+          - C(vxlan) - a unicast VXLAN device C(lnvx<vxlan_id>) (UDP 4789) with static FDB and
+            neighbour entries per peer and routes through it; the containers' MTU is the
+            underlay link's minus 50.
         type: str
         choices: [host-gw, vxlan]
         default: host-gw

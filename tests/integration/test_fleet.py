@@ -77,8 +77,8 @@ def ipj(d, where, *args):
 
 def fleet_routes(d, host):
     """dst -> route of our protocol (76) in the host's main table."""
-    return dict((r['dst'], r) for r in ipj(d, host, '-d', 'route', 'show', 'proto',
-                                          RTPROT_LINUXNET))
+    found = ipj(d, host, '-d', 'route', 'show', 'proto', RTPROT_LINUXNET)
+    return dict((r['dst'], r) for r in found)
 
 
 def links(d, host):

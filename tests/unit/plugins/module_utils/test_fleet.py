@@ -93,7 +93,7 @@ def test_host_gw_routes_each_peer_via_its_underlay():
 def test_converged_host_gw_plans_nothing_and_removes_a_peer_that_left():
     w = want(members=MEMBERS[:2])
     mine = route('172.18.2.0/24', gateway='198.51.100.12', proto=fleet.RTPROT_LINUXNET,
-                  realm=w['realm'])
+                 realm=w['realm'])
     assert fleet.FleetResource().plan(w, have([mine])) == []
     gone = route('172.18.3.0/24', gateway='198.51.100.13', proto=fleet.RTPROT_LINUXNET,
                  realm=w['realm'])
