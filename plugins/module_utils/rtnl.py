@@ -338,15 +338,21 @@ def links(sock, family=socket.AF_UNSPEC):
     return [_link_dict(m) for m in _dump(sock, ifinfmsg, RTM_GETLINK, {'family': family})]
 
 
-def link(sock, index):
-    """The dict of :func:`links` of one link, by index (one RTM_GETLINK); None if none."""
+def _link_msg(sock, index):
+    """One link's decoded RTM_NEWLINK, by index (one RTM_GETLINK); None if none."""
     answer = _get_link(sock, {'index': index}, [])
     if answer is None:
         return None
     data, offset, length = answer
     msg = ifinfmsg(data[offset:offset + length])
     msg.decode()
-    return _link_dict(msg)
+    return msg
+
+
+def link(sock, index):
+    """The dict of :func:`links` of one link, by index (one RTM_GETLINK); None if none."""
+    msg = _link_msg(sock, index)
+    return None if msg is None else _link_dict(msg)
 
 
 def addresses(sock, family=socket.AF_UNSPEC):
@@ -397,13 +403,8 @@ def new_vxlan(sock, name, vni, local, mtu, mac, alias):
 
 def vxlan_info(sock, index):
     """(vni, local address, port, learning) of a VXLAN link, None if it is none."""
-    answer = _get_link(sock, {'index': index}, [])
-    if answer is None:
-        return None
-    data, offset, length = answer
-    msg = ifinfmsg(data[offset:offset + length])
-    msg.decode()
-    info = msg.get_attr('IFLA_LINKINFO')
+    msg = _link_msg(sock, index)
+    info = msg.get_attr('IFLA_LINKINFO') if msg is not None else None
     if info is None or info.get_attr('IFLA_INFO_KIND') != 'vxlan':
         return None
     d = info.get_attr('IFLA_INFO_DATA')

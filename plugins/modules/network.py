@@ -31,6 +31,7 @@ description:
     the namespaces and links created by earlier stages of the same call are removed.
 extends_documentation_fragment:
   - linuxnet.container_network.netlink
+  - linuxnet.container_network.fleet
 options:
   bridge:
     description: Bridge name (1 to 15 characters); also names the network, the owner of all it creates.
@@ -167,54 +168,6 @@ options:
     type: str
     choices: [auto, none]
     default: auto
-  fleet:
-    description:
-      - Fleet networking - this host's containers reach the containers of the other hosts
-        listed in O(fleet.members) by their own addresses (no masquerade between the fleet's
-        subnets; ingress protection lets them in), as flannel's host-gw and vxlan backends
-        do. The role builds it from the inventory group C(container_bridge_network_fleet_group).
-      - Before any change it checks that the members' subnets are disjoint, that none overlaps
-        a route of this host, that O(fleet.members[].underlay_address) of this host is its
-        own and (host-gw) that every peer is on-link.
-      - Omitted - no fleet; routes, FDB and neighbour entries and the VXLAN device of an
-        earlier fleet of this network are removed.
-    type: dict
-    suboptions:
-      backend:
-        description:
-          - C(host-gw) - a route per peer subnet via the peer's underlay address (every host on one L2 segment).
-          - C(vxlan) - a unicast VXLAN device C(lnvx<vxlan_id>) (UDP 4789) with static FDB and
-            neighbour entries per peer and routes through it; the containers' MTU is the
-            underlay link's minus 50.
-        type: str
-        choices: [host-gw, vxlan]
-        default: host-gw
-      host:
-        description: This host's name in O(fleet.members).
-        type: str
-        required: true
-      vxlan_id:
-        description: VXLAN network identifier (1 to 16777215), the same on every member (vxlan only).
-        type: int
-        default: 42
-      members:
-        description: Every host of the fleet, this one included.
-        type: list
-        elements: dict
-        required: true
-        suboptions:
-          host:
-            description: Inventory name.
-            type: str
-            required: true
-          subnet:
-            description: Its container subnet (IPv4), disjoint from every other member's.
-            type: str
-            required: true
-          underlay_address:
-            description: The IPv4 address its peers reach it at.
-            type: str
-            required: true
   persistent:
     description:
       - Rebuild the network at boot, before C(network-online.target), with no Ansible run -

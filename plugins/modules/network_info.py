@@ -48,6 +48,8 @@ notes:
   - RV(drift) runs the firewall stage of M(linuxnet.container_network.network) too, which
     reads the firewall in charge through its own tools (C(iptables -S), C(firewall-cmd)),
     read-only.
+extends_documentation_fragment:
+  - linuxnet.container_network.fleet
 options:
   bridge:
     description:
@@ -131,43 +133,6 @@ options:
     description: As in M(linuxnet.container_network.network) (default C(auto) in a description).
     type: str
     choices: [auto, none]
-  fleet:
-    description:
-      - As in M(linuxnet.container_network.network) - the fleet this host is part of;
-        omitted in a description - no fleet (its routes and device would be removed).
-    type: dict
-    suboptions:
-      backend:
-        description: As in M(linuxnet.container_network.network).
-        type: str
-        choices: [host-gw, vxlan]
-        default: host-gw
-      host:
-        description: As in M(linuxnet.container_network.network).
-        type: str
-        required: true
-      vxlan_id:
-        description: As in M(linuxnet.container_network.network).
-        type: int
-        default: 42
-      members:
-        description: As in M(linuxnet.container_network.network).
-        type: list
-        elements: dict
-        required: true
-        suboptions:
-          host:
-            description: Inventory name.
-            type: str
-            required: true
-          subnet:
-            description: Its container subnet.
-            type: str
-            required: true
-          underlay_address:
-            description: The IPv4 address its peers reach it at.
-            type: str
-            required: true
   persistent:
     description:
       - As in M(linuxnet.container_network.network). Omitted - the network's persistence
