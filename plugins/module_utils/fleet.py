@@ -70,7 +70,8 @@ def fleet_want(fleet, bridge, subnet, prefix=''):
     """The ``fleet`` option -> the desired record, or one with no backend (no fleet: what
     there is goes). ValidationError naming the hosts concerned."""
     base = {'bridge': bridge, 'backend': None, 'realm': realm(bridge), 'self': None,
-            'peers': [], 'vni': None, 'device': None}
+            'peers': [], 'vni': None, 'device': None,
+            'at_boot': bool(fleet and fleet.get('at_boot'))}
     if not fleet:
         return base
     at = v.Path(prefix=prefix).fleet
@@ -202,7 +203,15 @@ class FleetResource(object):
 
     # -------------------------------------------------------------- plan
     def plan(self, want, have):
-        self.check(want, have)
+        try:
+            self.check(want, have)
+        except PlanError as e:
+            if not want['at_boot']:
+                raise
+            # at boot the uplink may not be up yet: nothing of the fleet is changed, the
+            # rest of the network is restored, the next run of the role adds the fleet
+            have['deferred'] = str(e)
+            return []
         routes = dict(('%s/%d' % (r['dst'], r['dst_len']), r)
                       for r in have['routes'] if self._ours(want, r))
         dev = have['device']
@@ -322,7 +331,7 @@ class FleetResource(object):
     @staticmethod
     def container_mtu(want, have):
         """The containers' MTU the fleet needs (None: no constraint)."""
-        if want['backend'] != 'vxlan' or have['underlay'] is None:
+        if want['backend'] != 'vxlan' or have['underlay'] is None or have.get('deferred'):
             return None
         return have['underlay']['mtu'] - VXLAN_OVERHEAD
 
@@ -375,6 +384,10 @@ class FleetResource(object):
         return '\n'.join(sorted(before)) + '\n', '\n'.join(sorted(after)) + '\n'
 
     def result(self, want, have, actions):
+        if have.get('deferred'):
+            return {'fleet': None, 'warnings': [
+                'the fleet was not restored at boot (%s); the next run of the role adds it'
+                % have['deferred']]}
         if want['backend'] is None:
             return {'fleet': None}
         return {'fleet': {

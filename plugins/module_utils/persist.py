@@ -395,6 +395,10 @@ def boot(directory):
     with open(os.path.join(directory, 'network.json')) as f:
         saved = json.load(f)
     params = dict(saved['network'], state='present', persistent=None)
+    if params.get('fleet'):
+        # the uplink may come up after this unit (it runs before network.target): what
+        # the fleet needs of it waits for the next run then, the rest is restored
+        params['fleet'] = dict(params['fleet'], at_boot=True)
     module = BootModule(params, unit_name(params['bridge']))
     if not (HAS_PYROUTE2 and HAS_NFT):
         module.fail_json(

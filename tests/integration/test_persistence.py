@@ -307,3 +307,44 @@ def test_docker_restarting_after_the_unit_gets_the_rules_back(play):
         r = role(play, {'container_bridge_network_state': 'absent'})
         assert not failed(r)
         assert not os.path.exists(os.path.dirname(dropin))
+
+
+FLEET_NET = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
+             'containers': [{'name': 'netns0'}], 'persistent': True,
+             'fleet': {'backend': 'host-gw', 'host': 'h1', 'members': [
+                 {'host': 'h1', 'subnet': '172.18.0.0/16', 'underlay_address': '198.51.100.2'},
+                 {'host': 'h2', 'subnet': '172.19.0.0/16', 'underlay_address': '198.51.100.3'}]}}
+
+
+def fleet_route():
+    return [(r['dst'], r.get('gateway')) for r in ipj('route', 'show', 'proto', '76')]
+
+
+def test_a_fleet_waits_for_its_uplink_at_boot(play):
+    """The unit runs before network.target: the uplink (the fleet's underlay address) may
+    not be up yet. The network is restored all the same, the fleet's routes are said to
+    wait for the next run (which adds them); with the uplink up at boot they come back."""
+    def net():
+        [r] = play([{'linuxnet.container_network.network': FLEET_NET}])
+        assert r['_status'] == 'ok', r
+        return r
+    with firewalls.World():
+        net()
+        assert fleet_route() == [('172.19.0.0/16', '198.51.100.3')]
+        assert not net()['changed']
+    reboot()
+    p = exec_start()  # no uplink yet
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert 'network restored' in p.stdout
+    assert 'the fleet was not restored at boot' in p.stderr and '198.51.100.2' in p.stderr
+    assert 'br0' in [l['ifname'] for l in ipj('link')] and fleet_route() == []
+    with firewalls.World():
+        r = net()
+        assert r['changed'] and [a['op'] for a in r['actions']] == ['route_set']
+        assert fleet_route() == [('172.19.0.0/16', '198.51.100.3')]
+    reboot()
+    with firewalls.World():  # the uplink is up before the unit: the fleet comes back too
+        p = exec_start()
+        assert p.returncode == 0 and 'not restored' not in p.stderr, p.stdout + p.stderr
+        assert fleet_route() == [('172.19.0.0/16', '198.51.100.3')]
+        assert not net()['changed']

@@ -212,3 +212,20 @@ def test_fleet_peers_are_neither_masqueraded_nor_dropped():
     plain = network.NetworkResource().want(dict(params, fleet=None))
     assert nat_model.masquerade_specs(plain['nat'][1].want)[0].daddr_not is None
     assert network_model.network_want(dict(params, fleet=None))['fleet']['backend'] is None
+
+
+def test_at_boot_a_missing_uplink_defers_the_fleet_to_the_next_run():
+    res = fleet.FleetResource()
+    w = fleet.fleet_want(dict({'backend': 'vxlan', 'host': 'a', 'vxlan_id': 42,
+                               'members': MEMBERS}, at_boot=True), 'br0', NET, P)
+    h = dict(have(), underlay=None, routes=[])
+    assert res.plan(w, h) == []
+    out = res.result(w, h, [])
+    assert out['fleet'] is None and 'not restored at boot' in out['warnings'][0]
+    assert '198.51.100.11 is not an address of this host' in out['warnings'][0]
+    assert res.container_mtu(w, h) is None
+    # with the uplink there at boot: the fleet is restored as on any run
+    assert [a.op for a in res.plan(w, have())][:1] == ['vxlan_create']
+    # not at boot: the same is an error
+    with pytest.raises(PlanError):
+        res.plan(want('vxlan'), dict(have(), underlay=None, routes=[]))
