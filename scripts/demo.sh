@@ -4,7 +4,7 @@
 # machine's own network.
 #
 #   bash scripts/demo.sh [--hosts N] [--vars FILE] [--firewall KIND] [--report DIR]
-#                        [--fleet host-gw|vxlan] [--segments 1|2]
+#                        [--fleet [host-gw|vxlan]] [--segments 1|2]
 #                        [-- EXTRA ansible-playbook ARGS]
 #
 # 1. scripts/setup.sh (idempotent) installs the toolchain;
@@ -13,7 +13,7 @@
 #                                   (--firewall KIND: that firewall in charge of
 #                                   each host: firewalld, firewalld-el8, docker,
 #                                   docker-legacy, ufw or nft-drop;
-#                                   --fleet BACKEND: all hosts in the inventory
+#                                   --fleet [BACKEND] (default host-gw): all hosts in the inventory
 #                                   group [fleet] with that backend, lab-hostN with
 #                                   subnet 172.18.N.0/24; vxlan also puts the
 #                                   even-numbered hosts on a second L2 segment,
@@ -61,12 +61,11 @@ while [ $# -gt 0 ]; do
       shift 2 ;;
     --report) mkdir -p "$2"; report=$(cd "$2" && pwd); shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    --fleet)
+    --fleet)  # the backend is optional: host-gw by default
       case "${2:-}" in
-        host-gw|vxlan) fleet=$2 ;;
-        *) echo "demo: --fleet wants host-gw or vxlan" >&2; exit 2 ;;
-      esac
-      shift 2 ;;
+        host-gw|vxlan) fleet=$2; shift 2 ;;
+        *) fleet=host-gw; shift ;;
+      esac ;;
     --segments)
       case "${2:-}" in
         1|2) segments=$2 ;;
