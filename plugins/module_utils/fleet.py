@@ -381,7 +381,7 @@ class FleetResource(object):
                          '%s mtu %d' % (x.rsplit(' mtu ', 1)[0], a.args['mtu']) for x in after]
             else:
                 after.append(line)
-        return '\n'.join(sorted(before)) + '\n', '\n'.join(sorted(after)) + '\n'
+        return ''.join(x + '\n' for x in sorted(before)), ''.join(x + '\n' for x in sorted(after))
 
     def result(self, want, have, actions):
         if have.get('deferred'):

@@ -40,10 +40,11 @@ def test_check_mode_predicts_the_real_run_exactly(play, toolchain):
     assert checked['_status'] == 'ok' and checked['changed'], checked
     assert snapshot() == before and nft_tables() == []
     # every stage is in the diff and has planned something on a fresh host (but the
-    # firewall stage: no firewall in charge here, nothing to let through; and persistence:
-    # off by default, nothing to install)
+    # firewall stage: no firewall in charge here, nothing to let through; persistence:
+    # off by default, nothing to install; and the fleet: none given, none to remove)
     assert sorted(checked['diff']['after']) == sorted(STAGES + ['netns_unlisted', 'firewall',
-                                                                'persistence'])
+                                                                'persistence', 'fleet'])
+    assert checked['diff']['after']['fleet'] == [] and checked['fleet'] is None
     assert checked['persistence'] == {'enabled': False, 'unit': 'linuxnet-network@br0.service',
                                       'state_dir': '/var/lib/linuxnet/networks/br0'}
     assert set(a['stage'] for a in checked['actions']) == set(STAGES)

@@ -191,7 +191,7 @@ def test_render_predicts_the_converged_state():
     res = fleet.FleetResource()
     before, after = res.render(w, have(), res.plan(w, have()))
     conv = _converged_vxlan(w)
-    assert res.render(w, conv, [])[0] == after and before == '\n'
+    assert res.render(w, conv, [])[0] == after and before == ''
     assert 'route 172.18.2.0/24 via 172.18.2.0 dev lnvx42 onlink' in after
     assert 'fdb 02:4c:ac:12:03:00 dev lnvx42 dst 192.0.2.13' in after
 
