@@ -405,7 +405,10 @@ def _up(d, n, args, state):
     # the outside routes IPv6 (radvd advertises only when forwarding is on); no
     # snooping: RS/RA/ND multicast reach every port
     outside_sysctl("net.ipv6.conf.all.forwarding=1")
-    ip("-n", OUTSIDE_NS, "link", "add", OUTSIDE_BRIDGE, "type", "bridge", "mcast_snooping", "0")
+    # a fixed MAC: a bridge without one takes its ports' lowest as they come and go, and
+    # a neighbour that cached the old one (the controller) lost the gateway for ~30 s
+    ip("-n", OUTSIDE_NS, "link", "add", OUTSIDE_BRIDGE, "address", "02:4c:61:62:00:01",
+       "type", "bridge", "mcast_snooping", "0")
     outside_sysctl("net.ipv6.conf.%s.accept_dad=0" % OUTSIDE_BRIDGE)
     ip("-n", OUTSIDE_NS, "addr", "add", GATEWAY + "/24", "dev", OUTSIDE_BRIDGE)
     ip("-n", OUTSIDE_NS, "addr", "add", GATEWAY6 + "/64", "dev", OUTSIDE_BRIDGE, "nodad")
@@ -414,7 +417,8 @@ def _up(d, n, args, state):
         # a second L2 segment: lab-outside routes IPv4 (and IPv6) between the
         # segments, with no NAT (there are no nftables rules in lab-outside)
         br = seg["bridge"]
-        ip("-n", OUTSIDE_NS, "link", "add", br, "type", "bridge", "mcast_snooping", "0")
+        ip("-n", OUTSIDE_NS, "link", "add", br, "address", "02:4c:61:62:00:%02x" % seg["segment"],
+           "type", "bridge", "mcast_snooping", "0")
         outside_sysctl("net.ipv6.conf.%s.accept_dad=0" % br)
         ip("-n", OUTSIDE_NS, "addr", "add", seg["gateway"] + "/" + seg["subnet"].split("/")[1], "dev", br)
         ip("-n", OUTSIDE_NS, "addr", "add", seg["gateway6"] + "/" + seg["subnet6"].split("/")[1],
