@@ -27,6 +27,25 @@ def _code(e):
     return getattr(e, 'code', None) or getattr(e, 'errno', None)
 
 
+# A new bridge's IPv6 link-local address would be tentative for 1-2 s after its first
+# port comes up (duplicate address detection). The kernel sends the neighbour
+# solicitations for packets it forwards (published ports, routed traffic) from that
+# address only: none go out while it is tentative, and the first connections to a
+# container are lost. Nothing else on the bridge's link can hold its address.
+ACCEPT_DAD = '/proc/sys/net/ipv6/conf/%s/accept_dad'
+
+
+def no_dad(name):
+    """``net.ipv6.conf.NAME.accept_dad = 0`` for a link of this process's namespace
+    (no-op where the host has IPv6 disabled)."""
+    try:
+        with open(ACCEPT_DAD % name, 'w') as f:
+            f.write('0\n')
+    except (IOError, OSError) as e:
+        if e.errno != errno.ENOENT:
+            raise
+
+
 # Operations after which cached interface indices may be stale. Deleting a link can
 # delete others (a veth's peer, in another namespace): the whole cache goes then.
 _RESETS_INDEX = frozenset(('link_delete',))
@@ -74,6 +93,7 @@ class Applier(object):
 
     def bridge_create(self, a):
         rtnl.new_link(self.k.raw(), a.target, 'bridge')
+        no_dad(a.target)  # before it has a port, so before its link-local address exists
         if a.args.get('mtu'):
             # Not IFLA_MTU on RTM_NEWLINK: only a change of MTU marks a bridge's MTU as set
             # by the user; otherwise the kernel re-adjusts it to its ports' as they join.
