@@ -51,7 +51,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.network
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import Kernel
 from ansible_collections.linuxnet.container_network.plugins.module_utils.observe import Reading
 from ansible_collections.linuxnet.container_network.plugins.module_utils.persist import (
-    PersistResource,
+    PersistResource, lock,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ApplyError, PlanError, ValidationError, converge, record,
@@ -75,6 +75,8 @@ class _Ctx(object):
     """One kernel context for the L2 stages, one NAT backend, the firewall, persistence."""
 
     def __init__(self, module, present):
+        # a change never runs beside the boot restore or a heal pass of the same network
+        self.lock = None if module.check_mode else lock(module.params['bridge']).acquire()
         self.kernel = Kernel()
         # Every namespace is read once, with all that the stages after netns look at
         # (the bridge ports' hairpin flags only when bridge_port runs).
@@ -93,7 +95,11 @@ class _Ctx(object):
         try:
             self.kernel.close()
         finally:
-            self.nat.__exit__(*exc)
+            try:
+                self.nat.__exit__(*exc)
+            finally:
+                if self.lock is not None:
+                    self.lock.release()
         return False
 
 

@@ -29,13 +29,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import hashlib
 import json
 import os
 import re
 import sys
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import validate
+from ansible_collections.linuxnet.container_network.plugins.module_utils import heal, validate
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError, ValidationError)
 
@@ -68,6 +69,16 @@ def unit_name(bridge):
 
 def network_dir(bridge):
     return os.path.join(STATE_DIR, bridge)
+
+
+def heal_unit_name(bridge):
+    """``linuxnet-heal@BR.service`` (:mod:`heal`), escaped like :func:`unit_name`."""
+    return 'linuxnet-heal@' + unit_name(bridge)[len('linuxnet-network@'):]
+
+
+def lock(bridge):
+    """The network's run lock (:class:`heal.NetworkLock`), not yet taken."""
+    return heal.NetworkLock(network_dir(bridge))
 
 
 def unit_text(bridge, python):
@@ -182,6 +193,13 @@ class PersistResource(object):
                 files[os.path.join(d, rel)] = (src, 0o644)
             unit = os.path.join(UNIT_DIR, unit_name(br))
             files[unit] = (unit_text(br, sys.executable), 0o644)
+            script = os.path.join(d, 'heal.py')
+            files[script] = (heal.script_text(br, os.path.join(d, 'lib'), PACKAGE, d), 0o644)
+            heal_unit = os.path.join(UNIT_DIR, heal_unit_name(br))
+            files[heal_unit] = (heal.unit_text(br, heal_unit_name(br), unit_name(br),
+                                               sys.executable, script), 0o644)
+            links[os.path.join(UNIT_DIR, 'multi-user.target.wants', heal_unit_name(br))] = \
+                heal_unit
             if any(os.path.exists(u) for u in DOCKER_UNITS):
                 files[docker_dropin(br)] = (docker_dropin_text(br, sys.executable), 0o644)
             for target in WANTED_BY:
@@ -201,9 +219,10 @@ class PersistResource(object):
         for root, _dirs, names in os.walk(d):
             for n in names:
                 p = os.path.join(root, n)
-                if not os.path.islink(p):
+                if not os.path.islink(p) and p != os.path.join(d, heal.LOCK):
                     files[p] = _read(p)
-        for path in (os.path.join(UNIT_DIR, unit_name(br)), docker_dropin(br)):
+        for path in (os.path.join(UNIT_DIR, unit_name(br)),
+                     os.path.join(UNIT_DIR, heal_unit_name(br)), docker_dropin(br)):
             if os.path.lexists(path):
                 files[path] = _read(path)
         links = {}
@@ -212,15 +231,23 @@ class PersistResource(object):
             wants_dirs |= set(n[:-len('.wants')] for n in os.listdir(UNIT_DIR)
                               if n.endswith('.wants'))
         for target in sorted(wants_dirs):
-            p = os.path.join(UNIT_DIR, target + '.wants', unit_name(br))
-            if os.path.lexists(p):
-                links[p] = os.readlink(p) if os.path.islink(p) else None
+            for name in (unit_name(br), heal_unit_name(br)):
+                p = os.path.join(UNIT_DIR, target + '.wants', name)
+                if os.path.lexists(p):
+                    links[p] = os.readlink(p) if os.path.islink(p) else None
+        systemd = os.path.isdir('/run/systemd/system')
+        healing = systemd and ctx.run(['systemctl', 'is-active', '--quiet',
+                                       heal_unit_name(br)])[0] == 0
         return {'files': files, 'links': links, 'dir': os.path.isdir(d),
-                'systemd': os.path.isdir('/run/systemd/system')}
+                'systemd': systemd, 'healing': healing}
 
     def plan(self, want, have):
         acts = []
         d = network_dir(want['bridge'])
+        heal_unit = heal_unit_name(want['bridge'])
+        if have['healing'] and not want['on']:
+            acts.append(Action('systemd_unit', heal_unit, _argv=['systemctl', 'stop',
+                                                                 heal_unit]))
         # enablement goes first on removal, last on creation: a half-done run never leaves
         # an enabled unit without what it runs
         for p, target in sorted(have['links'].items()):
@@ -247,6 +274,10 @@ class PersistResource(object):
         if units_changed and have['systemd']:
             acts.append(Action('systemd_daemon_reload', 'systemd',
                                _argv=['systemctl', 'daemon-reload']))
+        # the heal service runs the code just written: (re)started after any change
+        if want['on'] and have['systemd'] and (acts or not have['healing']):
+            acts.append(Action('systemd_unit', heal_unit, _argv=['systemctl', 'restart',
+                                                                 heal_unit]))
         return acts
 
     def apply(self, ctx, actions, have=None):
@@ -268,11 +299,11 @@ class PersistResource(object):
                         os.unlink(a.target)
                     os.makedirs(os.path.dirname(a.target), exist_ok=True)
                     os.symlink(a.args['link_to'], a.target)
-                elif a.op == 'systemd_daemon_reload':
+                elif a.op in ('systemd_daemon_reload', 'systemd_unit'):
                     rc, out, err = ctx.run(a.args['_argv'])
                     if rc != 0:
-                        raise OSError('systemctl daemon-reload exited %d: %s'
-                                      % (rc, (err or out).strip()))
+                        raise OSError('%s exited %d: %s' % (' '.join(a.args['_argv']), rc,
+                                                            (err or out).strip()))
             except OSError as e:
                 raise ApplyError(a, e, done)
             done.append(a)
@@ -385,15 +416,29 @@ class BootModule(object):
 
 
 def boot(directory):
-    """Rebuild the network described in ``directory``/network.json (the unit's ExecStart)."""
+    """Rebuild the network described in ``directory``/network.json (the ExecStart of the
+    boot unit, and of each pass of the heal service)."""
+    with heal.NetworkLock(directory):  # not beside an Ansible run or a heal pass
+        try:
+            with open(os.path.join(directory, 'network.json')) as f:
+                saved = json.load(f)
+        except (IOError, OSError) as e:
+            if e.errno != errno.ENOENT:
+                raise
+            sys.stdout.write('%s: nothing to restore: the network was removed\n'
+                             % os.path.basename(directory))
+            return 0
+        _restore(saved)
+    return 0
+
+
+def _restore(saved):
     from ansible_collections.linuxnet.container_network.plugins.module_utils import (
         network, runner)
     from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_socket import (
         HAS_NFT, NFT_IMPORT_ERROR)
     from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
         HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR)
-    with open(os.path.join(directory, 'network.json')) as f:
-        saved = json.load(f)
     params = dict(saved['network'], state='present', persistent=None)
     if params.get('fleet'):
         # the uplink may come up after this unit (it runs before network.target): what
@@ -406,5 +451,8 @@ def boot(directory):
             'interpreter (the role does: container_bridge_network_install_prerequisites).'
             % (sys.executable, (PYROUTE2_IMPORT_ERROR or NFT_IMPORT_ERROR or '').strip()
                .splitlines()[-1:]))
-    runner.run(module, network.NetworkResource())
-    return 0
+    try:
+        runner.run(module, network.NetworkResource())
+    except SystemExit as e:  # exit_json/fail_json: after the lock is released
+        if e.code:
+            raise

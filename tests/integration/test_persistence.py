@@ -257,7 +257,7 @@ def test_check_mode_and_diff_are_honest(play):
         assert not failed(r), r
         [net] = [x for x in r if 'persistence' in x]
         ops = [a['op'] for a in net['actions'] if a['stage'] == 'persistence']
-        assert ops.count('unit_enable') == 2 and 'file_write' in ops, ops
+        assert ops.count('unit_enable') == 3 and 'file_write' in ops, ops  # boot (2), heal
         after = net['diff']['after']['persistence']
         assert any(l.startswith(unit_path() + ': ExecStart=') for l in after), after
         assert installed() == NOTHING

@@ -13,6 +13,8 @@ NET = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
        'ingress_protection': True, 'firewall_integration': 'auto', 'state': 'present',
        'persistent': True, 'fleet': None}
 UNIT = '/etc/systemd/system/linuxnet-network@br0.service'
+HEAL = '/etc/systemd/system/linuxnet-heal@br0.service'
+HEAL_LINK = '/etc/systemd/system/multi-user.target.wants/linuxnet-heal@br0.service'
 DIR = '/var/lib/linuxnet/networks/br0'
 
 
@@ -28,13 +30,13 @@ def want(persistent=True, state='present', bridge='br0'):
         'network': dict(NET, bridge=bridge)})
 
 
-def have_of(w, systemd=False):
-    """The disk as a converged run leaves it."""
+def have_of(w, systemd=False, healing=None):
+    """The disk as a converged run leaves it (on systemd, the heal service running)."""
     return {'files': dict(w['files']), 'links': dict(w['links']), 'dir': True,
-            'systemd': systemd}
+            'systemd': systemd, 'healing': systemd if healing is None else healing}
 
 
-EMPTY = {'files': {}, 'links': {}, 'dir': False, 'systemd': False}
+EMPTY = {'files': {}, 'links': {}, 'dir': False, 'systemd': False, 'healing': False}
 
 
 def ops(actions):
@@ -69,20 +71,46 @@ def test_what_is_installed():
             assert src == f.read()  # the very code the module runs
     assert files[DIR + '/lib/ansible_collections/__init__.py'][0] == b''
     assert w['links'] == {'/etc/systemd/system/multi-user.target.wants/linuxnet-network@br0.service': UNIT,
-                          '/etc/systemd/system/network-online.target.wants/linuxnet-network@br0.service': UNIT}
+                          '/etc/systemd/system/network-online.target.wants/linuxnet-network@br0.service': UNIT,
+                          HEAL_LINK: HEAL}
+    # the heal service (issue 22): after the boot unit, stopped with it, its script
+    heal = files[HEAL][0].decode()
+    assert 'ExecStart=%s -B %s/heal.py\n' % (sys.executable, DIR) in heal
+    assert 'After=linuxnet-network@br0.service\n' in heal
+    assert 'PartOf=linuxnet-network@br0.service\n' in heal and 'Type=simple\n' in heal
+    script = files[DIR + '/heal.py'][0].decode()
+    assert "sys.path.insert(0, '%s/lib')" % DIR in script and "main('%s')" % DIR in script
+    assert files[lib + 'heal.py'][0].decode() == open(sys.modules[persist.PACKAGE + '.heal']
+                                                       .__file__).read()
 
 
 def test_install_order_enables_last_and_reloads_systemd_only_where_it_runs():
     w = want()
     acts = persist.PersistResource().plan(w, EMPTY)
     kinds = [a.op for a in acts]
-    assert kinds[-2:] == ['unit_enable', 'unit_enable']
+    assert kinds[-3:] == ['unit_enable'] * 3
     writes = [a.target for a in acts if a.op == 'file_write']
-    assert writes[-2:] == [DIR + '/network.json', UNIT]  # what boot reads comes last
+    assert writes[-3:] == [DIR + '/network.json', UNIT, HEAL]  # what boot reads comes last
     assert len(writes) == len(w['files'])
-    assert 'systemd_daemon_reload' not in kinds
+    assert 'systemd_daemon_reload' not in kinds and 'systemd_unit' not in kinds
     acts = persist.PersistResource().plan(w, dict(EMPTY, systemd=True))
-    assert acts[-1].op == 'systemd_daemon_reload'
+    assert ops(acts[-2:]) == [('systemd_daemon_reload', 'systemd'),
+                              ('systemd_unit', 'linuxnet-heal@br0.service')]
+    assert acts[-1].args['_argv'] == ['systemctl', 'restart', 'linuxnet-heal@br0.service']
+
+
+def test_the_heal_service_is_started_when_it_is_not_running_and_stopped_first_on_removal():
+    w = want()
+    started = persist.PersistResource().plan(w, have_of(w, systemd=True, healing=False))
+    assert [(a.op, a.args['_argv']) for a in started] == [
+        ('systemd_unit', ['systemctl', 'restart', 'linuxnet-heal@br0.service'])]
+    stop = persist.PersistResource().plan(want(state='absent'), have_of(w, systemd=True))
+    assert stop[0].args['_argv'] == ['systemctl', 'stop', 'linuxnet-heal@br0.service']
+    assert 'restart' not in str([a.args.get('_argv') for a in stop])
+    # not running: nothing to stop
+    idle = persist.PersistResource().plan(want(state='absent'),
+                                          have_of(w, systemd=True, healing=False))
+    assert 'systemd_unit' not in [a.op for a in idle]
 
 
 def test_converged_is_empty_and_drift_is_rewritten():
@@ -103,10 +131,13 @@ def test_removal_disables_first_then_unit_then_directory():
     installed['links']['/etc/systemd/system/default.target.wants/linuxnet-network@br0.service'] = UNIT
     for w in (want(persistent=False), want(state='absent')):
         assert ops(persist.PersistResource().plan(w, installed)) == [
+            ('systemd_unit', 'linuxnet-heal@br0.service'),  # stopped before its files go
             ('unit_disable', '/etc/systemd/system/default.target.wants/linuxnet-network@br0.service'),
+            ('unit_disable', HEAL_LINK),
             ('unit_disable', '/etc/systemd/system/multi-user.target.wants/linuxnet-network@br0.service'),
             ('unit_disable', '/etc/systemd/system/network-online.target.wants/linuxnet-network@br0.service'),
-            ('file_remove', UNIT), ('dir_remove', DIR), ('systemd_daemon_reload', 'systemd')]
+            ('file_remove', UNIT), ('file_remove', HEAL), ('dir_remove', DIR),
+            ('systemd_daemon_reload', 'systemd')]
         assert persist.PersistResource().plan(w, EMPTY) == []
 
 
@@ -114,7 +145,7 @@ def test_networks_own_their_files():
     a, b = want(bridge='br0'), want(bridge='br1')
     assert not set(a['files']) & set(b['files'])
     assert not set(a['links']) & set(b['links'])
-    assert all(p.startswith(DIR + os.sep) or p == UNIT for p in a['files'])
+    assert all(p.startswith(DIR + os.sep) or p in (UNIT, HEAL) for p in a['files'])
 
 
 def test_with_docker_installed_a_dropin_reruns_the_restore_after_it(monkeypatch, tmp_path):

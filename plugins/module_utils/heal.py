@@ -1,0 +1,259 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.container_network contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Healing a persistent network after a firewall reload, restart or flush.
+
+``nft flush ruleset`` (Debian's ``nftables.service`` on start, reload and stop),
+``firewall-cmd --reload`` or a restart of firewalld, ``ufw reload``, ``ufw disable &&
+ufw enable``, a restart of Docker or ``iptables -F`` remove rules the network needs: our
+table ``inet linuxnet``, or the accept rules in the iptables chains of a firewall in
+charge. All of them go through nf_tables (iptables-nft included), which tells every change
+on the netlink multicast group ``NFNLGRP_NFTABLES``.
+
+The heal service of network ``BR`` (``linuxnet-heal@BR.service``, installed with the boot
+unit by :mod:`persist`) runs :func:`main`: it blocks on that group (nothing runs while
+nothing happens), and when a change that can have removed something of ours arrives
+(:func:`relevant`), it waits for the burst to end (:data:`QUIET` seconds of silence, at
+most :data:`MAX_WAIT`) and runs the network's boot restore (``boot.py``: the same
+want -> observe -> plan -> apply as at boot, which changes only what is missing). The
+restore takes the network's lock (:func:`persist.network_lock`), so it never runs beside
+an Ansible run of the same network.
+
+Only the standard library here: the service stays small while it waits.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import fcntl
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+NETLINK_NETFILTER = 12
+NFNLGRP_NFTABLES = 7
+SOL_NETLINK = 270
+NETLINK_ADD_MEMBERSHIP = 1
+NFNL_SUBSYS_NFTABLES = 10
+# nf_tables message types (linux/netfilter/nf_tables.h, enum nf_tables_msg_types)
+NEWTABLE, DELTABLE, NEWCHAIN, DELCHAIN, NEWRULE, DELRULE, NEWSET, DELSET = 0, 2, 3, 5, 6, 8, 9, 11
+NAMES = {NEWTABLE: 'new table', DELTABLE: 'delete table', NEWCHAIN: 'new chain',
+         DELCHAIN: 'delete chain', NEWRULE: 'new rule', DELRULE: 'delete rule',
+         NEWSET: 'new set', DELSET: 'delete set'}
+FAMILIES = {1: 'inet', 2: 'ip', 3: 'arp', 5: 'netdev', 7: 'bridge', 10: 'ip6'}
+OWN_TABLE = 'linuxnet'  # inet linuxnet, and ip linuxnet of earlier releases
+QUIET = 0.25
+MAX_WAIT = 2.0
+
+
+LOCK = '.lock'
+
+
+class NetworkLock(object):
+    """One run at a time of the network whose state directory is ``directory``: the
+    module (not in check mode), the boot restore and a heal pass each hold it while they
+    read and change the network (``flock`` on ``DIR/.lock``; reentrant in a process).
+
+    No directory, no lock: a network that is not persistent has no heal service.
+    A lock file whose directory was removed and made anew while this waited is
+    taken again on the new one.
+    """
+
+    _held = {}
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.fd = None
+
+    def acquire(self):
+        if self.directory in NetworkLock._held:
+            return self
+        path = os.path.join(self.directory, LOCK)
+        while os.path.isdir(self.directory):
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as e:
+                if e.errno == errno.ENOENT:
+                    continue  # the directory went just now
+                raise
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except OSError:
+                same = False
+            if same:
+                self.fd = NetworkLock._held[self.directory] = fd
+                break
+            os.close(fd)
+        return self
+
+    def release(self):
+        if self.fd is not None:
+            del NetworkLock._held[self.directory]
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def relevant(msg, table):
+    """Can this nf_tables change have removed something the network needs?
+
+    In our own table: any deletion (our own additions are not). Elsewhere: tables and
+    chains coming and going (a firewall loading or flushing its ruleset; a new DROP
+    policy is a chain change) and rule deletions (our accept rules in a firewall's
+    chains). New rules elsewhere are not: they are what firewalls (and our own firewall
+    stage) add, and they do not remove ours. Set elements and generation messages, the
+    bulk of a busy host's changes, never are.
+    """
+    if table == OWN_TABLE:
+        return msg in (DELTABLE, DELCHAIN, DELRULE, DELSET)
+    return msg in (NEWTABLE, DELTABLE, NEWCHAIN, DELCHAIN, DELRULE)
+
+
+def decode(data):
+    """The nf_tables notifications in one datagram -> [(msg type, family name, table)]."""
+    out = []
+    off = 0
+    while off + 20 <= len(data):
+        length, mtype = struct.unpack_from('=IH', data, off)
+        if length < 16 or off + length > len(data):
+            break
+        if mtype >> 8 == NFNL_SUBSYS_NFTABLES:
+            family = FAMILIES.get(struct.unpack_from('B', data, off + 16)[0], '?')
+            out.append((mtype & 0xff, family, _table_attr(data, off + 20, off + length)))
+        off += (length + 3) & ~3
+    return out
+
+
+def _table_attr(data, off, end):
+    """Attribute 1 (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE)."""
+    while off + 4 <= end:
+        alen, atype = struct.unpack_from('=HH', data, off)
+        if alen < 4:
+            break
+        if atype & 0x3fff == 1:
+            return data[off + 4:off + alen].split(b'\0', 1)[0].decode('ascii', 'replace')
+        off += (alen + 3) & ~3
+    return None
+
+
+def listen():
+    """A socket on NFNLGRP_NFTABLES (changes of every table, every family)."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                      NETLINK_NETFILTER)
+    s.bind((0, 0))
+    s.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NFNLGRP_NFTABLES)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    return s
+
+
+def _receive(s, timeout):
+    """The relevant changes received within ``timeout`` (None: block for the first
+    datagram) -> (changes, whether anything arrived). An overrun (ENOBUFS: more changes
+    than the buffer held) counts as relevant: something may have been missed."""
+    ready, _, _ = select.select([s], [], [], timeout)
+    if not ready:
+        return [], False
+    try:
+        data = s.recv(1 << 16)
+    except OSError as e:
+        if e.errno == errno.ENOBUFS:
+            return [('overrun', '', '')], True
+        raise
+    return [(NAMES[m], f, t) for m, f, t in decode(data) if relevant(m, t)], True
+
+
+def wait_for_change(s):
+    """Block until a relevant change, then until the burst is over -> what changed."""
+    changes = []
+    while not changes:
+        changes, _ = _receive(s, None)
+    first = time.monotonic()
+    while time.monotonic() - first < MAX_WAIT:
+        more, arrived = _receive(s, QUIET)
+        if not arrived:
+            break
+        changes += more
+    return first, changes
+
+
+def summary(changes):
+    seen = []
+    for what, family, table in changes:
+        item = '%s %s %s' % (what, family, table) if table else what
+        if item not in seen:
+            seen.append(item)
+    return ', '.join(seen[:4]) + (' and %d more' % (len(seen) - 4) if len(seen) > 4 else '')
+
+
+def main(directory, python=None):
+    """The heal service of the network in ``directory`` (its ExecStart). Returns when the
+    network is removed (its network.json gone)."""
+    python = python or sys.executable
+    boot = [python, '-B', os.path.join(directory, 'boot.py')]
+    state = os.path.join(directory, 'network.json')
+    s = listen()
+    name = os.path.basename(directory.rstrip('/'))
+    print('linuxnet-heal@%s: watching nftables (pid %d)' % (name, os.getpid()))
+    sys.stdout.flush()
+    while True:
+        first, changes = wait_for_change(s)
+        if not os.path.exists(state):
+            print('linuxnet-heal@%s: the network was removed; exiting' % name)
+            return 0
+        p = subprocess.run(boot, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           check=False)
+        out = p.stdout.decode('utf-8', 'replace').strip()
+        print('linuxnet-heal@%s: after %s: %s (%.2f s after the change)' % (
+            name, summary(changes), out.replace('\n', '; ') or 'exit %d' % p.returncode,
+            time.monotonic() - first))
+        sys.stdout.flush()
+
+
+def script_text(bridge, lib, package, directory):
+    """``heal.py``, the service's entry point."""
+    return (
+        '# Installed by linuxnet.container_network: heals network %s after firewall\n'
+        '# reloads (see linuxnet-heal@%s.service).\n'
+        'import sys\n'
+        'sys.dont_write_bytecode = True\n'
+        'sys.path.insert(0, %r)\n'
+        'from %s.heal import main\n'
+        'sys.exit(main(%r))\n'
+    ) % (bridge, bridge, lib, package, directory)
+
+
+def unit_text(bridge, unit, network_unit, python, script):
+    """``linuxnet-heal@BR.service``: after the boot unit, stopped with it."""
+    return (
+        '# Installed by linuxnet.container_network (module network, persistent: true).\n'
+        '# Re-applies what a firewall reload, restart or flush removed of network %(br)s,\n'
+        '# within a second of the change (nftables notifications); idle otherwise.\n'
+        '[Unit]\n'
+        'Description=linuxnet container bridge network %(br)s: heal after firewall '
+        'reloads\n'
+        'After=%(net)s\n'
+        'PartOf=%(net)s\n'
+        'ConditionPathExists=%(dir)s/network.json\n'
+        '\n'
+        '[Service]\n'
+        'Type=simple\n'
+        'ExecStart=%(py)s -B %(script)s\n'
+        'Restart=on-failure\n'
+        'RestartSec=2\n'
+        '\n'
+        '[Install]\n'
+        'WantedBy=multi-user.target\n'
+    ) % {'br': bridge, 'net': network_unit, 'dir': os.path.dirname(script), 'py': python,
+         'script': script, 'unit': unit}
