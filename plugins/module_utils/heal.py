@@ -19,7 +19,8 @@ want -> observe -> plan -> apply as at boot, which changes only what is missing)
 restore takes the network's lock (:func:`persist.network_lock`), so it never runs beside
 an Ansible run of the same network.
 
-Only the standard library here: the service stays small while it waits.
+No pyroute2 here (the standard library and the pure nft_codec): the service stays small
+while it waits.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -35,17 +36,20 @@ import subprocess
 import sys
 import time
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_codec import (
+    FAMILY_NAMES, NFNL_SUBSYS_NFTABLES, NFNLGRP_NFTABLES, NFT_MSG_DELCHAIN as DELCHAIN,
+    NFT_MSG_DELRULE as DELRULE, NFT_MSG_DELSET as DELSET, NFT_MSG_DELTABLE as DELTABLE,
+    NFT_MSG_NEWCHAIN as NEWCHAIN, NFT_MSG_NEWRULE as NEWRULE, NFT_MSG_NEWSET as NEWSET,
+    NFT_MSG_NEWTABLE as NEWTABLE, attr_map, unasciiz)
+
 NETLINK_NETFILTER = 12
-NFNLGRP_NFTABLES = 7
 SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1
-NFNL_SUBSYS_NFTABLES = 10
-# nf_tables message types (linux/netfilter/nf_tables.h, enum nf_tables_msg_types)
-NEWTABLE, DELTABLE, NEWCHAIN, DELCHAIN, NEWRULE, DELRULE, NEWSET, DELSET = 0, 2, 3, 5, 6, 8, 9, 11
 NAMES = {NEWTABLE: 'new table', DELTABLE: 'delete table', NEWCHAIN: 'new chain',
          DELCHAIN: 'delete chain', NEWRULE: 'new rule', DELRULE: 'delete rule',
          NEWSET: 'new set', DELSET: 'delete set'}
-FAMILIES = {1: 'inet', 2: 'ip', 3: 'arp', 5: 'netdev', 7: 'bridge', 10: 'ip6'}
+# NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE: the table's name
+TABLE_ATTR = 1
 OWN_TABLE = 'linuxnet'  # inet linuxnet, and ip linuxnet of earlier releases
 QUIET = 0.25
 MAX_WAIT = 2.0
@@ -127,25 +131,17 @@ def decode(data):
     off = 0
     while off + 20 <= len(data):
         length, mtype = struct.unpack_from('=IH', data, off)
-        if length < 16 or off + length > len(data):
+        if length < 20 or off + length > len(data):
             break
         if mtype >> 8 == NFNL_SUBSYS_NFTABLES:
-            family = FAMILIES.get(struct.unpack_from('B', data, off + 16)[0], '?')
-            out.append((mtype & 0xff, family, _table_attr(data, off + 20, off + length)))
+            try:
+                table = attr_map(data[off + 20:off + length]).get(TABLE_ATTR)
+            except ValueError:  # a malformed attribute: the table is not known
+                table = None
+            out.append((mtype & 0xff, FAMILY_NAMES.get(data[off + 16], '?'),
+                        unasciiz(table) if table is not None else None))
         off += (length + 3) & ~3
     return out
-
-
-def _table_attr(data, off, end):
-    """Attribute 1 (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE)."""
-    while off + 4 <= end:
-        alen, atype = struct.unpack_from('=HH', data, off)
-        if alen < 4:
-            break
-        if atype & 0x3fff == 1:
-            return data[off + 4:off + alen].split(b'\0', 1)[0].decode('ascii', 'replace')
-        off += (alen + 3) & ~3
-    return None
 
 
 def listen():
@@ -234,7 +230,7 @@ def script_text(bridge, lib, package, directory):
     ) % (bridge, bridge, lib, package, directory)
 
 
-def unit_text(bridge, unit, network_unit, python, script):
+def unit_text(bridge, network_unit, python, script):
     """``linuxnet-heal@BR.service``: after the boot unit, stopped with it."""
     return (
         '# Installed by linuxnet.container_network (module network, persistent: true).\n'
@@ -256,4 +252,4 @@ def unit_text(bridge, unit, network_unit, python, script):
         '[Install]\n'
         'WantedBy=multi-user.target\n'
     ) % {'br': bridge, 'net': network_unit, 'dir': os.path.dirname(script), 'py': python,
-         'script': script, 'unit': unit}
+         'script': script}

@@ -196,8 +196,8 @@ class PersistResource(object):
             script = os.path.join(d, 'heal.py')
             files[script] = (heal.script_text(br, os.path.join(d, 'lib'), PACKAGE, d), 0o644)
             heal_unit = os.path.join(UNIT_DIR, heal_unit_name(br))
-            files[heal_unit] = (heal.unit_text(br, heal_unit_name(br), unit_name(br),
-                                               sys.executable, script), 0o644)
+            files[heal_unit] = (heal.unit_text(br, unit_name(br), sys.executable, script),
+                                0o644)
             links[os.path.join(UNIT_DIR, 'multi-user.target.wants', heal_unit_name(br))] = \
                 heal_unit
             if any(os.path.exists(u) for u in DOCKER_UNITS):
