@@ -5,7 +5,7 @@
 
 ``nft flush ruleset`` (Debian's ``nftables.service`` on start, reload and stop),
 ``firewall-cmd --reload`` or a restart of firewalld, ``ufw reload``, ``ufw disable &&
-ufw enable``, a restart of Docker or ``iptables -F`` remove rules the network needs: our
+ufw enable``, a restart of Docker or ``iptables -F`` can remove rules the network needs: our
 table ``inet linuxnet``, or the accept rules in the iptables chains of a firewall in
 charge. All of them go through nf_tables (iptables-nft included), which tells every change
 on the netlink multicast group ``NFNLGRP_NFTABLES``.
@@ -14,13 +14,14 @@ The heal service of network ``BR`` (``linuxnet-heal@BR.service``, installed with
 unit by :mod:`persist`) runs :func:`main`: it blocks on that group (nothing runs while
 nothing happens), and when a change that can have removed something of ours arrives
 (:func:`relevant`), it waits for the burst to end (:data:`QUIET` seconds of silence, at
-most :data:`MAX_WAIT`) and runs the network's boot restore (``boot.py``: the same
-want -> observe -> plan -> apply as at boot, which changes only what is missing). The
-restore takes the network's lock (:func:`persist.network_lock`), so it never runs beside
-an Ansible run of the same network.
+most :data:`MAX_WAIT`) and runs the network's boot restore (:func:`persist.boot`: the
+same want -> observe -> plan -> apply as at boot, which changes only what is missing) in
+a child forked from the service, which imported that code once. The restore takes the
+network's lock (:class:`NetworkLock`), so it never runs beside an Ansible run of the same
+network.
 
-No pyroute2 here (the standard library and the pure nft_codec): the service stays small
-while it waits.
+Importing this module loads no pyroute2 (the standard library and the pure nft_codec):
+the module ``network`` imports it for the lock and the unit's text.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -28,13 +29,14 @@ __metaclass__ = type
 
 import errno
 import fcntl
+import importlib
 import os
 import select
 import socket
 import struct
-import subprocess
 import sys
 import time
+import traceback
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_codec import (
     FAMILY_NAMES, NFNL_SUBSYS_NFTABLES, NFNLGRP_NFTABLES, NFT_MSG_DELCHAIN as DELCHAIN,
@@ -50,6 +52,7 @@ NAMES = {NEWTABLE: 'new table', DELTABLE: 'delete table', NEWCHAIN: 'new chain',
          NEWSET: 'new set', DELSET: 'delete set'}
 # NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE: the table's name
 TABLE_ATTR = 1
+PACKAGE = __name__.rsplit('.', 1)[0]
 OWN_TABLE = 'linuxnet'  # inet linuxnet, and ip linuxnet of earlier releases
 QUIET = 0.25
 MAX_WAIT = 2.0
@@ -158,7 +161,7 @@ def _receive(s, timeout):
     """The relevant changes received within ``timeout`` (None: block for the first
     datagram) -> (changes, whether anything arrived). An overrun (ENOBUFS: more changes
     than the buffer held) counts as relevant: something may have been missed."""
-    ready, _, _ = select.select([s], [], [], timeout)
+    ready = select.select([s], [], [], timeout)[0]
     if not ready:
         return [], False
     try:
@@ -174,7 +177,7 @@ def wait_for_change(s):
     """Block until a relevant change, then until the burst is over -> what changed."""
     changes = []
     while not changes:
-        changes, _ = _receive(s, None)
+        changes = _receive(s, None)[0]
     first = time.monotonic()
     while time.monotonic() - first < MAX_WAIT:
         more, arrived = _receive(s, QUIET)
@@ -193,28 +196,61 @@ def summary(changes):
     return ', '.join(seen[:4]) + (' and %d more' % (len(seen) - 4) if len(seen) > 4 else '')
 
 
-def main(directory, python=None):
+def restore(directory):
+    """One pass: the boot restore (:func:`persist.boot`) in a child forked from this
+    process, which imported the code once (no interpreter start, no imports: a pass costs
+    the restore alone, and each starts from a clean state) -> (exit status, its output)."""
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.persist import (
+        boot)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its output into the pipe, never back into the loop
+        code = 1
+        try:
+            os.close(rfd)
+            os.dup2(wfd, 1)
+            os.dup2(wfd, 2)
+            code = boot(directory)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except BaseException:  # pylint: disable=broad-except
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code or 0)
+    os.close(wfd)
+    with os.fdopen(rfd, 'rb') as f:
+        out = f.read().decode('utf-8', 'replace').strip()
+    status = os.waitpid(pid, 0)[1]
+    return (os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1), out
+
+
+def main(directory):
     """The heal service of the network in ``directory`` (its ExecStart). Returns when the
     network is removed (its network.json gone)."""
-    python = python or sys.executable
-    boot = [python, '-B', os.path.join(directory, 'boot.py')]
+    # what every pass runs, imported once (pyroute2 included): the passes fork from here
+    importlib.import_module(PACKAGE + '.network')
     state = os.path.join(directory, 'network.json')
     s = listen()
-    name = os.path.basename(directory.rstrip('/'))
-    print('linuxnet-heal@%s: watching nftables (pid %d)' % (name, os.getpid()))
-    sys.stdout.flush()
+    name = 'linuxnet-heal@%s' % os.path.basename(directory.rstrip('/'))
+    _say('%s: watching nftables (pid %d)' % (name, os.getpid()))
     while True:
         first, changes = wait_for_change(s)
         if not os.path.exists(state):
-            print('linuxnet-heal@%s: the network was removed; exiting' % name)
+            _say('%s: the network was removed; exiting' % name)
             return 0
-        p = subprocess.run(boot, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           check=False)
-        out = p.stdout.decode('utf-8', 'replace').strip()
-        print('linuxnet-heal@%s: after %s: %s (%.2f s after the change)' % (
-            name, summary(changes), out.replace('\n', '; ') or 'exit %d' % p.returncode,
+        code, out = restore(directory)
+        _say('%s: after %s: %s (%.2f s after the change)' % (
+            name, summary(changes), out.replace('\n', '; ') or 'exit %d' % code,
             time.monotonic() - first))
-        sys.stdout.flush()
+
+
+def _say(line):
+    sys.stdout.write(line + '\n')
+    sys.stdout.flush()
 
 
 def script_text(bridge, lib, package, directory):

@@ -451,8 +451,4 @@ def _restore(saved):
             'interpreter (the role does: container_bridge_network_install_prerequisites).'
             % (sys.executable, (PYROUTE2_IMPORT_ERROR or NFT_IMPORT_ERROR or '').strip()
                .splitlines()[-1:]))
-    try:
-        runner.run(module, network.NetworkResource())
-    except SystemExit as e:  # exit_json/fail_json: after the lock is released
-        if e.code:
-            raise
+    runner.run(module, network.NetworkResource())  # exits (SystemExit): the lock is let go

@@ -59,6 +59,11 @@ class Healer(object):
             fields = f.read().rsplit(')', 1)[1].split()
         return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
 
+    def status(self):
+        """{key: value} of /proc/PID/status."""
+        with open('/proc/%d/status' % self.proc.pid) as f:
+            return dict(l.split(':', 1) for l in f.read().splitlines() if ':' in l)
+
     def stop(self):
         if self.proc.poll() is None:
             firewalls.stop_process(self.proc)
@@ -150,6 +155,13 @@ def test_nft_flush_ruleset_and_nftables_service_restart(play, world, healer):
     assert broken() == []
     heal = healer()
     quiet(heal)
+    # the passes fork from the service: it must have no thread of its own (pyroute2
+    # imported); what it holds while it waits
+    st = heal.status()
+    assert st['Threads'].strip() == '1', st
+    rss = int(st['VmRSS'].split()[0]) // 1024
+    assert rss < 60, 'the heal service holds %d MiB while it waits' % rss
+    print('heal service: %d MiB RSS while it waits' % rss)
     # by hand, and what Debian's nftables.service runs on start and reload (flush ruleset)
     took = event(heal, 'nft flush ruleset',
                  lambda: subprocess.run(['nft', 'flush', 'ruleset'], check=True))

@@ -80,8 +80,8 @@ def test_what_is_installed():
     assert 'PartOf=linuxnet-network@br0.service\n' in heal and 'Type=simple\n' in heal
     script = files[DIR + '/heal.py'][0].decode()
     assert "sys.path.insert(0, '%s/lib')" % DIR in script and "main('%s')" % DIR in script
-    assert files[lib + 'heal.py'][0].decode() == open(sys.modules[persist.PACKAGE + '.heal']
-                                                       .__file__).read()
+    with open(sys.modules[persist.PACKAGE + '.heal'].__file__) as f:
+        assert files[lib + 'heal.py'][0].decode() == f.read()
 
 
 def test_install_order_enables_last_and_reloads_systemd_only_where_it_runs():
