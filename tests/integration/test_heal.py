@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from test_firewall import CHECKS
+# world: the fixture, shared
+from test_firewall import CHECKS, world  # noqa: F401  pylint: disable=unused-import
 from test_role import changed, failed, role
 
 sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -68,12 +69,6 @@ class Healer(object):
         if self.proc.poll() is None:
             firewalls.stop_process(self.proc)
         self.out.close()
-
-
-@pytest.fixture
-def world():
-    with firewalls.World() as w:
-        yield w
 
 
 @pytest.fixture
