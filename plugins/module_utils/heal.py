@@ -18,7 +18,9 @@ most :data:`MAX_WAIT`) and runs the network's boot restore (:func:`persist.boot`
 same want -> observe -> plan -> apply as at boot, which changes only what is missing) in
 a child forked from the service, which imported that code once. The restore takes the
 network's lock (:class:`NetworkLock`), so it never runs beside an Ansible run of the same
-network.
+network. A pass that fails (firewalld busy with its own reload answers no D-Bus call) is
+tried again after :data:`RETRY` seconds, doubling, at most :data:`RETRIES` times, sooner
+when another change arrives; then the service waits for the next change.
 
 Importing this module loads no pyroute2 (the standard library and the pure nft_codec):
 the module ``network`` imports it for the lock and the unit's text.
@@ -56,6 +58,8 @@ PACKAGE = __name__.rsplit('.', 1)[0]
 OWN_TABLE = 'linuxnet'  # inet linuxnet, and ip linuxnet of earlier releases
 QUIET = 0.25
 MAX_WAIT = 2.0
+RETRY = 1.0
+RETRIES = 6
 
 
 LOCK = '.lock'
@@ -173,11 +177,17 @@ def _receive(s, timeout):
     return [(NAMES[m], f, t) for m, f, t in decode(data) if relevant(m, t)], True
 
 
-def wait_for_change(s):
-    """Block until a relevant change, then until the burst is over -> what changed."""
+def wait_for_change(s, timeout=None):
+    """Block until a relevant change (at most ``timeout`` seconds, None: no limit), then
+    until the burst is over -> (when the first change came, what changed); no change
+    within ``timeout``: (now, [])."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     changes = []
     while not changes:
-        changes = _receive(s, None)[0]
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return time.monotonic(), []
+        changes = _receive(s, left)[0]
     first = time.monotonic()
     while time.monotonic() - first < MAX_WAIT:
         more, arrived = _receive(s, QUIET)
@@ -185,6 +195,12 @@ def wait_for_change(s):
             break
         changes += more
     return first, changes
+
+
+def retry_after(failures):
+    """Seconds before the next try after ``failures`` failed passes in a row (None: no
+    more tries until the next change)."""
+    return RETRY * 2 ** (failures - 1) if 0 < failures <= RETRIES else None
 
 
 def summary(changes):
@@ -237,15 +253,28 @@ def main(directory):
     s = listen()
     name = 'linuxnet-heal@%s' % os.path.basename(directory.rstrip('/'))
     _say('%s: watching nftables (pid %d)' % (name, os.getpid()))
+    failures = 0
     while True:
-        first, changes = wait_for_change(s)
+        first, changes = wait_for_change(s, retry_after(failures))
+        if changes:  # a new event: its own tries
+            failures = 0
         if not os.path.exists(state):
             _say('%s: the network was removed; exiting' % name)
             return 0
         code, out = restore(directory)
-        _say('%s: after %s: %s (%.2f s after the change)' % (
-            name, summary(changes), out.replace('\n', '; ') or 'exit %d' % code,
-            time.monotonic() - first))
+        why = summary(changes) if changes else 'a failed pass (try %d)' % (failures + 1)
+        failures = failures + 1 if code else 0
+        _say('%s: after %s: %s (%.2f s after the change)%s' % (
+            name, why, out.replace('\n', '; ') or 'exit %d' % code,
+            time.monotonic() - first, _next_try(failures)))
+
+
+def _next_try(failures):
+    if not failures:
+        return ''
+    if retry_after(failures) is None:
+        return '; no more tries until the next change'
+    return '; next try in %.0f s' % retry_after(failures)
 
 
 def _say(line):

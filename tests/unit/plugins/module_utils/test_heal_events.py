@@ -1,4 +1,6 @@
 """The heal service's reading of nf_tables notifications (issue 22): pure, no kernel."""
+import signal
+import socket
 import struct
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import heal
@@ -54,3 +56,46 @@ def test_the_lock_is_reentrant_and_needs_the_state_directory(tmp_path):
         with heal.NetworkLock(str(d)) as inner:  # the boot restore inside a heal pass
             assert inner.fd is None
     assert heal.NetworkLock._held == {}
+
+
+def test_a_failed_pass_is_tried_again_a_bounded_number_of_times():
+    assert [heal.retry_after(n) for n in range(heal.RETRIES + 2)] == \
+        [None] + [heal.RETRY * 2 ** i for i in range(heal.RETRIES)] + [None]
+
+
+def test_the_service_tries_a_failed_pass_again_without_a_new_change(tmp_path, monkeypatch, capsys):
+    """firewalld answers no D-Bus call while it reloads: the pass that the reload's own
+    changes started fails; the service tries again by itself, not only at the next change."""
+    d = tmp_path / 'br0'
+    d.mkdir()
+    (d / 'network.json').write_text('{}')
+    kernel, ours = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    monkeypatch.setattr(heal, 'listen', lambda: ours)
+    monkeypatch.setattr(heal, 'RETRY', 0.01)
+    outcomes = [(1, 'FAILED: cannot read firewalld'), (1, 'FAILED: cannot read firewalld'),
+                (0, 'network restored, 14 change(s)')]
+
+    def restore(directory):
+        assert directory == str(d)
+        code, out = outcomes.pop(0)
+        if not outcomes:  # then the network is removed: the next change ends the service
+            (d / 'network.json').unlink()
+            kernel.send(message(heal.DELTABLE, 1, 'linuxnet'))
+        return code, out
+    monkeypatch.setattr(heal, 'restore', restore)
+    kernel.send(message(heal.DELTABLE, 1, 'linuxnet'))
+
+    def waited(*_):
+        raise AssertionError('the service waited for a change instead of trying again')
+    before = signal.signal(signal.SIGALRM, waited)
+    signal.alarm(10)
+    try:
+        assert heal.main(str(d)) == 0
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split(': ', 2)[1] for line in lines] == [
+        'after delete table inet linuxnet', 'after a failed pass (try 2)',
+        'after a failed pass (try 3)', 'the network was removed; exiting']
+    assert lines[0].endswith('; next try in 0 s') and lines[2].endswith('after the change)')
