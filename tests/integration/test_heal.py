@@ -12,12 +12,15 @@ run changes nothing. Quiet hosts: no pass runs and the service uses no CPU.
 """
 import os
 import re
+import select
 import shlex
 import subprocess
 import sys
 import time
 
 import pytest
+from ansible_collections.linuxnet.container_network.plugins.module_utils import (
+    heal as heal_service)
 
 # world: the fixture, shared
 from test_firewall import CHECKS, world  # noqa: F401  pylint: disable=unused-import
@@ -59,6 +62,11 @@ class Healer(object):
         with open('/proc/%d/stat' % self.proc.pid) as f:
             fields = f.read().rsplit(')', 1)[1].split()
         return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+
+    def busy(self):
+        """A pass is running (the service has a child: the forked restore)."""
+        with open('/proc/%d/task/%d/children' % (self.proc.pid, self.proc.pid)) as f:
+            return bool(f.read().split())
 
     def status(self):
         """{key: value} of /proc/PID/status."""
@@ -122,13 +130,22 @@ def event(heal, what, do, breaks=True):
 
 
 def settle(heal, seconds=1.5):
-    """Wait until no pass has run for ``seconds`` (a pass's own changes may cause one more
-    pass, which changes nothing)."""
-    last, since = len(heal.passes()), time.monotonic()
-    while time.monotonic() - since < seconds:
-        time.sleep(0.1)
-        if len(heal.passes()) != last:
-            last, since = len(heal.passes()), time.monotonic()
+    """Wait until the event is over: for ``seconds`` no nftables change at all (a firewall
+    may go on after its command returned: firewalld's start drops its temporary policy
+    table later), no pass running and none logged (a pass's own changes may cause one
+    more pass, which changes nothing). Longer than the service's own QUIET wait, so that
+    nothing can be left for it to react to."""
+    with heal_service.listen() as nft_events:
+        last, since = len(heal.passes()), time.monotonic()
+        while time.monotonic() - since < seconds:
+            if select.select([nft_events], [], [], 0.1)[0]:
+                try:
+                    nft_events.recv(1 << 16)
+                except OSError:  # ENOBUFS: more changes than the buffer held
+                    pass
+                since = time.monotonic()
+            if len(heal.passes()) != last or heal.busy():
+                last, since = len(heal.passes()), time.monotonic()
 
 
 def quiet(heal, seconds=2.0):
