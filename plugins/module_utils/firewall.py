@@ -39,11 +39,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import shutil
-import subprocess
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import (
     fw_firewalld as fwd, fw_iptables as ipt, nft_codec as nft, nft_render, nft_socket, validate)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.hostio import Commands
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError, PlanError)
 
@@ -53,26 +52,6 @@ FAMILIES = (nft.NFPROTO_INET, nft.NFPROTO_IPV4, nft.NFPROTO_IPV6, nft.NFPROTO_BR
 # the nftables family of each iptables family's tables (iptables-nft: ip filter, ip6 filter)
 NFT_FAMILY = {ipt.IPV4: nft.NFPROTO_IPV4, ipt.IPV6: nft.NFPROTO_IPV6}
 HOOKS = (nft.NF_INET_FORWARD, nft.NF_INET_LOCAL_IN)
-SBIN = ('/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin')
-
-
-class Commands(object):
-    """argv runner (never a shell): ``AnsibleModule.run_command`` or subprocess."""
-
-    def __init__(self, run=None):
-        self._run = run
-
-    def run(self, argv):
-        if self._run is not None:
-            rc, out, err = self._run(argv)
-            return rc, out or '', err or ''
-        p = subprocess.run(argv, capture_output=True, text=True, check=False)
-        return p.returncode, p.stdout, p.stderr
-
-    @staticmethod
-    def which(name):
-        path = os.pathsep.join([os.environ.get('PATH', '')] + list(SBIN))
-        return shutil.which(name, path=path)
 
 
 class _Ctx(object):

@@ -39,7 +39,7 @@ import zlib
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
 from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
-from ansible_collections.linuxnet.container_network.plugins.module_utils.model import owner_tag
+from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import owner_tag
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError, PlanError, ValidationError)
 

@@ -36,7 +36,10 @@ __metaclass__ = type
 
 import shlex
 
-TAG_PREFIX = 'linuxnet:'
+from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import (
+    OWNER_PREFIX, fw_tag, fw_tag_network,
+)
+
 IPV4, IPV6 = 'ipv4', 'ipv6'
 FAMILIES = (IPV4, IPV6)
 TOOLS = {IPV4: 'iptables', IPV6: 'ip6tables'}
@@ -65,7 +68,7 @@ class FilterTable(object):
         out = []
         for chain, args in self.rules:
             tag = rule_tag(args)
-            if tag is not None and tag.rsplit('/', 1)[0] == TAG_PREFIX + bridge:
+            if tag is not None and fw_tag_network(tag) == bridge:
                 out.append((chain, tag, args))
         return out
 
@@ -95,7 +98,7 @@ def parse_rules(variant, argv0, text, family=IPV4):
 def rule_tag(args):
     """The ``linuxnet:`` comment of a rule's args, or None."""
     for i, w in enumerate(args[:-1]):
-        if w == '--comment' and args[i + 1].startswith(TAG_PREFIX):
+        if w == '--comment' and args[i + 1].startswith(OWNER_PREFIX):
             return args[i + 1]
     return None
 
@@ -136,24 +139,25 @@ def desired_rules(table, bridge, fleet=None):
     (``-s SUBNET -o BRIDGE``), and with VXLAN its UDP port from each peer
     (``-s PEER -p udp --dport 4789``, when INPUT drops)."""
     out = []
-    tag = TAG_PREFIX + bridge + '/'
     fleet = fleet if fleet and table.family == IPV4 else {}
     if blocks(table, 'FORWARD'):
         chain = 'DOCKER-USER' if 'DOCKER-USER' in table.chains else 'FORWARD'
-        out.append((chain, tag + 'in', ['-i', bridge, '-m', 'comment', '--comment', tag + 'in',
+        out.append((chain, fw_tag(bridge, 'in'), ['-i', bridge, '-m', 'comment', '--comment', fw_tag(bridge, 'in'),
                                         '-j', 'ACCEPT']))
-        out.append((chain, tag + 'out', ['-o', bridge, '-m', 'conntrack', '--ctstate',
-                                         'RELATED,ESTABLISHED,DNAT', '-m', 'comment',
-                                         '--comment', tag + 'out', '-j', 'ACCEPT']))
+        out.append((chain, fw_tag(bridge, 'out'), ['-o', bridge, '-m', 'conntrack', '--ctstate',
+                                                   'RELATED,ESTABLISHED,DNAT', '-m', 'comment',
+                                                   '--comment', fw_tag(bridge, 'out'), '-j',
+                                                   'ACCEPT']))
         for subnet in fleet.get('subnets', ()):
-            kind = tag + 'fleet_' + str(subnet).replace('/', '_')
+            kind = fw_tag(bridge, 'fleet_' + str(subnet).replace('/', '_'))
             out.append((chain, kind, ['-s', str(subnet), '-o', bridge, '-m', 'comment',
                                       '--comment', kind, '-j', 'ACCEPT']))
     if blocks(table, 'INPUT'):
-        out.append(('INPUT', tag + 'input', ['-i', bridge, '-m', 'comment', '--comment',
-                                             tag + 'input', '-j', 'ACCEPT']))
+        out.append(('INPUT', fw_tag(bridge, 'input'), ['-i', bridge, '-m', 'comment',
+                                                       '--comment', fw_tag(bridge, 'input'),
+                                                       '-j', 'ACCEPT']))
         for peer in fleet.get('vteps', ()):
-            kind = tag + 'vxlan_' + str(peer)
+            kind = fw_tag(bridge, 'vxlan_' + str(peer))
             out.append(('INPUT', kind, ['-s', '%s/32' % peer, '-p', 'udp', '-m', 'udp',
                                         '--dport', str(VXLAN_PORT), '-m', 'comment',
                                         '--comment', kind, '-j', 'ACCEPT']))

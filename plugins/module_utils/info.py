@@ -24,12 +24,13 @@ import os
 import re
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    fleet, nat, nat_model, observe, persist,
+    fleet, nat, nat_model, observe, options, persist,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
-from ansible_collections.linuxnet.container_network.plugins.module_utils.model import (
-    OWNER_PREFIX,
+from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import (
+    RuleId, owner_of, owner_tag,
 )
+from ansible_collections.linuxnet.container_network.plugins.module_utils.hostio import read_text
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import (
     NetworkResource,
 )
@@ -43,12 +44,8 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.runner 
     PlanError, ValidationError,
 )
 
-# The network description (module ``network``'s options) and the defaults that module
-# gives them; a unit test holds both to its argument spec.
-DESCRIPTION = persist.KEYS + persist.RUN_ONLY_KEYS
-DEFAULTS = {'ipv6_masquerade': True, 'containers': [], 'published_ports': [],
-            'masquerade': True, 'ingress_protection': True, 'firewall_integration': 'auto',
-            'state': 'present', 'variable_prefix': ''}
+# The network description: module ``network``'s options (module_utils/options.py)
+DESCRIPTION = options.SAVED + options.RUN_ONLY
 # What every namespace and the host are read with: a superset of what the network
 # pipeline's stages ask for, so that its drift run reads nothing again.
 READ_HINT = {'netns': {'addresses': True, 'routes': (4, 6)},
@@ -82,7 +79,7 @@ def info_want(params):
 def description(params):
     """The options of module ``network`` (its defaults where not given)."""
     out = dict((k, params.get(k)) for k in DESCRIPTION)
-    for k, value in DEFAULTS.items():
+    for k, value in options.DEFAULTS.items():
         if out.get(k) is None:
             out[k] = value
     return out
@@ -136,11 +133,12 @@ class InfoContext(object):
 
 
 def _read_text(path):
+    """A file's text, stripped; None when missing or unreadable (info reports, never fails)."""
     try:
-        with open(path) as f:
-            return f.read().strip()
+        text = read_text(path)
     except (IOError, OSError):
         return None
+    return text.strip() if text is not None else None
 
 
 def persisted():
@@ -190,10 +188,7 @@ def read(ctx, bridge=None):
 
 
 def _owner(link):
-    alias = link.alias if link is not None else None
-    if alias and alias.startswith(OWNER_PREFIX):
-        return alias[len(OWNER_PREFIX):]
-    return None
+    return owner_of(link.alias if link is not None else None)
 
 
 # ------------------------------------------------------------------ assembly (pure)
@@ -202,7 +197,7 @@ def assemble(seen, bridge=None, foreign=False):
     host, views = seen['host'], seen['views']
     names = set(o for o in seen['owners'].values() if o)
     names.update(_owner(l) for l in host.links.values() if l.kind == 'veth' and _owner(l))
-    names.update(r.rid.split('/')[1] for r in seen['rules'] if r.rid.count('/'))
+    names.update(RuleId(r.rid).network for r in seen['rules'] if RuleId(r.rid).network)
     names.update(seen['persisted'])
     if bridge is not None:
         names &= set([bridge])
@@ -232,7 +227,7 @@ def _split(addresses):
 
 def network(name, seen, peers):
     """One network (named by its bridge) as the kernel has it."""
-    host, tag = seen['host'], OWNER_PREFIX + name
+    host, tag = seen['host'], owner_tag(name)
     br = host.get(name)
     v4, v6 = _split(br.addresses if br is not None else [])
     containers = []
@@ -249,7 +244,7 @@ def network(name, seen, peers):
         if owner == name and ns not in found:  # a namespace without its veth pair
             containers.append(container(ns, None, None, seen['views'].get(ns), host))
     containers.sort(key=lambda c: (c['name'] is None, c['name'] or '', c['host_ifname'] or ''))
-    rules = sorted((r for r in seen['rules'] if r.rid.split('/')[1:2] == [name]),
+    rules = sorted((r for r in seen['rules'] if RuleId(r.rid).network == name),
                    key=lambda r: (_chain_rank(r.chain), r.rid))
     rids = set(r.rid for r in rules)
     persisted_json = seen['persisted'].get(name)
@@ -265,10 +260,10 @@ def network(name, seen, peers):
         'ipv6_gateway': str(v6[0].ip) if v6 else None,
         'containers': containers,
         'published_ports': published(name, rules, containers),
-        'masquerade': {'ipv4': 'masq/%s' % name in rids, 'ipv6': 'masq/%s/6' % name in rids},
-        'ingress_protection': {'ipv4': 'pub/%s/ingress' % name in rids,
-                               'ipv6': 'pub/%s/ingress6' % name in rids},
-        'localhost_guard': 'pub/%s/localhost-guard' % name in rids,
+        'masquerade': {'ipv4': RuleId.masq(name) in rids, 'ipv6': RuleId.masq(name, 6) in rids},
+        'ingress_protection': {'ipv4': RuleId.pub(name, 'ingress') in rids,
+                               'ipv6': RuleId.pub(name, 'ingress6') in rids},
+        'localhost_guard': RuleId.pub(name, 'localhost-guard') in rids,
         'persistent': {'enabled': persisted_json is not None,
                        'unit': persist.unit_name(name)},
         'fleet_routes': [dict((k, v) for k, v in r.items() if k != 'realm')
@@ -316,14 +311,14 @@ def published(name, rules, containers):
         pub = nat_model.pub_from_rid(r.rid)
         if pub is None:
             continue
-        groups.setdefault(r.rid.rsplit('/', 1)[0], []).append((r, pub))
+        groups.setdefault(RuleId(r.rid).publication[:3], []).append((r, pub))
     out = []
     for base, members in groups.items():
-        members.sort(key=lambda m: m[0].rid.endswith('/out'))  # pre first
+        members.sort(key=lambda m: RuleId(m[0].rid).publication[3] == 'out')  # pre first
         rule, pub = members[0]
         m = DNAT_RE.search(rule.text)
         addr = (m.group(1) or m.group(2)) if m else None
-        host_port = base.split('/')[4]
+        host_port = base[2]
         out.append({'protocol': pub['proto'], 'family': FAMILY[pub['families'][0]],
                     'host_ip': str(pub['host_ip']) if pub['host_ip'] is not None else None,
                     'host_port': host_port, 'container': by_addr.get(addr),

@@ -18,9 +18,6 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.validat
     IFNAMSIZ, IPV6_MIN_MTU, Path,
 )
 
-OWNER_PREFIX = 'linuxnet:'
-
-
 def gateway(value, addresses, path):
     """The gateway must be inside the subnet of one of the interface's addresses."""
     if value is None:
@@ -36,10 +33,6 @@ def gateway(value, addresses, path):
         v.fail(path, value, "is the interface's own address",
                'use the address of the router (e.g. the bridge)')
     return gw
-
-
-def owner_tag(owner):
-    return OWNER_PREFIX + owner if owner else None
 
 
 def derive_ifname(prefix, *parts):

@@ -23,7 +23,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
 import os
 import socket
 
@@ -31,8 +30,11 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils import 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat_plan import (
     diff_rules, lines_in_scope)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.hostio import (
+    read_text, write_atomic)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_backend import (
     NftBackend)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import RuleId
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError, PlanError)
 
@@ -54,16 +56,6 @@ _DROPIN6_HEAD = (
     '# When the last network below is removed, the values found are restored and this\n'
     '# file is removed.\n')
 HOST_OPS = ('set_sysctl', 'write_file', 'remove_file')
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except (IOError, OSError) as e:
-        if e.errno == errno.ENOENT:
-            return None
-        raise
 
 
 class NatContext(object):
@@ -149,7 +141,7 @@ def parse_dropin6(text):
 
 
 def _read_value(path):
-    value = _read(path)
+    value = read_text(path)
     return value.strip() if value is not None else None
 
 
@@ -258,7 +250,7 @@ class _NatResource(object):
         return self.have(ctx, want, ctx.backend.observe())
 
     def have(self, ctx, want, nat):
-        fwd = _read(IP_FORWARD_PATH)
+        fwd = read_text(IP_FORWARD_PATH)
         return {'nat': nat, 'compiled': [ctx.backend.compile(s) for s in self.specs(want)],
                 'backend': ctx.backend, 'ip_forward': fwd.strip() if fwd is not None else None}
 
@@ -284,8 +276,8 @@ class MasqueradeResource(_NatResource):
 
     def have(self, ctx, want, nat):
         have = super(MasqueradeResource, self).have(ctx, want, nat)
-        have['dropin'] = _read(SYSCTL_DROPIN)
-        have['ipv6'] = have_ipv6(ctx, want, _read(SYSCTL_DROPIN6))
+        have['dropin'] = read_text(SYSCTL_DROPIN)
+        have['ipv6'] = have_ipv6(ctx, want, read_text(SYSCTL_DROPIN6))
         return have
 
     def plan(self, want, have):
@@ -300,9 +292,8 @@ class MasqueradeResource(_NatResource):
         scope = self.in_scope(want)
         actions = []
         # IPv4 masquerade rules left after the plan: ours (desired) + other networks'
-        remaining = len([c for c in have['compiled'] if c.rid.count('/') == 1]) + len(
-            [o for o in have['nat'].owned if o.rid.startswith('masq/') and o.rid.count('/') == 1
-             and not scope(o.rid)])
+        remaining = len([c for c in have['compiled'] if RuleId(c.rid).family == 4]) + len(
+            [o for o in have['nat'].owned if RuleId(o.rid).family == 4 and not scope(o.rid)])
         if remaining:
             if have['ip_forward'] != '1':
                 actions.append(Action('set_sysctl', 'net.ipv4.ip_forward', value='1'))
@@ -341,14 +332,7 @@ def apply_host(actions, done):
                 with open(a.args.get('_path') or IP_FORWARD_PATH, 'w') as f:
                     f.write(a.args['value'] + '\n')
             elif a.op == 'write_file':
-                d = os.path.dirname(a.target)
-                if not os.path.isdir(d):
-                    os.makedirs(d, 0o755)
-                tmp = a.target + '.tmp'
-                with open(tmp, 'w') as f:
-                    f.write(a.args.get('_content', SYSCTL_DROPIN_CONTENT))
-                os.chmod(tmp, 0o644)
-                os.rename(tmp, a.target)
+                write_atomic(a.target, a.args.get('_content', SYSCTL_DROPIN_CONTENT), 0o644)
             elif a.op == 'remove_file':
                 os.unlink(a.target)
             else:
@@ -370,9 +354,9 @@ class PortPublishResource(_NatResource):
         value = None
         if want['bridge']:
             # a bridge an earlier step creates (check mode) will start with the default
-            value = _read(ROUTE_LOCALNET % want['bridge'])
+            value = read_text(ROUTE_LOCALNET % want['bridge'])
             if value is None and want['state'] == 'present':
-                value = _read(ROUTE_LOCALNET % 'default')
+                value = read_text(ROUTE_LOCALNET % 'default')
         have['route_localnet'] = value.strip() if value is not None else None
         have['forwarding6'] = _read_value(sysctl_path(FORWARDING6)) if any(
             6 in (p.get('families') or ()) for p in want['publications']) else None
@@ -412,7 +396,7 @@ class PortPublishResource(_NatResource):
                     raise PlanError(
                         'publications[%d] (%s) conflicts with network %s, which already '
                         'publishes %s; each host port can be published once'
-                        % (i, nat_model.pub_label(p), o.rid.split('/')[1],
+                        % (i, nat_model.pub_label(p), RuleId(o.rid).network,
                            nat_model.pub_label(other)))
 
     def apply(self, ctx, actions, have=None):

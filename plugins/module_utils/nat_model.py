@@ -20,6 +20,7 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
+from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import PUB, RuleId
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ValidationError)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import (
@@ -62,11 +63,11 @@ class RuleSpec(object):
 
     @property
     def kind(self):
-        return self.rid.split('/', 1)[0]
+        return RuleId(self.rid).kind
 
     @property
     def owner(self):
-        return self.rid.split('/')[1]
+        return RuleId(self.rid).network
 
     def __repr__(self):
         return 'RuleSpec(%s)' % self.rid
@@ -111,7 +112,7 @@ def masquerade_want(params):
 def masquerade_scope(want):
     rids = set()
     for n in want['networks']:
-        rids.update(('masq/%s' % n['name'], 'masq/%s/6' % n['name']))
+        rids.update((RuleId.masq(n['name']), RuleId.masq(n['name'], 6)))
     return lambda rid: rid in rids
 
 
@@ -121,11 +122,11 @@ def masquerade_specs(want):
         if n['state'] != 'present':
             continue
         if n['subnet'] is not None:
-            specs.append(RuleSpec('masq/%s' % n['name'], 'postrouting', saddr=n['subnet'],
+            specs.append(RuleSpec(RuleId.masq(n['name']), 'postrouting', saddr=n['subnet'],
                                   daddr_not=n['fleet_subnets'] or None,
                                   oif_not=n['bridge'], action='masquerade'))
         if n['ipv6_subnet'] is not None and n['ipv6_masquerade']:
-            specs.append(RuleSpec('masq/%s/6' % n['name'], 'postrouting',
+            specs.append(RuleSpec(RuleId.masq(n['name'], 6), 'postrouting',
                                   saddr=n['ipv6_subnet'], oif_not=n['bridge'],
                                   action='masquerade'))
     return specs
@@ -290,8 +291,8 @@ def with_addresses(want, addresses, addresses6=None):
 
 
 def publish_scope(want):
-    prefix = 'pub/%s/' % want['network']
-    return lambda rid: rid.startswith(prefix)
+    net = want['network']
+    return lambda rid: RuleId(rid).kind == PUB and RuleId(rid).network == net
 
 
 def publish_specs(want):
@@ -306,27 +307,27 @@ def publish_specs(want):
     if any(s.family == 4 for s in specs):
         # hairpin: a container reaching a published port through a host address is
         # DNATed back into its own subnet; masquerade so replies come back through us
-        specs.append(RuleSpec('pub/%s/hairpin' % net, 'postrouting', saddr=subnet,
+        specs.append(RuleSpec(RuleId.pub(net, 'hairpin'), 'postrouting', saddr=subnet,
                               daddr=subnet, ct_dnat=True, action='masquerade'))
     if any(s.family == 6 for s in specs):
-        specs.append(RuleSpec('pub/%s/hairpin6' % net, 'postrouting', saddr=subnet6,
+        specs.append(RuleSpec(RuleId.pub(net, 'hairpin6'), 'postrouting', saddr=subnet6,
                               daddr=subnet6, ct_dnat=True, action='masquerade'))
     if localhost_publications(want):
         # 127.0.0.1 -> the container leaves through the bridge (route_localnet, set by
         # the resource on this bridge only): give it the bridge's address, or the
         # container would answer its own loopback
-        specs.append(RuleSpec('pub/%s/localhost-snat' % net, 'postrouting', saddr=LOOPBACK,
+        specs.append(RuleSpec(RuleId.pub(net, 'localhost-snat'), 'postrouting', saddr=LOOPBACK,
                               oif=br, action='masquerade'))
         # CVE-2020-8558: with route_localnet, a neighbour could reach the host's
         # 127.0.0.1 services; nothing for 127.0.0.0/8 may come in but through lo
-        specs.append(RuleSpec('pub/%s/localhost-guard' % net, 'guard', daddr=LOOPBACK,
+        specs.append(RuleSpec(RuleId.pub(net, 'localhost-guard'), 'guard', daddr=LOOPBACK,
                               iif_not='lo', action='drop'))
     if want['ingress_protection']:
-        specs.append(RuleSpec('pub/%s/ingress' % net, 'forward', daddr=subnet, iif_not=br,
+        specs.append(RuleSpec(RuleId.pub(net, 'ingress'), 'forward', daddr=subnet, iif_not=br,
                               saddr_not=want.get('fleet_subnets') or None,
                               ct_new=True, ct_dnat=False, action='drop'))
         if subnet6 is not None:
-            specs.append(RuleSpec('pub/%s/ingress6' % net, 'forward', daddr=subnet6,
+            specs.append(RuleSpec(RuleId.pub(net, 'ingress6'), 'forward', daddr=subnet6,
                                   iif_not=br, ct_new=True, ct_dnat=False, action='drop'))
     return specs
 
@@ -347,7 +348,7 @@ def _publication_specs(net, p, family):
     to_addr = p['addr'] if family == 4 else p['addr6']
     specs = []
     for hrange, to_port in groups:
-        base = 'pub/%s/%s/%s/%s' % (net, p['proto'], hip, ports_text(hrange))
+        base = RuleId.pub(net, p['proto'], hip, ports_text(hrange))
         match = dict(proto=p['proto'], dport=hrange, action='dnat', family=family,
                      to_addr=str(to_addr), to_port=to_port)
         if is_localhost(p):
@@ -405,16 +406,17 @@ def pub_label(p):
 
 def pub_from_rid(rid):
     """``pub/<net>/<proto>/<ip|*|*6>/<ports>/<pre|out>`` -> publication dict (or None)."""
-    parts = rid.split('/')
-    if len(parts) != 6 or parts[0] != 'pub':
+    parts = RuleId(rid).publication
+    if parts is None:
         return None
+    proto, ip, ports = parts[:3]
     try:
-        host = parse_ports(parts[4], 'rid')
-        host_ip = None if parts[3] in ('*', '*6') else ipaddress.ip_address(parts[3])
+        host = parse_ports(ports, 'rid')
+        host_ip = None if ip in ('*', '*6') else ipaddress.ip_address(ip)
     except (ValidationError, ValueError):
         return None
-    families = {'*': (4,), '*6': (6,)}.get(parts[3]) or (host_ip.version,)
-    return {'proto': parts[2], 'host_ip': host_ip, 'host': host, 'families': families}
+    families = {'*': (4,), '*6': (6,)}.get(ip) or (host_ip.version,)
+    return {'proto': proto, 'host_ip': host_ip, 'host': host, 'families': families}
 
 
 # =================================================================== validation

@@ -20,16 +20,15 @@ __metaclass__ = type
 
 import hashlib
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import OWNER_PREFIX
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import PlanError
-
-TAG_PREFIX = 'linuxnet:'
 
 
 def parse_tag(comment):
     """``linuxnet:<rid>#<hash>`` -> (rid, hash), else None."""
-    if not comment or not comment.startswith(TAG_PREFIX) or '#' not in comment:
+    if not comment or not comment.startswith(OWNER_PREFIX) or '#' not in comment:
         return None
-    rid, sep, digest = comment[len(TAG_PREFIX):].rpartition('#')
+    rid, sep, digest = comment[len(OWNER_PREFIX):].rpartition('#')
     if not rid or not sep or not digest:
         return None
     return rid, digest
@@ -40,7 +39,7 @@ def rule_hash(chain, text):
 
 
 def tag(rid, digest):
-    return '%s%s#%s' % (TAG_PREFIX, rid, digest)
+    return '%s%s#%s' % (OWNER_PREFIX, rid, digest)
 
 
 def render_line(chain, text, rid, digest):

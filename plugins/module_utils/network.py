@@ -50,6 +50,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.network
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import Kernel
 from ansible_collections.linuxnet.container_network.plugins.module_utils.observe import Reading
+from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import RuleId
 from ansible_collections.linuxnet.container_network.plugins.module_utils.persist import (
     PersistResource, lock,
 )
@@ -222,9 +223,9 @@ class NetworkResource(object):
         rules = ctx.backend.plan(diff_rules(
             pub_have['compiled'] + masq_have['compiled'], nat.owned,
             lambda rid: pub_scope(rid) or masq_scope(rid)), nat)
-        pub_actions = [a for a in rules if not _rid(a).startswith('masq/')]
+        pub_actions = [a for a in rules if not RuleId(_rid(a)).is_masquerade]
         pub_actions += pub.host_actions(pub_want, pub_have)
-        masq_actions = [a for a in rules if _rid(a).startswith('masq/')]
+        masq_actions = [a for a in rules if RuleId(_rid(a)).is_masquerade]
         masq_actions += msq.host_actions(masq.want, masq_have)
         record(pub, pub_want, pub_have, pub_actions, diff, result, publish.name)
         record(msq, masq.want, masq_have, masq_actions, diff, result, masq.name)

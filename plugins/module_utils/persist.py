@@ -36,7 +36,10 @@ import os
 import re
 import sys
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import heal, validate
+from ansible_collections.linuxnet.container_network.plugins.module_utils import heal, options, validate
+from ansible_collections.linuxnet.container_network.plugins.module_utils.hostio import (
+    Commands, read_bytes, write_atomic,
+)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError, ValidationError)
 
@@ -49,12 +52,6 @@ PACKAGE = 'ansible_collections.linuxnet.container_network.plugins.module_utils'
 # back at every start: where it is installed, a drop-in re-runs the restore after it.
 DOCKER_UNITS = ('/etc/systemd/system/docker.service', '/usr/lib/systemd/system/docker.service',
                 '/lib/systemd/system/docker.service')
-# Every option of module ``network`` that describes the network (a unit test holds this
-# to the module's argument spec: an option missing here would be lost at boot).
-KEYS = ('bridge', 'subnet', 'gateway', 'ipv6_subnet', 'ipv6_gateway', 'ipv6_masquerade',
-        'containers', 'published_ports', 'masquerade', 'ingress_protection',
-        'firewall_integration', 'fleet')
-RUN_ONLY_KEYS = ('state', 'persistent', 'variable_prefix')
 
 
 def unit_name(bridge):
@@ -184,7 +181,7 @@ class PersistResource(object):
         files, links = {}, {}
         if on:
             d = network_dir(br)
-            network = dict((k, params['network'].get(k)) for k in KEYS)
+            network = dict((k, params['network'].get(k)) for k in options.SAVED)
             files[os.path.join(d, 'network.json')] = (json.dumps(
                 {'network': network, 'python': sys.executable}, indent=2, sort_keys=True)
                 + '\n', 0o600)
@@ -220,11 +217,11 @@ class PersistResource(object):
             for n in names:
                 p = os.path.join(root, n)
                 if not os.path.islink(p) and p != os.path.join(d, heal.LOCK):
-                    files[p] = _read(p)
+                    files[p] = read_bytes(p)
         for path in (os.path.join(UNIT_DIR, unit_name(br)),
                      os.path.join(UNIT_DIR, heal_unit_name(br)), docker_dropin(br)):
             if os.path.lexists(path):
-                files[path] = _read(path)
+                files[path] = read_bytes(path)
         links = {}
         wants_dirs = set(WANTED_BY)
         if os.path.isdir(UNIT_DIR):
@@ -285,7 +282,7 @@ class PersistResource(object):
         for a in actions:
             try:
                 if a.op == 'file_write':
-                    _write(a.target, a.args['_content'], a.args['_mode'])
+                    write_atomic(a.target, a.args['_content'], a.args['_mode'])
                 elif a.op == 'file_remove':
                     os.unlink(a.target)
                     if os.path.dirname(a.target).endswith('.service.d'):
@@ -320,40 +317,14 @@ class PersistResource(object):
                                 'state_dir': network_dir(br)}}
 
 
-class _Ctx(object):
-    def __init__(self, run_command=None):
-        self._run = run_command
-
-    def run(self, argv):
-        if self._run is not None:
-            return self._run(argv)
-        import subprocess
-        p = subprocess.run(argv, capture_output=True, text=True, check=False)
-        return p.returncode, p.stdout, p.stderr
+class _Ctx(Commands):
+    """The stage's context: the command runner (``systemctl``), nothing to close."""
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         return False
-
-
-def _read(path):
-    with open(path, 'rb') as f:
-        return f.read(), os.stat(path).st_mode & 0o7777
-
-
-def _write(path, content, mode):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = '%s.linuxnet-tmp' % path
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, content)
-        os.fchmod(fd, mode)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
 
 
 def _rmdir_if_empty(path):

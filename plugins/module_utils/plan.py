@@ -16,9 +16,7 @@ __metaclass__ = type
 import hashlib
 import ipaddress
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils.model import (
-    OWNER_PREFIX, owner_tag,
-)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import owner_of, owner_tag
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, PlanError,
 )
@@ -55,10 +53,9 @@ class L2Have(object):
 def _check_owner(link, tag, what):
     """Refuse to take over an object tagged by another owner (another network)."""
     alias = link.alias if link is not None else None
-    if tag and alias and alias.startswith(OWNER_PREFIX) and alias != tag:
+    if tag and owner_of(alias) and alias != tag:
         raise PlanError('%s belongs to %s, not %s: two networks cannot share it; rename it '
-                        'in one of them' % (what, alias[len(OWNER_PREFIX):],
-                                            tag[len(OWNER_PREFIX):]))
+                        'in one of them' % (what, owner_of(alias), owner_of(tag)))
 
 
 def plan_netns(want, have):

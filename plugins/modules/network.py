@@ -314,7 +314,7 @@ persistence:
   sample: {enabled: true, unit: linuxnet-network@br0.service, state_dir: /var/lib/linuxnet/networks/br0}
 '''
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+from ansible_collections.linuxnet.container_network.plugins.module_utils import options, runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import NetworkResource
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_socket import (
     HAS_NFT, NFT_IMPORT_ERROR,
@@ -324,45 +324,8 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock 
 )
 
 
-ARGUMENT_SPEC = dict(
-    bridge=dict(type='str', required=True),
-    subnet=dict(type='str'),
-    gateway=dict(type='str'),
-    ipv6_subnet=dict(type='str'),
-    ipv6_gateway=dict(type='str'),
-    ipv6_masquerade=dict(type='bool', default=True),
-    containers=dict(type='list', elements='dict', default=[], options=dict(
-        name=dict(type='str', required=True),
-        address=dict(type='str'),
-        ipv6_address=dict(type='str'),
-        host_ifname=dict(type='str'),
-        ifname=dict(type='str', default='eth0'),
-    )),
-    published_ports=dict(type='list', elements='dict', default=[], options=dict(
-        container=dict(type='str', required=True),
-        host_port=dict(type='raw', required=True),
-        container_port=dict(type='raw'),
-        protocol=dict(type='str', choices=['tcp', 'udp'], default='tcp'),
-        host_ip=dict(type='str'),
-    )),
-    masquerade=dict(type='bool', default=True),
-    ingress_protection=dict(type='bool', default=True),
-    firewall_integration=dict(type='str', default='auto', choices=['auto', 'none']),
-    fleet=dict(type='dict', options=dict(
-        backend=dict(type='str', default='host-gw', choices=['host-gw', 'vxlan']),
-        host=dict(type='str', required=True),
-        vxlan_id=dict(type='int', default=42),
-        members=dict(type='list', elements='dict', required=True, options=dict(
-            host=dict(type='str', required=True),
-            subnet=dict(type='str', required=True),
-            underlay_address=dict(type='str', required=True),
-        )),
-    )),
-    persistent=dict(type='bool', default=False),
-    state=dict(type='str', default='present', choices=['present', 'absent']),
-    variable_prefix=dict(type='str', default=''),
-)
-
+# the options and their specs: module_utils/options.py (one place for every option)
+ARGUMENT_SPEC = options.network_spec()
 
 def main():
     runner.run_module(NetworkResource(), ARGUMENT_SPEC, HAS_PYROUTE2 and HAS_NFT,

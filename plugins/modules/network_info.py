@@ -274,7 +274,7 @@ actions:
   sample: []
 '''
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+from ansible_collections.linuxnet.container_network.plugins.module_utils import options, runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.info import InfoResource
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_socket import (
     HAS_NFT, NFT_IMPORT_ERROR,
@@ -285,47 +285,8 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock 
 
 
 # The description options are module network's, without their defaults: given, they
-# describe a network (info.DEFAULTS fills the rest as module network does).
-ARGUMENT_SPEC = dict(
-    bridge=dict(type='str'),
-    foreign=dict(type='bool', default=False),
-    subnet=dict(type='str'),
-    gateway=dict(type='str'),
-    ipv6_subnet=dict(type='str'),
-    ipv6_gateway=dict(type='str'),
-    ipv6_masquerade=dict(type='bool'),
-    containers=dict(type='list', elements='dict', options=dict(
-        name=dict(type='str', required=True),
-        address=dict(type='str'),
-        ipv6_address=dict(type='str'),
-        host_ifname=dict(type='str'),
-        ifname=dict(type='str', default='eth0'),
-    )),
-    published_ports=dict(type='list', elements='dict', options=dict(
-        container=dict(type='str', required=True),
-        host_port=dict(type='raw', required=True),
-        container_port=dict(type='raw'),
-        protocol=dict(type='str', choices=['tcp', 'udp'], default='tcp'),
-        host_ip=dict(type='str'),
-    )),
-    masquerade=dict(type='bool'),
-    ingress_protection=dict(type='bool'),
-    firewall_integration=dict(type='str', choices=['auto', 'none']),
-    fleet=dict(type='dict', options=dict(
-        backend=dict(type='str', default='host-gw', choices=['host-gw', 'vxlan']),
-        host=dict(type='str', required=True),
-        vxlan_id=dict(type='int', default=42),
-        members=dict(type='list', elements='dict', required=True, options=dict(
-            host=dict(type='str', required=True),
-            subnet=dict(type='str', required=True),
-            underlay_address=dict(type='str', required=True),
-        )),
-    )),
-    persistent=dict(type='bool'),
-    state=dict(type='str', choices=['present', 'absent']),
-    variable_prefix=dict(type='str'),
-)
-
+# describe a network (options.DEFAULTS fills the rest as module network does).
+ARGUMENT_SPEC = options.info_spec()
 
 def main():
     runner.run_module(InfoResource(), ARGUMENT_SPEC, HAS_PYROUTE2 and HAS_NFT,

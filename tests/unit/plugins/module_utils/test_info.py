@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import info
+from ansible_collections.linuxnet.container_network.plugins.module_utils import info, options
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat_plan import (
     OwnedRule)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.observe import (
@@ -182,7 +182,7 @@ def test_description_options_are_module_networks():
         if key != 'bridge':
             assert 'default' not in mine  # given or not is what makes a description
         if key not in ('bridge', 'persistent'):  # persistent omitted: not compared
-            assert info.DEFAULTS.get(key) == option.get('default'), key
+            assert options.DEFAULTS.get(key) == option.get('default'), key
     full = info.description({'bridge': 'br0'})
     assert full['containers'] == [] and full['state'] == 'present' and full['persistent'] is None
 

@@ -5,7 +5,7 @@ import ipaddress
 import pytest
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    nat, nat_model, nat_plan, nft_backend)
+    nat, nat_model, nat_plan, nft_backend, ownership)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     PlanError, ValidationError)
 
@@ -220,7 +220,7 @@ def test_publication_specs_and_rids():
                                        'ct state ! established,related ct status ! dnat drop'),
     }
     for rid in texts:
-        assert len(nat_plan.TAG_PREFIX + rid + '#' + 'x' * 12) < 128
+        assert len(ownership.OWNER_PREFIX + rid + '#' + 'x' * 12) < 128
 
 
 def test_no_publications_no_hairpin_and_ingress_optional():
@@ -514,9 +514,9 @@ def test_ipv6_publication_specs_rids_and_texts():
     assert texts['pub/br0/tcp/*/5000/pre'] == (
         'prerouting', 'fib daddr type local tcp dport 5000 dnat to 172.18.0.10:5000')
     for rid in texts:
-        assert len(nat_plan.TAG_PREFIX + rid + '#' + 'x' * 12) < 128
+        assert len(ownership.OWNER_PREFIX + rid + '#' + 'x' * 12) < 128
     longest = 'pub/%s/tcp/%s/10000-10001/pre' % ('n' * 32, 'ffff:' * 7 + 'ffff')
-    assert len(nat_plan.TAG_PREFIX + longest + '#' + 'x' * 12) < 128
+    assert len(ownership.OWNER_PREFIX + longest + '#' + 'x' * 12) < 128
 
 
 def test_ipv4_only_publications_have_no_ipv6_rules():

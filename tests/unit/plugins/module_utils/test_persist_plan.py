@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import persist
+from ansible_collections.linuxnet.container_network.plugins.module_utils import options, persist
 
 NET = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
        'ipv6_subnet': 'fd00:18::/64', 'ipv6_gateway': None, 'ipv6_masquerade': True,
@@ -54,7 +54,7 @@ def test_what_is_installed():
     files = w['files']
     saved = json.loads(files[DIR + '/network.json'][0])
     assert saved['python'] == sys.executable
-    assert saved['network'] == dict((k, NET[k]) for k in persist.KEYS)  # no state/persistent
+    assert saved['network'] == dict((k, NET[k]) for k in options.SAVED)  # no state/persistent
     assert files[DIR + '/network.json'][1] == 0o600
     unit = files[UNIT][0].decode()
     assert 'ExecStart=%s -B %s/boot.py\n' % (sys.executable, DIR) in unit
@@ -162,8 +162,11 @@ def test_with_docker_installed_a_dropin_reruns_the_restore_after_it(monkeypatch,
 
 
 def test_network_json_keeps_every_option_that_describes_the_network():
-    """An option of module network missing from persist.KEYS would be lost at boot (the
-    IPv6 options were, until this test)."""
+    """An option of module network that describes the network but is not saved would be
+    lost at boot (the IPv6 options were, until this test); one that says how a run goes
+    (state, persistent) must not be saved."""
     from ansible_collections.linuxnet.container_network.plugins.modules import network
-    described = set(network.ARGUMENT_SPEC) - set(persist.RUN_ONLY_KEYS)
-    assert set(persist.KEYS) == described
+    run_only = set(k for k, _, kind in options.OPTIONS if kind == options.RUN)
+    assert run_only == {'state', 'persistent', 'variable_prefix'}
+    saved = json.loads(want()['files'][DIR + '/network.json'][0])['network']
+    assert set(saved) == set(network.ARGUMENT_SPEC) - run_only
