@@ -116,8 +116,8 @@ class FirewallResource(object):
                 # the fleet's peers: {'subnets': [...], 'vteps': [...]} (module network)
                 'fleet': params.get('fleet') or None}
 
-    def context(self, module):
-        return _Ctx(Commands(getattr(module, 'run_command', None)))
+    def context(self, inv):
+        return _Ctx(Commands(inv.run_command))
 
     def observe(self, ctx, want):
         chains = ctx.hooked_chains()

@@ -229,8 +229,6 @@ def restore(directory):
             os.dup2(wfd, 1)
             os.dup2(wfd, 2)
             code = boot(directory)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
         except BaseException:  # pylint: disable=broad-except
             traceback.print_exc()
         finally:

@@ -41,7 +41,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock 
     Kernel, list_netns,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
-    PlanError, ValidationError,
+    Invocation, PlanError, ValidationError,
 )
 
 # The network description: module ``network``'s options (module_utils/options.py)
@@ -100,23 +100,13 @@ def network_want(params):
 
 
 # ------------------------------------------------------------------ reading
-class _CheckModule(object):
-    """What the network pipeline reads of ``AnsibleModule``: a check-mode run of it."""
-
-    check_mode = True
-    _diff = False
-
-    def __init__(self, params, module):
-        self.params = params
-        self.run_command = getattr(module, 'run_command', None)
-
-
 class InfoContext(object):
     """One :class:`observe.Reading` (check mode: missing objects predicted as new), the
-    NAT backend, the module (its ``run_command`` for the firewall stage of a drift run)."""
+    NAT backend, the invocation (its parameters; its ``run_command`` for the firewall
+    stage of a drift run)."""
 
-    def __init__(self, module=None, kernel=None, backend=None):
-        self.module = module
+    def __init__(self, inv=None, kernel=None, backend=None):
+        self.inv = inv
         self.reading = observe.Reading(kernel or Kernel(), predict_missing=True,
                                        read_hint=READ_HINT)
         self.nat = nat.NatContext(backend or NftBackend())
@@ -339,7 +329,8 @@ def drift(ctx, params, want):
     """The actions module ``network`` would take for ``want`` (check mode, never applied),
     on this run's reading."""
     res = NetworkResource()
-    net_ctx = res.context(_CheckModule(params, ctx.module))
+    net_ctx = res.context(Invocation(params, check_mode=True,
+                                     run_command=getattr(ctx.inv, 'run_command', None)))
     net_ctx.reading = ctx.reading  # what this run read, not a second reading
     result = {'changed': False, 'actions': []}
     with net_ctx:
@@ -375,15 +366,15 @@ class InfoResource(object):
     def want(self, params):
         return info_want(params)
 
-    def context(self, module):
-        return InfoContext(module)
+    def context(self, inv):
+        return InfoContext(inv)
 
     def observe(self, ctx, want):
         seen = read(ctx, want['bridge'])
         have = assemble(seen, want['bridge'], want['foreign'])
         drifts = {}
         for name, net_want in want['described'].items():
-            drifts[name] = drift(ctx, description(ctx.module.params), net_want)
+            drifts[name] = drift(ctx, description(ctx.inv.params), net_want)
         for name, saved in sorted(seen['persisted'].items()):
             if name not in drifts and (want['bridge'] is None or name == want['bridge']):
                 drifts[name] = persisted_drift(ctx, name, saved)

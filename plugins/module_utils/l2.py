@@ -23,8 +23,8 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.runner 
 class _Resource(object):
     """Shared parts: kernel context and applying through :class:`Applier`."""
 
-    def context(self, module):
-        return observe.Reading(Kernel(), predict_missing=module.check_mode)
+    def context(self, inv):
+        return observe.Reading(Kernel(), predict_missing=inv.check_mode)
 
     def apply(self, ctx, actions, have=None):
         try:

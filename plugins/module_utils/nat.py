@@ -243,7 +243,7 @@ class _NatResource(object):
     def __init__(self, backend=None):
         self._backend = backend
 
-    def context(self, module):
+    def context(self, inv):
         return NatContext(self._backend or self.backend_class())
 
     def observe(self, ctx, want):

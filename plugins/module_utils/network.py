@@ -75,19 +75,19 @@ class _Stage(object):
 class _Ctx(object):
     """One kernel context for the L2 stages, one NAT backend, the firewall, persistence."""
 
-    def __init__(self, module, present):
+    def __init__(self, inv, present):
         # a change never runs beside the boot restore or a heal pass of the same network
-        self.lock = None if module.check_mode else lock(module.params['bridge']).acquire()
+        self.lock = None if inv.check_mode else lock(inv.params['bridge']).acquire()
         self.kernel = Kernel()
         # Every namespace is read once, with all that the stages after netns look at
         # (the bridge ports' hairpin flags only when bridge_port runs).
-        routes = (4, 6) if module.params.get('ipv6_subnet') else (4,)
-        self.reading = Reading(self.kernel, predict_missing=module.check_mode, read_hint={
+        routes = (4, 6) if inv.params.get('ipv6_subnet') else (4,)
+        self.reading = Reading(self.kernel, predict_missing=inv.check_mode, read_hint={
             'netns': {'addresses': True, 'routes': routes},
             'host': {'addresses': True, 'hairpin': present}})
-        self.nat = MasqueradeResource().context(module)
-        self.firewall = FirewallResource().context(module)
-        self.persistence = PersistResource().context(module)
+        self.nat = MasqueradeResource().context(inv)
+        self.firewall = FirewallResource().context(inv)
+        self.persistence = PersistResource().context(inv)
 
     def __enter__(self):
         return self
@@ -160,8 +160,8 @@ class NetworkResource(object):
                 'network': params}))
         return {'net': net, 'fleet': fleet, 'l2': l2, 'nat': nat, 'last': last}
 
-    def context(self, module):
-        return _Ctx(module, module.params.get('state') != 'absent')
+    def context(self, inv):
+        return _Ctx(inv, inv.params.get('state') != 'absent')
 
     def converge(self, ctx, want, check_mode, diff, result):
         """The pipeline (see the module docstring); returns the extra result keys."""

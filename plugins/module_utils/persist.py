@@ -17,7 +17,7 @@ installs, for the network named by its bridge ``BR``,
   ``network.target`` and ``network-online.target``, that runs ``boot.py``.
 
 At boot, :func:`boot` runs the module's own resource (:class:`network.NetworkResource`,
-through :func:`runner.run`) on ``network.json`` with a stand-in for ``AnsibleModule``: the
+through :func:`runner.execute`, no ``AnsibleModule``) on ``network.json``: the
 same want -> observe -> plan -> apply, so the first Ansible run after the reboot finds
 nothing to change, and a failure ends the unit with the message a module run would give
 (in the journal). ``state: absent`` or ``persistent: false`` removes all of it.
@@ -205,8 +205,8 @@ class PersistResource(object):
                 'files': dict((p, (c.encode('utf-8'), m)) for p, (c, m) in files.items()),
                 'links': links}
 
-    def context(self, module):
-        return _Ctx(getattr(module, 'run_command', None))
+    def context(self, inv):
+        return _Ctx(inv.run_command)
 
     def observe(self, ctx, want):
         """What of this network's persistence is on disk now."""
@@ -359,33 +359,6 @@ def _lines(files, links):
 
 
 # ------------------------------------------------------------------ at boot
-class BootModule(object):
-    """What :func:`runner.run` needs of ``AnsibleModule``, for the boot-time run."""
-
-    check_mode = False
-    _diff = False
-
-    def __init__(self, params, name):
-        self.params = params
-        self.name = name
-
-    def warn(self, msg):
-        sys.stderr.write('%s: warning: %s\n' % (self.name, msg))
-
-    def exit_json(self, **result):
-        acts = result.get('actions') or []
-        sys.stdout.write('%s: network restored, %d change(s)%s\n' % (
-            self.name, len(acts), (': ' + '; '.join(
-                '%s %s' % (a['op'], a['target']) for a in acts)) if acts else ''))
-        sys.stdout.flush()
-        raise SystemExit(0)
-
-    def fail_json(self, msg, **result):
-        sys.stderr.write('%s: FAILED: %s\n' % (self.name, msg))
-        sys.stderr.flush()
-        raise SystemExit(1)
-
-
 def boot(directory):
     """Rebuild the network described in ``directory``/network.json (the ExecStart of the
     boot unit, and of each pass of the heal service)."""
@@ -399,8 +372,7 @@ def boot(directory):
             sys.stdout.write('%s: nothing to restore: the network was removed\n'
                              % os.path.basename(directory))
             return 0
-        _restore(saved)
-    return 0
+        return _restore(saved)
 
 
 def _restore(saved):
@@ -415,11 +387,29 @@ def _restore(saved):
         # the uplink may come up after this unit (it runs before network.target): what
         # the fleet needs of it waits for the next run then, the rest is restored
         params['fleet'] = dict(params['fleet'], at_boot=True)
-    module = BootModule(params, unit_name(params['bridge']))
+    name = unit_name(params['bridge'])
     if not (HAS_PYROUTE2 and HAS_NFT):
-        module.fail_json(
-            'the Python library pyroute2 cannot be imported by %s: %s. Install it for that '
-            'interpreter (the role does: container_bridge_network_install_prerequisites).'
-            % (sys.executable, (PYROUTE2_IMPORT_ERROR or NFT_IMPORT_ERROR or '').strip()
-               .splitlines()[-1:]))
-    runner.run(module, network.NetworkResource())  # exits (SystemExit): the lock is let go
+        return _say(name, 1, 'FAILED: the Python library pyroute2 cannot be imported by %s: %s. '
+                    'Install it for that interpreter (the role does: '
+                    'container_bridge_network_install_prerequisites).' % (
+                        sys.executable, ''.join((PYROUTE2_IMPORT_ERROR or NFT_IMPORT_ERROR
+                                                 or '').strip().splitlines()[-1:])))
+    try:
+        result = runner.execute(network.NetworkResource(), runner.Invocation(params))
+    except runner.Failed as e:
+        if e.result.get('exception'):  # an unexpected error: its traceback into the journal
+            sys.stderr.write(e.result['exception'])
+        return _say(name, 1, 'FAILED: %s' % e.msg)
+    for w in result['warnings']:
+        sys.stderr.write('%s: warning: %s\n' % (name, w))
+    acts = result['actions']
+    return _say(name, 0, 'network restored, %d change(s)%s' % (len(acts), (': ' + '; '.join(
+        '%s %s' % (a['op'], a['target']) for a in acts)) if acts else ''))
+
+
+def _say(name, code, line):
+    """One line of the restore's outcome (stdout, or stderr when it failed) -> its exit code."""
+    out = sys.stderr if code else sys.stdout
+    out.write('%s: %s\n' % (name, line))
+    out.flush()
+    return code

@@ -141,39 +141,78 @@ def _lines(text):
     return text.splitlines() if isinstance(text, str) else text
 
 
-def run(module, resource):
-    """Run one module invocation end to end and exit the module.
+class Invocation(object):
+    """One run of a resource: its parameters and how to run (what a context reads of the
+    caller: ``params``, ``check_mode``, ``run_command``). Module runs build it from their
+    ``AnsibleModule`` (:func:`run`); the boot restore and ``network_info``'s drift build
+    their own, with no module at all."""
+
+    def __init__(self, params, check_mode=False, diff=False, run_command=None):
+        self.params = params
+        self.check_mode = check_mode
+        self.diff = diff
+        self.run_command = run_command
+
+    @classmethod
+    def of(cls, module):
+        return cls(module.params, module.check_mode, module._diff,
+                   getattr(module, 'run_command', None))
+
+
+class Failed(Exception):
+    """A run that failed: ``msg`` and the result keys to report with it."""
+
+    def __init__(self, msg, result):
+        Exception.__init__(self, msg)
+        self.msg = msg
+        self.result = result
+
+
+def execute(resource, invocation):
+    """Run ``resource`` once: want -> (its context) -> converge -> the result dict (with
+    ``warnings``), or :class:`Failed` with everything the result holds so far.
 
     A resource with its own ``converge(ctx, want, check_mode, diff, result)`` (a
     composite of several resources) drives its stages itself and returns its extra
     result keys; any other goes through :func:`converge` once.
     """
     result = {'changed': False, 'actions': []}
+    inv = invocation
     try:
-        want = resource.want(module.params)
-        with resource.context(module) as ctx:
+        want = resource.want(inv.params)
+        with resource.context(inv) as ctx:
             if hasattr(resource, 'converge'):
-                extra = resource.converge(ctx, want, module.check_mode, module._diff, result)
+                extra = resource.converge(ctx, want, inv.check_mode, inv.diff, result)
             else:
-                extra = converge(resource, ctx, want, module.check_mode, module._diff,
-                                 result)[1]
-            for w in extra.pop('warnings', None) or []:
-                module.warn(w)
+                extra = converge(resource, ctx, want, inv.check_mode, inv.diff, result)[1]
+            result['warnings'] = extra.pop('warnings', None) or []
             result.update(extra)
     except (ValidationError, PlanError) as e:
-        module.fail_json(msg=str(e), **result)
+        raise Failed(str(e), result)
     except ApplyError as e:
-        module.fail_json(
-            msg='%s. Applied before the failure: %d action(s)%s. Nothing else was changed; '
-                'fix the cause and rerun to converge.' % (
-                    e, len(e.done),
-                    ('; rolled back: %s' % ', '.join(a.describe() for a in e.rolled_back))
-                    if e.rolled_back else ''),
-            failed_action=e.action.as_dict(),
-            done=[a.as_dict() for a in e.done],
-            rolled_back=[a.as_dict() for a in e.rolled_back],
-            **result)
+        raise Failed(
+            '%s. Applied before the failure: %d action(s)%s. Nothing else was changed; '
+            'fix the cause and rerun to converge.' % (
+                e, len(e.done),
+                ('; rolled back: %s' % ', '.join(a.describe() for a in e.rolled_back))
+                if e.rolled_back else ''),
+            dict(result, failed_action=e.action.as_dict(),
+                 done=[a.as_dict() for a in e.done],
+                 rolled_back=[a.as_dict() for a in e.rolled_back]))
     except Exception as e:  # pragma: no cover - last resort, keeps the traceback
-        module.fail_json(msg='unexpected error: %s' % e, exception=traceback.format_exc(),
-                         **result)
+        raise Failed('unexpected error: %s' % e,
+                     dict(result, exception=traceback.format_exc()))
+    return result
+
+
+def run(module, resource):
+    """Run one module invocation end to end and exit the module (the Ansible edge of
+    :func:`execute`)."""
+    try:
+        result = execute(resource, Invocation.of(module))
+    except Failed as e:
+        e.result.pop('warnings', None)
+        module.fail_json(msg=e.msg, **e.result)
+    for w in result.pop('warnings'):
+        module.warn(w)
     module.exit_json(**result)

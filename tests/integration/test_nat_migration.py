@@ -137,7 +137,7 @@ class Prober(threading.Thread):
 
 def test_the_upgrade_is_one_batch_and_the_published_port_never_stops(play, world):
     from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        network, nft_socket)
+        network, nft_socket, runner)
     earlier_release(play, world)
     defaults = {}
     import yaml
@@ -149,11 +149,6 @@ def test_the_upgrade_is_one_batch_and_the_published_port_never_stops(play, world
         'bridge', 'subnet', 'gateway', 'containers', 'published_ports', 'masquerade',
         'ingress_protection', 'firewall_integration', 'state'))
 
-    class Module(object):
-        check_mode = False
-        _diff = False
-
-    Module.params = params
     batches = []
     real = nft_socket.NftSocket.batch
     nft_socket.NftSocket.batch = lambda self, ops: (
@@ -165,7 +160,7 @@ def test_the_upgrade_is_one_batch_and_the_published_port_never_stops(play, world
         before = prober.ok
         res = network.NetworkResource()
         result = {'changed': False, 'actions': []}
-        with res.context(Module()) as ctx:
+        with res.context(runner.Invocation(params)) as ctx:
             res.converge(ctx, res.want(params), False, False, result)
         time.sleep(0.3)
     finally:

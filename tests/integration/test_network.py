@@ -132,20 +132,14 @@ def in_process(**kw):
     """Run the network module's resource in this process (no Ansible) on NET updated
     with ``kw``; returns the module result (changed, actions and the extra keys)."""
     from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        network as net,
+        network as net, runner,
     )
     params = dict(NET, state='present', masquerade=True, ingress_protection=True)
     params.update(kw)
-
-    class Module(object):
-        check_mode = False
-        _diff = False
-
-    Module.params = params
     res = net.NetworkResource()
     result = {'changed': False, 'actions': []}
     want = res.want(params)
-    with res.context(Module()) as ctx:
+    with res.context(runner.Invocation(params)) as ctx:
         result.update(res.converge(ctx, want, False, False, result))
     return result
 

@@ -13,18 +13,13 @@ from test_network import NET, nft_tables
 
 def run(check_mode=False, diff=False, **kw):
     from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        network as net,
+        network as net, runner,
     )
     params = dict(NET, state='present', masquerade=True, ingress_protection=True)
     params.update(kw)
-
-    class Module(object):
-        pass
-
-    Module.check_mode, Module._diff, Module.params = check_mode, diff, params
     res = net.NetworkResource()
     result = {'changed': False, 'actions': []}
-    with res.context(Module()) as ctx:
+    with res.context(runner.Invocation(params, check_mode, diff)) as ctx:
         result.update(res.converge(ctx, res.want(params), check_mode, diff, result))
     return result
 
