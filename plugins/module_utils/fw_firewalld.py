@@ -128,11 +128,20 @@ class FirewallCmd(object):
         rc, out, err = self.cmds.run([self.argv0, '--version'])
         st = FirewalldState(True, version_tuple(out) if rc == 0 else None,
                             strict=strict_forward_ports())
-        st.zone = {'runtime': zone_rt, 'permanent': self._info('zone', ZONE, True)}
+        st.zone = {'runtime': zone_rt, 'permanent': self._still('zone', ZONE, True)}
         if st.policies:
-            st.policy = {'runtime': self._info('policy', POLICY, False),
-                         'permanent': self._info('policy', POLICY, True)}
+            st.policy = {'runtime': self._still('policy', POLICY, False),
+                         'permanent': self._still('policy', POLICY, True)}
         return st
+
+    def _still(self, kind, name, permanent):
+        """:meth:`_info` of a firewalld that was running a moment ago: stopped now (a
+        restart, ``systemctl restart nftables``: Conflicts=) is a failed reading."""
+        info = self._info(kind, name, permanent)
+        if info == NOT_RUNNING:
+            raise FirewalldError('firewalld stopped while it was read (--info-%s=%s): it '
+                                 'is being restarted or stopped' % (kind, name))
+        return info
 
     def rich_rules(self, policy, permanent):
         """The rich rules of ``policy`` (a list), None when there is no such policy."""

@@ -142,8 +142,8 @@ def desired_rules(table, bridge, fleet=None):
     fleet = fleet if fleet and table.family == IPV4 else {}
     if blocks(table, 'FORWARD'):
         chain = 'DOCKER-USER' if 'DOCKER-USER' in table.chains else 'FORWARD'
-        out.append((chain, fw_tag(bridge, 'in'), ['-i', bridge, '-m', 'comment', '--comment', fw_tag(bridge, 'in'),
-                                        '-j', 'ACCEPT']))
+        out.append((chain, fw_tag(bridge, 'in'), ['-i', bridge, '-m', 'comment', '--comment',
+                                                  fw_tag(bridge, 'in'), '-j', 'ACCEPT']))
         out.append((chain, fw_tag(bridge, 'out'), ['-o', bridge, '-m', 'conntrack', '--ctstate',
                                                    'RELATED,ESTABLISHED,DNAT', '-m', 'comment',
                                                    '--comment', fw_tag(bridge, 'out'), '-j',

@@ -18,6 +18,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.validat
     IFNAMSIZ, IPV6_MIN_MTU, Path,
 )
 
+
 def gateway(value, addresses, path):
     """The gateway must be inside the subnet of one of the interface's addresses."""
     if value is None:

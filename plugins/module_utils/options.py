@@ -76,17 +76,17 @@ OPTIONS = (
     ('variable_prefix', dict(type='str', default=''), RUN),
 )
 
-SAVED = tuple(name for name, _, kind in OPTIONS if kind == DESCRIBES)
-RUN_ONLY = tuple(name for name, _, kind in OPTIONS if kind == RUN)
+SAVED = tuple(name for name, spec, kind in OPTIONS if kind == DESCRIBES)
+RUN_ONLY = tuple(name for name, spec, kind in OPTIONS if kind == RUN)
 # a description's defaults as module network gives them (persistent is not compared:
 # network_info reads whether the network is persistent, a description need not say)
-DEFAULTS = dict((name, spec['default']) for name, spec, _ in OPTIONS
+DEFAULTS = dict((name, spec['default']) for name, spec, kind in OPTIONS
                 if 'default' in spec and name != 'persistent')
 
 
 def network_spec():
     """Module ``network``'s argument spec (a fresh copy)."""
-    return dict((name, copy.deepcopy(spec)) for name, spec, _ in OPTIONS)
+    return dict((name, copy.deepcopy(spec)) for name, spec, kind in OPTIONS)
 
 
 def info_spec():
@@ -94,7 +94,7 @@ def info_spec():
     a default nor a requirement of its own at the top level (suboptions as they are),
     and ``foreign``."""
     out = {}
-    for name, spec, _ in OPTIONS:
+    for name, spec, kind in OPTIONS:
         out[name] = dict((k, copy.deepcopy(v)) for k, v in spec.items()
                          if k not in ('default', 'required'))
         if name == 'bridge':

@@ -327,6 +327,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock 
 # the options and their specs: module_utils/options.py (one place for every option)
 ARGUMENT_SPEC = options.network_spec()
 
+
 def main():
     runner.run_module(NetworkResource(), ARGUMENT_SPEC, HAS_PYROUTE2 and HAS_NFT,
                       PYROUTE2_IMPORT_ERROR or NFT_IMPORT_ERROR,

@@ -288,6 +288,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock 
 # describe a network (options.DEFAULTS fills the rest as module network does).
 ARGUMENT_SPEC = options.info_spec()
 
+
 def main():
     runner.run_module(InfoResource(), ARGUMENT_SPEC, HAS_PYROUTE2 and HAS_NFT,
                       PYROUTE2_IMPORT_ERROR or NFT_IMPORT_ERROR)

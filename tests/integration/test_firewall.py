@@ -340,11 +340,12 @@ def assert_ipv6_works():
 
 def stage(ipv6=SUBNET6, state='present', integration='auto', check=False):
     """The network module's firewall stage: want -> observe -> plan (-> apply)."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import firewall
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
+        firewall, runner)
     res = firewall.FirewallResource()
     want = res.want({'bridge': 'br0', 'state': state, 'integration': integration,
                      'ipv6_subnet': ipv6})
-    with res.context(None) as ctx:
+    with res.context(runner.Invocation({}, check_mode=check)) as ctx:
         have = res.observe(ctx, want)
         actions = res.plan(want, have)
         diff = res.render(want, have, actions)

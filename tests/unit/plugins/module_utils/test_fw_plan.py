@@ -437,3 +437,25 @@ def test_firewalld_vxlan_policy_created_kept_and_removed():
     old = _vx_state(None, None)
     old.policies = False
     assert firewall.plan_firewalld_vxlan(old, FakeCmd(), FLEET['vteps']) == []
+
+
+def test_firewalld_stopping_while_it_is_read_is_a_failed_reading(monkeypatch):
+    """systemctl restart nftables stops firewalld (Conflicts=): a heal pass that began
+    while it ran read the runtime zone, then got "not running" (exit 252) for the rest.
+    That is a reading that failed (the pass changes nothing and is tried again), not a
+    zone whose info is the number 252."""
+    monkeypatch.setattr(fwd.os.path, 'exists', lambda p: p in fwd.BUS_SOCKETS)
+    answers = [(0, '  target: ACCEPT\n  interfaces: br0\n', ''), (0, 'firewalld 1.3.3', ''),
+               (fwd.NOT_RUNNING, 'FirewallD is not running', '')]
+
+    class Stopping(object):
+        def which(self, name):
+            return '/usr/bin/' + name
+
+        def run(self, argv):
+            return answers.pop(0) if len(answers) > 1 else answers[0]
+    with pytest.raises(fwd.FirewalldError, match='firewalld stopped while it was read'):
+        fwd.FirewallCmd(Stopping()).observe()
+    # not running from the first call: no firewalld, no error
+    answers[:] = [(fwd.NOT_RUNNING, 'FirewallD is not running', '')]
+    assert fwd.FirewallCmd(Stopping()).observe() is None

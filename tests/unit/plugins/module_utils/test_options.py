@@ -51,7 +51,7 @@ def same_shape(role, module, where):
 
 def test_the_modules_specs_are_the_table():
     assert network.ARGUMENT_SPEC == options.network_spec()
-    assert list(network.ARGUMENT_SPEC) == [name for name, _, _ in options.OPTIONS]
+    assert list(network.ARGUMENT_SPEC) == [name for name, spec, kind in options.OPTIONS]
     assert network_info.ARGUMENT_SPEC == options.info_spec()
     info = network_info.ARGUMENT_SPEC
     assert info.pop('foreign') == dict(type='bool', default=False)
@@ -66,7 +66,7 @@ def test_the_modules_specs_are_the_table():
         network.ARGUMENT_SPEC['containers']['options']['ifname']['default'] = 'eth0'
 
 
-@pytest.mark.parametrize('name', [n for n, _, _ in options.OPTIONS if n not in NOT_A_VARIABLE])
+@pytest.mark.parametrize('name', [n for n, spec, kind in options.OPTIONS if n not in NOT_A_VARIABLE])
 def test_every_option_is_a_role_variable_of_the_same_shape(name):
     spec = dict(options.network_spec()[name])
     var = PREFIX + name
@@ -81,7 +81,7 @@ def test_every_option_is_a_role_variable_of_the_same_shape(name):
 
 
 def test_the_role_has_no_variable_the_table_does_not_know():
-    names = [n for n, _, _ in options.OPTIONS]
+    names = [n for n, spec, kind in options.OPTIONS]
     for var in SPECS:
         assert var.startswith(PREFIX), var
         short = var[len(PREFIX):]

@@ -166,7 +166,7 @@ def test_network_json_keeps_every_option_that_describes_the_network():
     lost at boot (the IPv6 options were, until this test); one that says how a run goes
     (state, persistent) must not be saved."""
     from ansible_collections.linuxnet.container_network.plugins.modules import network
-    run_only = set(k for k, _, kind in options.OPTIONS if kind == options.RUN)
+    run_only = set(k for k, spec, kind in options.OPTIONS if kind == options.RUN)
     assert run_only == {'state', 'persistent', 'variable_prefix'}
     saved = json.loads(want()['files'][DIR + '/network.json'][0])['network']
     assert set(saved) == set(network.ARGUMENT_SPEC) - run_only
