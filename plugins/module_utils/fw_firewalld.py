@@ -45,6 +45,10 @@ class FirewalldError(Exception):
     """firewall-cmd failed while reading: nothing was changed."""
 
 
+class NotRunning(FirewalldError):
+    """firewall-cmd says firewalld is not running (exit 252)."""
+
+
 def parse_info(text):
     """``firewall-cmd --info-zone=Z`` / ``--info-policy=P`` -> dict of its fields."""
     info = {}
@@ -111,8 +115,9 @@ class FirewallCmd(object):
         rc, out, err = self.cmds.run(argv)
         if rc == 0:
             return parse_info(out)
-        if rc == NOT_RUNNING:
-            return NOT_RUNNING
+        if rc == NOT_RUNNING:  # a restart, or systemctl restart nftables (Conflicts=)
+            raise NotRunning('firewalld stopped while it was read (--info-%s=%s): it is '
+                             'being restarted or stopped' % (kind, name))
         if 'INVALID_%s' % kind.upper() in out + err:
             return None
         raise FirewalldError('%s failed (exit %d): %s' % (' '.join(argv), rc,
@@ -122,26 +127,18 @@ class FirewallCmd(object):
         """FirewalldState, or None when firewalld is not installed or not running."""
         if not self.argv0 or not any(os.path.exists(p) for p in BUS_SOCKETS):
             return None
-        zone_rt = self._info('zone', ZONE, False)
-        if zone_rt == NOT_RUNNING:
+        try:
+            zone_rt = self._info('zone', ZONE, False)
+        except NotRunning:  # from the first call on: no firewalld in charge
             return None
         rc, out, err = self.cmds.run([self.argv0, '--version'])
         st = FirewalldState(True, version_tuple(out) if rc == 0 else None,
                             strict=strict_forward_ports())
-        st.zone = {'runtime': zone_rt, 'permanent': self._still('zone', ZONE, True)}
+        st.zone = {'runtime': zone_rt, 'permanent': self._info('zone', ZONE, True)}
         if st.policies:
-            st.policy = {'runtime': self._still('policy', POLICY, False),
-                         'permanent': self._still('policy', POLICY, True)}
+            st.policy = {'runtime': self._info('policy', POLICY, False),
+                         'permanent': self._info('policy', POLICY, True)}
         return st
-
-    def _still(self, kind, name, permanent):
-        """:meth:`_info` of a firewalld that was running a moment ago: stopped now (a
-        restart, ``systemctl restart nftables``: Conflicts=) is a failed reading."""
-        info = self._info(kind, name, permanent)
-        if info == NOT_RUNNING:
-            raise FirewalldError('firewalld stopped while it was read (--info-%s=%s): it '
-                                 'is being restarted or stopped' % (kind, name))
-        return info
 
     def rich_rules(self, policy, permanent):
         """The rich rules of ``policy`` (a list), None when there is no such policy."""
