@@ -41,7 +41,7 @@ def run_main(monkeypatch, capsys):
     """run_main(module, args, check_mode=False) -> (exit code, result) of module.main(),
     in-process with patch_module_args; opening the kernel fails the test."""
     from ansible.module_utils.testing import patch_module_args
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import l2
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import resources as l2
 
     def run(module, args, check_mode=False):
         monkeypatch.setattr(l2, 'Kernel', NoKernel)

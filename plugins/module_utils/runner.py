@@ -34,6 +34,12 @@ __metaclass__ = type
 import sys
 import traceback
 
+# this collection's module_utils package, as loaded (from a checkout, the AnsiballZ payload
+# or the copy the persistence stage installs for boot)
+PACKAGE = __name__.rsplit('.', 1)[0]
+# what a run of module network imports: the heal service and the boot copy load it whole
+PIPELINE = PACKAGE + '.network.pipeline'
+
 
 class ValidationError(Exception):
     """Bad input: says which item, what is wrong and how to fix it."""

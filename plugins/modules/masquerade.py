@@ -137,8 +137,8 @@ backend:
 '''
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import MasqueradeResource
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_socket import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.resources import MasqueradeResource
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nft_socket import (
     HAS_NFT, NFT_IMPORT_ERROR,
 )
 

@@ -76,8 +76,8 @@ namespaces:
 '''
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
-from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import NetnsResource
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.resources import NetnsResource
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nlsock import (
     HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR,
 )
 

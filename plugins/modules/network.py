@@ -314,12 +314,13 @@ persistence:
   sample: {enabled: true, unit: linuxnet-network@br0.service, state_dir: /var/lib/linuxnet/networks/br0}
 '''
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import options, runner
-from ansible_collections.linuxnet.container_network.plugins.module_utils.network import NetworkResource
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_socket import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import options
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network.pipeline import NetworkResource
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nft_socket import (
     HAS_NFT, NFT_IMPORT_ERROR,
 )
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nlsock import (
     HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR,
 )
 

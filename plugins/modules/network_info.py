@@ -274,12 +274,13 @@ actions:
   sample: []
 '''
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import options, runner
-from ansible_collections.linuxnet.container_network.plugins.module_utils.info import InfoResource
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_socket import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import options
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network.info import InfoResource
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nft_socket import (
     HAS_NFT, NFT_IMPORT_ERROR,
 )
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nlsock import (
     HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR,
 )
 

@@ -340,8 +340,8 @@ def assert_ipv6_works():
 
 def stage(ipv6=SUBNET6, state='present', integration='auto', check=False):
     """The network module's firewall stage: want -> observe -> plan (-> apply)."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        firewall, runner)
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import resource as firewall
     res = firewall.FirewallResource()
     want = res.want({'bridge': 'br0', 'state': state, 'integration': integration,
                      'ipv6_subnet': ipv6})

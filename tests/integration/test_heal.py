@@ -19,8 +19,7 @@ import sys
 import time
 
 import pytest
-from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    heal as heal_service)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import heal as heal_service
 
 # world: the fixture, shared
 from test_firewall import CHECKS, world  # noqa: F401  pylint: disable=unused-import

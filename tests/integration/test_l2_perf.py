@@ -31,11 +31,11 @@ def cpu():
 
 def build(n=N):
     """Create n containers the way netns + veth_pair modules would (one Kernel each)."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import (
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.resources import (
         NetnsResource, VethResource,
     )
-    from ansible_collections.linuxnet.container_network.plugins.module_utils.observe import Reading
-    from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.observe import Reading
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nlsock import (
         Kernel, PYROUTE2_VERSION,
     )
 

@@ -251,8 +251,8 @@ def test_masquerade_validation_changes_nothing(play):
 
 def test_failed_batch_changes_nothing():
     """One nfnetlink batch is all or nothing: a bad last message undoes the first ones."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        nft_expr, nft_socket as n)
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_expr
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_socket as n
     with n.NftSocket() as s:
         ops = [n.BatchOp('newtable', 'linuxnet'),
                n.BatchOp('newchain', 'linuxnet', 'postrouting', hook=4, priority=100, ctype='nat'),

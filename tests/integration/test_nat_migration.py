@@ -54,8 +54,7 @@ def world():
 
 def load_legacy_table():
     """Table ip linuxnet exactly as the earlier release wrote it (its recorded bytes)."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        nft_socket)
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_socket
     with open(FIXTURE) as f:
         legacy = json.load(f)
     ops = [nft_socket.BatchOp('newtable', 'linuxnet', family=IPV4)]
@@ -136,8 +135,9 @@ class Prober(threading.Thread):
 
 
 def test_the_upgrade_is_one_batch_and_the_published_port_never_stops(play, world):
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        network, nft_socket, runner)
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.network import pipeline as network
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_socket
     earlier_release(play, world)
     defaults = {}
     import yaml

@@ -131,9 +131,8 @@ def test_bad_input_fails_before_any_stage(play, bad, words):
 def in_process(**kw):
     """Run the network module's resource in this process (no Ansible) on NET updated
     with ``kw``; returns the module result (changed, actions and the extra keys)."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        network as net, runner,
-    )
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.network import pipeline as net
     params = dict(NET, state='present', masquerade=True, ingress_protection=True)
     params.update(kw)
     res = net.NetworkResource()
@@ -148,7 +147,7 @@ def test_a_rerun_reads_each_namespace_once():
     """In-process: a converged network's rerun reads every container namespace once
     and opens its socket from one thread (not one per stage, not one per namespace)."""
     import threading
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import observe
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import observe
 
     params = dict(containers=[{'name': 'c%d' % i} for i in range(20)], published_ports=[])
     assert in_process(**params)['changed']
@@ -168,7 +167,7 @@ def test_a_rerun_reads_each_namespace_once():
 def test_one_nftables_transaction_per_run():
     """In-process: the NAT stages of a call go to the kernel as one batch (converge and
     teardown), none when converged."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_socket
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_socket
 
     batches = []
     real = nft_socket.NftSocket.batch

@@ -12,9 +12,8 @@ from test_network import NET, nft_tables
 
 
 def run(check_mode=False, diff=False, **kw):
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        network as net, runner,
-    )
+    from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.network import pipeline as net
     params = dict(NET, state='present', masquerade=True, ingress_protection=True)
     params.update(kw)
     res = net.NetworkResource()
@@ -46,8 +45,8 @@ def count():
 
 @pytest.mark.parametrize('check_mode', [True, False])
 def test_one_nat_reading_one_allocation_with_diff(count, check_mode):
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        nft_socket, plan)
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_socket
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import plan
     tables = count(nft_socket.NftSocket, 'tables')
     dumps = count(nft_socket.NftSocket, 'dump_table')
     allocations = count(plan, '_allocate')
@@ -66,7 +65,7 @@ def test_one_nat_reading_one_allocation_with_diff(count, check_mode):
 
 
 def test_the_nat_stages_commit_one_batch_and_a_rerun_reads_once(count):
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_socket
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_socket
     batches = count(nft_socket.NftSocket, 'batch')
     assert run()['changed']
     assert len(batches) == 1

@@ -40,8 +40,12 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    fw_firewalld as fwd, fw_iptables as ipt, nft_codec as nft, nft_render, nft_socket, validate)
+from ansible_collections.linuxnet.container_network.plugins.module_utils import validate
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import firewalld as fwd
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import iptables as ipt
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_codec as nft
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_render
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_socket
 from ansible_collections.linuxnet.container_network.plugins.module_utils.hostio import Commands
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError, PlanError)

@@ -14,7 +14,7 @@ import codecs
 import ipaddress
 import struct
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_codec as c
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_codec as c
 
 # ---------------------------------------------------------------- renderer
 

@@ -14,9 +14,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_codec as codec
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_expr as x
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_render as render
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_codec as codec
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_expr as x
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_render as render
 
 NFT_IMPORT_ERROR = None
 try:

@@ -26,7 +26,7 @@ import os
 import socket
 import threading
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import rtnl
 
 # pyroute2 is imported (under a guard) by :mod:`rtnl`, whose messages the L2 modules
 # send; the modules report a missing pyroute2 with missing_required_lib.

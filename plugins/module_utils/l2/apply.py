@@ -10,7 +10,7 @@ import errno
 import ipaddress
 import os
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import rtnl
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError,
 )

@@ -9,8 +9,8 @@ __metaclass__ = type
 import ipaddress
 import socket
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
-from ansible_collections.linuxnet.container_network.plugins.module_utils.model import Record
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import rtnl
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.model import Record
 
 IFF_UP = 1
 RTN_UNICAST = 1

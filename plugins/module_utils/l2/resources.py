@@ -10,11 +10,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    model, observe, plan,
-)
-from ansible_collections.linuxnet.container_network.plugins.module_utils.apply import Applier
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import observe
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import plan
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.apply import Applier
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nlsock import (
     Kernel, list_netns,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import PlanError

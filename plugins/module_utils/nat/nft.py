@@ -21,13 +21,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_codec as codec
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_expr as x
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_render
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_socket
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nat_backend import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_codec as codec
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_expr as x
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_render
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_socket
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.backend import (
     NatBackend)
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nat_plan import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.plan import (
     CompiledRule, OwnedRule, diff_rules, parse_tag)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError, PlanError)

@@ -13,10 +13,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import model, nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
 from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
-from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import MODES
-from ansible_collections.linuxnet.container_network.plugins.module_utils.fleet import fleet_want
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall.resource import MODES
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network.fleet import fleet_want
 from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import Path
 
 

@@ -37,7 +37,7 @@ import ipaddress
 import socket
 import zlib
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import rtnl
 from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
 from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import owner_tag
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (

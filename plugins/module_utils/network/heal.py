@@ -14,7 +14,7 @@ The heal service of network ``BR`` (``linuxnet-heal@BR.service``, installed with
 unit by :mod:`persist`) runs :func:`main`: it blocks on that group (nothing runs while
 nothing happens), and when a change that can have removed something of ours arrives
 (:func:`relevant`), it waits for the burst to end (:data:`QUIET` seconds of silence, at
-most :data:`MAX_WAIT`) and runs the network's boot restore (:func:`persist.boot`: the
+most :data:`MAX_WAIT`) and runs the network's boot restore (:func:`boot.boot`: the
 same want -> observe -> plan -> apply as at boot, which changes only what is missing) in
 a child forked from the service, which imported that code once. The restore takes the
 network's lock (:class:`NetworkLock`), so it never runs beside an Ansible run of the same
@@ -40,11 +40,12 @@ import sys
 import time
 import traceback
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_codec import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nft_codec import (
     FAMILY_NAMES, NFNL_SUBSYS_NFTABLES, NFNLGRP_NFTABLES, NFT_MSG_DELCHAIN as DELCHAIN,
     NFT_MSG_DELRULE as DELRULE, NFT_MSG_DELSET as DELSET, NFT_MSG_DELTABLE as DELTABLE,
     NFT_MSG_NEWCHAIN as NEWCHAIN, NFT_MSG_NEWRULE as NEWRULE, NFT_MSG_NEWSET as NEWSET,
     NFT_MSG_NEWTABLE as NEWTABLE, attr_map, unasciiz)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import PIPELINE
 
 NETLINK_NETFILTER = 12
 SOL_NETLINK = 270
@@ -54,7 +55,6 @@ NAMES = {NEWTABLE: 'new table', DELTABLE: 'delete table', NEWCHAIN: 'new chain',
          NEWSET: 'new set', DELSET: 'delete set'}
 # NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE: the table's name
 TABLE_ATTR = 1
-PACKAGE = __name__.rsplit('.', 1)[0]
 OWN_TABLE = 'linuxnet'  # inet linuxnet, and ip linuxnet of earlier releases
 QUIET = 0.25
 MAX_WAIT = 2.0
@@ -213,11 +213,10 @@ def summary(changes):
 
 
 def restore(directory):
-    """One pass: the boot restore (:func:`persist.boot`) in a child forked from this
+    """One pass: the boot restore (:func:`boot.boot`) in a child forked from this
     process, which imported the code once (no interpreter start, no imports: a pass costs
     the restore alone, and each starts from a clean state) -> (exit status, its output)."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils.persist import (
-        boot)
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.network.boot import boot
     sys.stdout.flush()
     sys.stderr.flush()
     rfd, wfd = os.pipe()
@@ -246,7 +245,7 @@ def main(directory):
     """The heal service of the network in ``directory`` (its ExecStart). Returns when the
     network is removed (its network.json gone)."""
     # what every pass runs, imported once (pyroute2 included): the passes fork from here
-    importlib.import_module(PACKAGE + '.network')
+    importlib.import_module(PIPELINE)
     state = os.path.join(directory, 'network.json')
     s = listen()
     name = 'linuxnet-heal@%s' % os.path.basename(directory.rstrip('/'))
@@ -288,7 +287,7 @@ def script_text(bridge, lib, package, directory):
         'import sys\n'
         'sys.dont_write_bytecode = True\n'
         'sys.path.insert(0, %r)\n'
-        'from %s.heal import main\n'
+        'from %s.network.heal import main\n'
         'sys.exit(main(%r))\n'
     ) % (bridge, bridge, lib, package, directory)
 

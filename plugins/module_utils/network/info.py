@@ -23,21 +23,25 @@ import json
 import os
 import re
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    fleet, nat, nat_model, observe, options, persist,
-)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import fleet
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import resources as nat
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import forwarding
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import observe
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import options
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import persist
 from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
 from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import (
     RuleId, owner_of, owner_tag,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.hostio import read_text
-from ansible_collections.linuxnet.container_network.plugins.module_utils.network import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network.pipeline import (
     NetworkResource,
 )
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_backend import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.nft import (
     CHAIN_ORDER, NftBackend,
 )
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nlsock import (
     Kernel, list_netns,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
@@ -54,7 +58,7 @@ READ_HINT = {'netns': {'addresses': True, 'routes': (4, 6)},
 DNAT_RE = re.compile(r'dnat (?:ip6? )?to (?:\[([0-9a-fA-F:.]+)\]|([0-9.]+))(?::([0-9-]+))?')
 FAMILY = {4: 'ipv4', 6: 'ipv6'}
 # module_utils/info.py is loaded by this module only: module network never installs it
-_SELF = os.sep + os.path.join('lib', *persist.PACKAGE.split('.')) + os.sep + 'info.py'
+_SELF = os.sep + os.path.join('lib', *__name__.split('.')) + '.py'
 
 
 # ------------------------------------------------------------------ want
@@ -173,8 +177,8 @@ def read(ctx, bridge=None):
     return {'host': host, 'owners': owners, 'unreadable': unreadable, 'views': views,
             'fleet': fleet.observed_routes(k.raw()),
             'rules': ctx.nat.backend.observe().owned, 'persisted': persisted(),
-            'sysctl': {'ip_forward': _read_text(nat.IP_FORWARD_PATH),
-                       'ipv6_forwarding': _read_text(nat.sysctl_path(nat.FORWARDING6))}}
+            'sysctl': {'ip_forward': _read_text(forwarding.IP_FORWARD_PATH),
+                       'ipv6_forwarding': _read_text(forwarding.sysctl_path(forwarding.FORWARDING6))}}
 
 
 def _owner(link):

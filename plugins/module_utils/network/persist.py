@@ -16,37 +16,39 @@ installs, for the network named by its bridge ``BR``,
   ``network-online.target``; a oneshot ordered after firewalld and before
   ``network.target`` and ``network-online.target``, that runs ``boot.py``.
 
-At boot, :func:`boot` runs the module's own resource (:class:`network.NetworkResource`,
+At boot, :func:`boot.boot` runs the module's own resource (:class:`network.NetworkResource`,
 through :func:`runner.execute`, no ``AnsibleModule``) on ``network.json``: the
 same want -> observe -> plan -> apply, so the first Ansible run after the reboot finds
 nothing to change, and a failure ends the unit with the message a module run would give
 (in the journal). ``state: absent`` or ``persistent: false`` removes all of it.
 
-Longer than ~300 lines because it holds both ends of one contract: what the resource
-installs (files, unit, drop-ins) and the boot side that reads it back.
+The boot side that reads it back is :mod:`boot`.
 """
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
 import hashlib
 import json
 import os
 import re
 import sys
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import heal, options, validate
+from ansible_collections.linuxnet.container_network.plugins.module_utils import validate
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import heal
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import options
 from ansible_collections.linuxnet.container_network.plugins.module_utils.hostio import (
     Commands, read_bytes, write_atomic,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
-    Action, ApplyError, ValidationError)
+    PACKAGE, PIPELINE, Action, ApplyError, ValidationError)
+
+# what the installed copy is run by: boot.py and heal.py import these, and what they import
+ENTRIES = (PIPELINE, PACKAGE + '.network.boot')
 
 STATE_DIR = '/var/lib/linuxnet/networks'
 UNIT_DIR = '/etc/systemd/system'
 WANTED_BY = ('multi-user.target', 'network-online.target')
-PACKAGE = 'ansible_collections.linuxnet.container_network.plugins.module_utils'
 # What network.json keeps: the network's description (the module's parameters).
 # Docker starts after network-online.target and puts its FORWARD DROP and DOCKER-USER
 # back at every start: where it is installed, a drop-in re-runs the restore after it.
@@ -132,7 +134,7 @@ def boot_text(bridge):
         'import sys\n'
         'sys.dont_write_bytecode = True\n'
         'sys.path.insert(0, %r)\n'
-        'from %s.persist import boot\n'
+        'from %s.network.boot import boot\n'
         'sys.exit(boot(%r))\n'
     ) % (bridge, unit_name(bridge), os.path.join(d, 'lib'), PACKAGE, d)
 
@@ -144,12 +146,16 @@ def own_sources():
     checkout. ``persist`` itself and everything ``network`` imports are loaded here.
     """
     import importlib
-    importlib.import_module(PACKAGE + '.network')
+    for entry in ENTRIES:
+        importlib.import_module(entry)
     out = {}
     for name, mod in list(sys.modules.items()):
         if not name.startswith(PACKAGE + '.') or mod is None:
             continue
-        short = name[len(PACKAGE) + 1:]
+        rel = os.path.join('lib', *name.split('.'))
+        if hasattr(mod, '__path__'):  # a layer's package (kernel, l2, nat, ...): empty
+            out[rel + os.sep + '__init__.py'] = ''
+            continue
         loader = getattr(mod, '__loader__', None)
         try:
             src = loader.get_source(name)
@@ -160,7 +166,7 @@ def own_sources():
                 'persistent: cannot read the source of %s (loader %r) to install it for boot. '
                 'Run the module from the collection as installed (not byte-compiled only), or '
                 'set persistent: false.' % (name, loader))
-        out[os.path.join('lib', *PACKAGE.split('.')) + os.sep + short + '.py'] = src
+        out[rel + '.py'] = src
     parts = PACKAGE.split('.')
     for i in range(1, len(parts) + 1):
         out[os.path.join('lib', *parts[:i]) + os.sep + '__init__.py'] = ''
@@ -356,60 +362,3 @@ def _lines(files, links):
             out.append('%s (mode %04o, sha256 %s)' % (p, mode, _sha(content)[:16]))
     out += ['%s -> %s' % (p, t) for p, t in links.items()]
     return out
-
-
-# ------------------------------------------------------------------ at boot
-def boot(directory):
-    """Rebuild the network described in ``directory``/network.json (the ExecStart of the
-    boot unit, and of each pass of the heal service)."""
-    with heal.NetworkLock(directory):  # not beside an Ansible run or a heal pass
-        try:
-            with open(os.path.join(directory, 'network.json')) as f:
-                saved = json.load(f)
-        except (IOError, OSError) as e:
-            if e.errno != errno.ENOENT:
-                raise
-            sys.stdout.write('%s: nothing to restore: the network was removed\n'
-                             % os.path.basename(directory))
-            return 0
-        return _restore(saved)
-
-
-def _restore(saved):
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-        network, runner)
-    from ansible_collections.linuxnet.container_network.plugins.module_utils.nft_socket import (
-        HAS_NFT, NFT_IMPORT_ERROR)
-    from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import (
-        HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR)
-    params = dict(saved['network'], state='present', persistent=None)
-    if params.get('fleet'):
-        # the uplink may come up after this unit (it runs before network.target): what
-        # the fleet needs of it waits for the next run then, the rest is restored
-        params['fleet'] = dict(params['fleet'], at_boot=True)
-    name = unit_name(params['bridge'])
-    if not (HAS_PYROUTE2 and HAS_NFT):
-        return _say(name, 1, 'FAILED: the Python library pyroute2 cannot be imported by %s: %s. '
-                    'Install it for that interpreter (the role does: '
-                    'container_bridge_network_install_prerequisites).' % (
-                        sys.executable, ''.join((PYROUTE2_IMPORT_ERROR or NFT_IMPORT_ERROR
-                                                 or '').strip().splitlines()[-1:])))
-    try:
-        result = runner.execute(network.NetworkResource(), runner.Invocation(params))
-    except runner.Failed as e:
-        if e.result.get('exception'):  # an unexpected error: its traceback into the journal
-            sys.stderr.write(e.result['exception'])
-        return _say(name, 1, 'FAILED: %s' % e.msg)
-    for w in result['warnings']:
-        sys.stderr.write('%s: warning: %s\n' % (name, w))
-    acts = result['actions']
-    return _say(name, 0, 'network restored, %d change(s)%s' % (len(acts), (': ' + '; '.join(
-        '%s %s' % (a['op'], a['target']) for a in acts)) if acts else ''))
-
-
-def _say(name, code, line):
-    """One line of the restore's outcome (stdout, or stderr when it failed) -> its exit code."""
-    out = sys.stderr if code else sys.stdout
-    out.write('%s: %s\n' % (name, line))
-    out.flush()
-    return code

@@ -30,28 +30,28 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nat_model
-from ansible_collections.linuxnet.container_network.plugins.module_utils.apply import Applier
-from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.apply import Applier
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall.resource import (
     FirewallResource,
 )
-from ansible_collections.linuxnet.container_network.plugins.module_utils.fleet import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network.fleet import (
     FleetResource, fleet_firewall, peer_subnets,
 )
-from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.resources import (
     BridgeResource, NetnsResource, PortsResource, VethResource,
 )
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.resources import (
     HOST_OPS, MasqueradeResource, PortPublishResource, commit,
 )
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nat_plan import diff_rules
-from ansible_collections.linuxnet.container_network.plugins.module_utils.network_model import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.plan import diff_rules
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network.description import (
     network_want,
 )
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nlsock import Kernel
-from ansible_collections.linuxnet.container_network.plugins.module_utils.observe import Reading
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nlsock import Kernel
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.observe import Reading
 from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import RuleId
-from ansible_collections.linuxnet.container_network.plugins.module_utils.persist import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network.persist import (
     PersistResource, lock,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (

@@ -4,8 +4,11 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    fleet, nat_model, network, network_model, rtnl)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import fleet
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import pipeline as network
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import description as network_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import rtnl
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     PlanError, ValidationError)
 

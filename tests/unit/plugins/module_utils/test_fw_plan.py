@@ -1,8 +1,12 @@
 """Firewall integration: parsing, deciding and planning (pure logic, no kernel)."""
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    firewall, fw_firewalld as fwd, fw_iptables as ipt, nft_codec as codec, nft_expr, nft_socket)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import resource as firewall
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import firewalld as fwd
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import iptables as ipt
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_codec as codec
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_expr
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_socket
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ValidationError)
 

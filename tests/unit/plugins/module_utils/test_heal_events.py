@@ -3,7 +3,7 @@ import signal
 import socket
 import struct
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import heal
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import heal
 
 
 def message(msg, family, table, pad=b''):

@@ -4,10 +4,11 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import info, options
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nat_plan import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import info
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import options
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.plan import (
     OwnedRule)
-from ansible_collections.linuxnet.container_network.plugins.module_utils.observe import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.observe import (
     Link, NsView)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ValidationError)
@@ -165,8 +166,8 @@ def test_the_persistence_compared_is_what_module_network_installs():
                         'persistent': True})
     [stage] = [s for s in w['described']['br0']['last'] if s.name == 'persistence']
     files = stage.want['files']
-    assert any(p.endswith('/module_utils/network.py') for p in files)
-    assert not any(p.endswith('/module_utils/info.py') for p in files)
+    assert any(p.endswith('/module_utils/network/pipeline.py') for p in files)
+    assert not any(p.endswith('/module_utils/network/info.py') for p in files)
 
 
 def test_description_options_are_module_networks():
@@ -188,7 +189,7 @@ def test_description_options_are_module_networks():
 
 
 def test_fleet_routes_belong_to_the_network_of_their_realm():
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import fleet
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.network import fleet
     routes = [{'dst': '172.19.0.0/24', 'gateway': '198.51.100.12', 'dev': 'eth0',
                'backend': 'host-gw', 'underlay': '198.51.100.12', 'realm': fleet.realm('br0')},
               {'dst': '172.20.0.0/24', 'gateway': '172.20.0.0', 'dev': 'lnvx7',

@@ -4,7 +4,8 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import model, validate
+from ansible_collections.linuxnet.container_network.plugins.module_utils import validate
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import model
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ValidationError,
 )

@@ -4,8 +4,12 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    nat, nat_model, nat_plan, nft_backend, ownership)
+from ansible_collections.linuxnet.container_network.plugins.module_utils import ownership
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import forwarding as fwd
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import resources as nat
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import plan as nat_plan
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import nft as nft_backend
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     PlanError, ValidationError)
 
@@ -293,20 +297,20 @@ def test_masquerade_sysctl_actions():
     specs = r.specs(w)
     acts = r.plan(w, masq_have(specs=specs))
     assert ops(acts)[-2:] == [('set_sysctl', 'net.ipv4.ip_forward'),
-                              ('write_file', nat.SYSCTL_DROPIN)]
+                              ('write_file', fwd.SYSCTL_DROPIN)]
     c = compiled(*specs)
-    converged = masq_have([owned(c[0], 3)], '1', nat.SYSCTL_DROPIN_CONTENT, specs)
+    converged = masq_have([owned(c[0], 3)], '1', fwd.SYSCTL_DROPIN_CONTENT, specs)
     assert r.plan(w, converged) == []
     before, after = r.render(w, converged, [])
     assert before == after and 'masquerade comment "linuxnet:masq/a#' in after
     # a stale drop-in is rewritten
     assert ops(r.plan(w, masq_have([owned(c[0], 3)], '1', 'old', specs))) == [
-        ('write_file', nat.SYSCTL_DROPIN)]
+        ('write_file', fwd.SYSCTL_DROPIN)]
     # absent: rule and table go, drop-in removed, ip_forward left alone
     gone = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
-    acts = r.plan(gone, masq_have([owned(c[0], 3)], '1', nat.SYSCTL_DROPIN_CONTENT))
+    acts = r.plan(gone, masq_have([owned(c[0], 3)], '1', fwd.SYSCTL_DROPIN_CONTENT))
     assert ops(acts) == [('delete_rule', 'postrouting: masq/a'), ('delete_table', 'inet linuxnet'),
-                         ('remove_file', nat.SYSCTL_DROPIN)]
+                         ('remove_file', fwd.SYSCTL_DROPIN)]
 
 
 def test_masquerade_dropin_stays_while_another_network_is_masqueraded():
@@ -314,7 +318,7 @@ def test_masquerade_dropin_stays_while_another_network_is_masqueraded():
     cb = compiled(MASQ_B)[0]
     ca = compiled(MASQ_A)[0]
     gone = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
-    acts = r.plan(gone, masq_have([owned(ca, 3), owned(cb, 4)], '1', nat.SYSCTL_DROPIN_CONTENT))
+    acts = r.plan(gone, masq_have([owned(ca, 3), owned(cb, 4)], '1', fwd.SYSCTL_DROPIN_CONTENT))
     assert ops(acts) == [('delete_rule', 'postrouting: masq/a')]
 
 
@@ -322,7 +326,7 @@ def test_masquerade_dropin_stays_while_another_network_is_masqueraded():
 def legacy_owned(c, handle):
     """An owned rule as an earlier release left it in table ip linuxnet: its bytes there
     lack the leading ``meta nfproto ipv4`` our inet table's rules start with."""
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_expr
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_expr
     raw = nft_expr.encode_exprs(c.native)
     nfproto = nft_expr.encode_exprs(nft_expr.match_nfproto(4))
     assert raw.startswith(nfproto)
@@ -337,7 +341,7 @@ def legacy_table(foreign_rules=0, use=4):
 
 
 def test_rules_say_their_family_and_the_text_hides_it_where_implied():
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import nft_expr
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_expr
     c = compiled(MASQ_A)[0]
     assert [e.name for e in c.native[:2]] == ['meta', 'cmp']  # meta nfproto ipv4 first
     assert c.text == 'ip saddr 10.1.0.0/20 oifname != "bra" masquerade'
@@ -645,28 +649,28 @@ def test_ipv6_masquerade_any_prefix_length(plen):
 
 
 def six_have(forwarding='0', text=None, ra_in_use=(), accept_ra=None):
-    return {'text': text, 'record': nat.parse_dropin6(text), 'ra_in_use': list(ra_in_use),
+    return {'text': text, 'record': fwd.parse_dropin6(text), 'ra_in_use': list(ra_in_use),
             'forwarding': forwarding, 'accept_ra': dict(accept_ra or {})}
 
 
 def plan6(want, six):
-    return [(a.op, a.target, a.args.get('value')) for a in nat.ipv6_actions(want, six)]
+    return [(a.op, a.target, a.args.get('value')) for a in fwd.ipv6_actions(want, six)]
 
 
 def test_dropin6_text_round_trip():
-    text = nat.dropin6_text(['b', 'a'], '0', [('eth0', '1'), ('eth0.100', '1')])
+    text = fwd.dropin6_text(['b', 'a'], '0', [('eth0', '1'), ('eth0.100', '1')])
     assert '# networks: a b\n' in text
     assert '# found: net.ipv6.conf.all.forwarding=0\n# found: net.ipv6.conf.eth0.accept_ra=1\n' \
         '# found: net.ipv6.conf.eth0.100.accept_ra=1\n' in text
     assert text.endswith('net.ipv6.conf.eth0.accept_ra = 2\n'
                          'net/ipv6/conf/eth0.100/accept_ra = 2\n'
                          'net.ipv6.conf.all.forwarding = 1\n')
-    assert nat.parse_dropin6(text) == {'networks': ['a', 'b'], 'forwarding': '0',
+    assert fwd.parse_dropin6(text) == {'networks': ['a', 'b'], 'forwarding': '0',
                                        'accept_ra': [('eth0', '1'), ('eth0.100', '1')]}
-    assert nat.parse_dropin6(None) is None
-    assert nat.sysctl_path('net.ipv6.conf.eth0.100.accept_ra') == \
+    assert fwd.parse_dropin6(None) is None
+    assert fwd.sysctl_path('net.ipv6.conf.eth0.100.accept_ra') == \
         '/proc/sys/net/ipv6/conf/eth0.100/accept_ra'
-    assert nat.sysctl_path('net.ipv6.conf.all.forwarding') == \
+    assert fwd.sysctl_path('net.ipv6.conf.all.forwarding') == \
         '/proc/sys/net/ipv6/conf/all/forwarding'
 
 
@@ -674,48 +678,48 @@ def test_ipv6_forwarding_plan_order_idempotence_and_restore():
     r = nat.MasqueradeResource()
     w = r.want({'networks': [{'name': 'a', 'ipv6_subnet': 'fd00:a::/64', 'bridge': 'bra'}]})
     six = six_have('0', None, ['eth0'], {'eth0': '1'})
-    acts = nat.ipv6_actions(w, six)
+    acts = fwd.ipv6_actions(w, six)
     # accept_ra 2 before forwarding goes on, then the drop-in recording what was found
     assert [(a.op, a.target, a.args.get('value')) for a in acts] == [
         ('set_sysctl', 'net.ipv6.conf.eth0.accept_ra', '2'),
         ('set_sysctl', 'net.ipv6.conf.all.forwarding', '1'),
-        ('write_file', nat.SYSCTL_DROPIN6, None)]
+        ('write_file', fwd.SYSCTL_DROPIN6, None)]
     text = acts[-1].args['_content']
     assert '# found: net.ipv6.conf.eth0.accept_ra=1' in text
-    before, after = nat.render_ipv6(six, acts)
+    before, after = fwd.render_ipv6(six, acts)
     assert before == ['sysctl net.ipv6.conf.all.forwarding = 0',
                       'sysctl net.ipv6.conf.eth0.accept_ra = 1',
-                      'file %s: absent' % nat.SYSCTL_DROPIN6]
+                      'file %s: absent' % fwd.SYSCTL_DROPIN6]
     assert after == ['sysctl net.ipv6.conf.all.forwarding = 1',
                      'sysctl net.ipv6.conf.eth0.accept_ra = 2',
-                     'file %s: present' % nat.SYSCTL_DROPIN6]
+                     'file %s: present' % fwd.SYSCTL_DROPIN6]
     # converged: nothing (the RA route is gone from ra_in_use once accept_ra is 2)
     done = six_have('1', text, [], {'eth0': '2'})
     assert plan6(w, done) == []
     # another network joins: only the record changes; the found values are kept
     w2 = r.want({'networks': [{'name': 'b', 'ipv6_subnet': 'fd00:b::/64', 'bridge': 'brb'}]})
-    acts = nat.ipv6_actions(w2, done)
+    acts = fwd.ipv6_actions(w2, done)
     assert [a.op for a in acts] == ['write_file']
     assert '# networks: a b\n' in acts[0].args['_content']
     assert '# found: net.ipv6.conf.all.forwarding=0' in acts[0].args['_content']
     # a leaves while b stays: nothing restored
     both = six_have('1', acts[0].args['_content'], [], {'eth0': '2'})
     gone_a = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
-    assert [a.op for a in nat.ipv6_actions(gone_a, both)] == ['write_file']
+    assert [a.op for a in fwd.ipv6_actions(gone_a, both)] == ['write_file']
     # the last one goes: forwarding back first, accept_ra back, the drop-in removed
     gone = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
     assert plan6(gone, done) == [
         ('set_sysctl', 'net.ipv6.conf.all.forwarding', '0'),
         ('set_sysctl', 'net.ipv6.conf.eth0.accept_ra', '1'),
-        ('remove_file', nat.SYSCTL_DROPIN6, None)]
+        ('remove_file', fwd.SYSCTL_DROPIN6, None)]
     # ... also when it stays but loses its IPv6 subnet
     v4 = r.want({'networks': [{'name': 'a', 'subnet': '10.1.0.0/24', 'bridge': 'bra'}]})
     assert [op for op, _t, _v in plan6(v4, done)] == ['set_sysctl', 'set_sysctl', 'remove_file']
     # an interface gone meanwhile is skipped; forwarding found on stays on
-    assert plan6(gone, six_have('1', nat.dropin6_text(['a'], '1', [('eth9', '1')]), [],
-                                {'eth9': None})) == [('remove_file', nat.SYSCTL_DROPIN6, None)]
+    assert plan6(gone, six_have('1', fwd.dropin6_text(['a'], '1', [('eth9', '1')]), [],
+                                {'eth9': None})) == [('remove_file', fwd.SYSCTL_DROPIN6, None)]
     # IPv4-only runs without a drop-in: no IPv6 at all
-    assert nat.ipv6_actions(v4, None) == [] and nat.render_ipv6(None, []) == ([], [])
+    assert fwd.ipv6_actions(v4, None) == [] and fwd.render_ipv6(None, []) == ([], [])
 
 
 def test_commit_turns_forwarding_off_before_accept_ra_back(monkeypatch):
@@ -729,16 +733,16 @@ def test_commit_turns_forwarding_off_before_accept_ra_back(monkeypatch):
                                                         for a in acts))
     r = nat.MasqueradeResource()
     gone = r.want({'networks': [{'name': 'a', 'state': 'absent'}]})
-    acts = nat.ipv6_actions(gone, six_have('1', nat.dropin6_text(['a'], '0', [('eth0', '1')]),
+    acts = fwd.ipv6_actions(gone, six_have('1', fwd.dropin6_text(['a'], '0', [('eth0', '1')]),
                                            [], {'eth0': '2'}))
     nat.commit(Backend(), [nat.Action('delete_rule', 'postrouting: masq/a/6')] + acts)
-    assert order == [('net.ipv6.conf.all.forwarding', '0'), (nat.SYSCTL_DROPIN6, None),
+    assert order == [('net.ipv6.conf.all.forwarding', '0'), (fwd.SYSCTL_DROPIN6, None),
                      ('batch', ['delete_rule']), ('net.ipv6.conf.eth0.accept_ra', '1')]
     order[:] = []
     w = r.want({'networks': [{'name': 'a', 'ipv6_subnet': 'fd00:a::/64', 'bridge': 'bra'}]})
-    nat.commit(Backend(), nat.ipv6_actions(w, six_have('0', None, ['eth0'], {'eth0': '1'})))
+    nat.commit(Backend(), fwd.ipv6_actions(w, six_have('0', None, ['eth0'], {'eth0': '1'})))
     assert [t for t, _v in order[1:]] == ['net.ipv6.conf.eth0.accept_ra',
-                                          'net.ipv6.conf.all.forwarding', nat.SYSCTL_DROPIN6]
+                                          'net.ipv6.conf.all.forwarding', fwd.SYSCTL_DROPIN6]
 
 
 def test_ipv4_ip_forward_ignores_ipv6_only_networks():

@@ -2,8 +2,10 @@
 """The network module's planning of its stages (pure: no kernel)."""
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    model, nat_model, network, network_model)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import pipeline as network
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import description as network_model
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ValidationError,
 )

@@ -5,8 +5,9 @@ import struct
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    nft_codec as codec, nft_expr, nft_render)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_codec as codec
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_expr
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_render
 
 
 def roundtrip(exprs):

@@ -6,7 +6,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import options
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import options
 from ansible_collections.linuxnet.container_network.plugins.modules import network, network_info
 
 ROLE = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'roles',

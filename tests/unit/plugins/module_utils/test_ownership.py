@@ -1,5 +1,5 @@
 """Owner tags and rule ids: built and read in one place (module_utils/ownership.py)."""
-from ansible_collections.linuxnet.container_network.plugins.module_utils import nat_plan
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import plan as nat_plan
 from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import (
     RuleId, fw_tag, fw_tag_network, owner_of, owner_tag,
 )

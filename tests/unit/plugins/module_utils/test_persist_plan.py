@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import options, persist
+from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import options
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import persist
 
 NET = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
        'ipv6_subnet': 'fd00:18::/64', 'ipv6_gateway': None, 'ipv6_masquerade': True,
@@ -63,13 +65,17 @@ def test_what_is_installed():
     assert 'WantedBy=multi-user.target network-online.target\n' in unit
     boot = files[DIR + '/boot.py'][0].decode()
     assert "sys.path.insert(0, '%s/lib')" % DIR in boot and "boot('%s')" % DIR in boot
+    assert 'from %s.network.boot import boot\n' % runner.PACKAGE in boot
     lib = DIR + '/lib/ansible_collections/linuxnet/container_network/plugins/module_utils/'
-    for name in ('network', 'persist', 'runner', 'l2', 'nat', 'firewall', 'rtnl'):
+    for name in ('network/pipeline', 'network/persist', 'network/boot', 'runner', 'l2/resources', 'nat/resources',
+                 'firewall/resource', 'kernel/rtnl'):
         src = files[lib + name + '.py'][0].decode()
-        mod = sys.modules[persist.PACKAGE + '.' + name]
+        mod = sys.modules[runner.PACKAGE + '.' + name.replace('/', '.')]
         with open(mod.__file__) as f:
             assert src == f.read()  # the very code the module runs
     assert files[DIR + '/lib/ansible_collections/__init__.py'][0] == b''
+    for layer in ('kernel', 'l2', 'nat', 'firewall', 'network'):  # packages: importable at boot
+        assert files[lib + layer + '/__init__.py'][0] == b''
     assert w['links'] == {'/etc/systemd/system/multi-user.target.wants/linuxnet-network@br0.service': UNIT,
                           '/etc/systemd/system/network-online.target.wants/linuxnet-network@br0.service': UNIT,
                           HEAL_LINK: HEAL}
@@ -80,8 +86,9 @@ def test_what_is_installed():
     assert 'PartOf=linuxnet-network@br0.service\n' in heal and 'Type=simple\n' in heal
     script = files[DIR + '/heal.py'][0].decode()
     assert "sys.path.insert(0, '%s/lib')" % DIR in script and "main('%s')" % DIR in script
-    with open(sys.modules[persist.PACKAGE + '.heal'].__file__) as f:
-        assert files[lib + 'heal.py'][0].decode() == f.read()
+    assert 'from %s.network.heal import main\n' % runner.PACKAGE in script
+    with open(sys.modules[runner.PACKAGE + '.network.heal'].__file__) as f:
+        assert files[lib + 'network/heal.py'][0].decode() == f.read()
 
 
 def test_install_order_enables_last_and_reloads_systemd_only_where_it_runs():

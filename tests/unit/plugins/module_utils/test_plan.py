@@ -4,8 +4,9 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import model, plan
-from ansible_collections.linuxnet.container_network.plugins.module_utils.observe import (
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import plan
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.observe import (
     Link, NsView,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import PlanError

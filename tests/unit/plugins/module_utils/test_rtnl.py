@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import rtnl
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import rtnl
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures',
                        'rtnl_replies.json')
@@ -267,9 +267,9 @@ def test_pyroute2_is_the_real_package():
     ``__init__`` (no stand-in package: pyroute2_lite is gone). Run in a fresh
     interpreter: this one's imports are shared by all tests."""
     collections = os.path.dirname(os.path.dirname(os.path.dirname(rtnl.__file__)))
-    collections = os.path.dirname(os.path.dirname(os.path.dirname(collections)))
+    collections = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(collections))))
     code = ('import sys\n'
-            'from ansible_collections.linuxnet.container_network.plugins.module_utils '
+            'from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel '
             'import rtnl\n'
             'import pyroute2\n'
             'print(rtnl.HAS_PYROUTE2, "IPRoute" in vars(pyroute2),'

@@ -5,8 +5,11 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils import (
-    model, nat, network_model, nft_codec, validate)
+from ansible_collections.linuxnet.container_network.plugins.module_utils import validate
+from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import resources as nat
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import description as network_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_codec
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     ValidationError)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import Path
