@@ -1,223 +1,175 @@
 # -*- coding: utf-8 -*-
 # Copyright: linuxnet.container_network contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The firewalld side of the firewall integration, through ``firewall-cmd`` (argv).
-
-firewalld rejects traffic forwarded from an interface that is in no zone (it falls to
-the default zone's catch-all), and, with ``br_netfilter``, even bridged container to
-container traffic crosses that forward hook. Docker's answer is the model here: the
-bridge goes into a zone of ours, ``linuxnet``, with target ACCEPT, and (firewalld >= 0.9,
-which has policies) a policy ``linuxnet-forward`` from ANY zone to it with target
-ACCEPT, so traffic to the containers - replies, published ports - does not depend on
-firewalld's ``ct status dnat accept`` rule that ``StrictForwardPorts=yes`` (firewalld
->= 2.3) removes. Our nftables table still decides ingress protection and isolation:
-it drops what it must whatever firewalld accepts.
-
-Everything is done runtime *and* permanent, so ``firewall-cmd --reload`` and a restart
-of firewalld keep the bindings. Creating or deleting the zone and policy needs one
-``--reload`` (firewalld creates zones in the permanent configuration only), as Docker
-does when it creates its ``docker`` zone. The zone and policy go when the last network
-of ours leaves the zone.
-
-``firewall-cmd`` and not the ``firewall`` Python bindings: on EL8 those are built for
-platform-python 3.6, not the Python the modules run under.
-"""
+"""The firewalld driver (:mod:`driver`): the bridge in zone ``linuxnet`` (target ACCEPT)
+and the policy ``linuxnet-forward``, runtime and permanent; a VXLAN fleet's peers in the
+policy ``linuxnet-vxlan``. Its commands and state are :mod:`firewalld_cmd`'s."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import os
-import re
 
-ZONE = 'linuxnet'
-POLICY = 'linuxnet-forward'
-# a VXLAN fleet: its UDP port from each peer, to the host (policy ANY -> HOST)
-VXLAN_POLICY = 'linuxnet-vxlan'
-VXLAN_PORT = 4789
-VXLAN_POLICY_FILE = '/etc/firewalld/policies/%s.xml' % VXLAN_POLICY  # its permanent config
-NOT_RUNNING = 252
-BUS_SOCKETS = ('/run/dbus/system_bus_socket', '/var/run/dbus/system_bus_socket')
-CONF = '/etc/firewalld/firewalld.conf'
-TABLES = ('firewalld',)  # its nftables tables (families inet, ip, ip6)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import firewalld_cmd as fwc
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall.driver import (
+    Driver, action)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_codec as nft
+from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import PlanError
 
-
-class FirewalldError(Exception):
-    """firewall-cmd failed while reading: nothing was changed."""
+ZONE_LINE = 'firewalld zone %s target ACCEPT' % fwc.ZONE
+POLICY_LINE = 'firewalld policy %s ANY -> %s target ACCEPT' % (fwc.POLICY, fwc.ZONE)
+BIND_LINE = 'firewalld interface %s in zone ' + fwc.ZONE + ' (%s)'
+VXLAN_LINE = 'firewalld policy %s ANY -> HOST %%s (%%s)' % fwc.VXLAN_POLICY
+# its nftables tables: families inet, ip, ip6
+FAMILIES = (nft.NFPROTO_INET, nft.NFPROTO_IPV4, nft.NFPROTO_IPV6)
 
 
-class NotRunning(FirewalldError):
-    """firewall-cmd says firewalld is not running (exit 252)."""
+def _vteps(want):
+    return (want.get('fleet') or {}).get('vteps') or []
 
 
-def parse_info(text):
-    """``firewall-cmd --info-zone=Z`` / ``--info-policy=P`` -> dict of its fields."""
-    info = {}
-    for line in text.splitlines():
-        m = re.match(r'^\s+([a-z0-9-]+):\s*(.*)$', line)
-        if m:
-            info[m.group(1)] = m.group(2).strip()
-    return info
+class FirewalldDriver(Driver):
+    name = 'firewalld'
 
-
-def words(info, key):
-    return (info or {}).get(key, '').split()
-
-
-def version_tuple(text):
-    m = re.search(r'(\d+)\.(\d+)(?:\.(\d+))?', text or '')
-    return tuple(int(x or 0) for x in m.groups()) if m else None
-
-
-def strict_forward_ports(path=CONF):
-    try:
-        with open(path) as f:
-            for line in f:
-                m = re.match(r'^\s*StrictForwardPorts\s*=\s*(\S+)', line)
-                if m:
-                    return m.group(1).lower() in ('yes', 'true')
-    except (IOError, OSError):
-        pass
-    return False
-
-
-class FirewalldState(object):
-    """What firewalld has of ours: the zone and the policy, runtime and permanent."""
-
-    def __init__(self, running=False, version=None, zone=None, policy=None, strict=False):
-        self.vxlan = {'runtime': None, 'permanent': None}  # its rich rules, or None
-        self.running = running
-        self.version = version
-        self.policies = bool(version) and version >= (0, 9)
-        self.zone = zone or {'runtime': None, 'permanent': None}      # info dict or None
-        self.policy = policy or {'runtime': None, 'permanent': None}  # info dict or None
-        self.strict = strict
-
-    def zone_interfaces(self, where):
-        return words(self.zone[where], 'interfaces')
-
-    def report(self):
-        return {'running': self.running,
-                'version': '.'.join(str(x) for x in self.version) if self.version else None,
-                'zone': ZONE, 'policy': POLICY if self.policies else None,
-                'strict_forward_ports': self.strict}
-
-
-class FirewallCmd(object):
-    """Reads and changes firewalld through ``firewall-cmd``."""
-
-    def __init__(self, cmds):
-        self.cmds = cmds
-        self.argv0 = cmds.which('firewall-cmd')
-
-    def _info(self, kind, name, permanent):
-        argv = [self.argv0] + (['--permanent'] if permanent else []) + \
-            ['--info-%s=%s' % (kind, name)]
-        rc, out, err = self.cmds.run(argv)
-        if rc == 0:
-            return parse_info(out)
-        if rc == NOT_RUNNING:  # a restart, or systemctl restart nftables (Conflicts=)
-            raise NotRunning('firewalld stopped while it was read (--info-%s=%s): it is '
-                             'being restarted or stopped' % (kind, name))
-        if 'INVALID_%s' % kind.upper() in out + err:
-            return None
-        raise FirewalldError('%s failed (exit %d): %s' % (' '.join(argv), rc,
-                                                          (err or out).strip()))
-
-    def observe(self):
-        """FirewalldState, or None when firewalld is not installed or not running."""
-        if not self.argv0 or not any(os.path.exists(p) for p in BUS_SOCKETS):
-            return None
+    def detect(self, ctx, want, chains):
+        """``firewalld``: its state (None when not running), ``fwcmd``: its command."""
         try:
-            zone_rt = self._info('zone', ZONE, False)
-        except NotRunning:  # from the first call on: no firewalld in charge
-            return None
-        rc, out, err = self.cmds.run([self.argv0, '--version'])
-        st = FirewalldState(True, version_tuple(out) if rc == 0 else None,
-                            strict=strict_forward_ports())
-        st.zone = {'runtime': zone_rt, 'permanent': self._info('zone', ZONE, True)}
-        if st.policies:
-            st.policy = {'runtime': self._info('policy', POLICY, False),
-                         'permanent': self._info('policy', POLICY, True)}
-        return st
+            fcmd = fwc.FirewallCmd(ctx.cmds)
+            st = fcmd.observe()
+            if st is not None and (_vteps(want) or os.path.exists(fwc.VXLAN_POLICY_FILE)):
+                fcmd.observe_vxlan(st)
+        except fwc.FirewalldError as e:
+            raise PlanError('cannot read firewalld: %s. Nothing was changed; check '
+                            '"firewall-cmd --state" and rerun.' % e)
+        return {'firewalld': st, 'fwcmd': fcmd}
 
-    def rich_rules(self, policy, permanent):
-        """The rich rules of ``policy`` (a list), None when there is no such policy."""
-        argv = [self.argv0] + (['--permanent'] if permanent else []) + \
-            ['--policy=%s' % policy, '--list-rich-rules']
-        rc, out, err = self.cmds.run(argv)
-        if rc == 0:
-            return [line.strip() for line in out.splitlines() if line.strip()]
-        if 'INVALID_POLICY' in out + err:
-            return None
-        raise FirewalldError('%s failed (exit %d): %s' % (' '.join(argv), rc,
-                                                          (err or out).strip()))
+    def plan(self, want, have, on):
+        st = have['firewalld']
+        if st is None:
+            return []
+        return plan_zone(st, have['fwcmd'], want['bridge'], on) + \
+            plan_vxlan(st, have['fwcmd'], _vteps(want) if on else [])
 
-    def observe_vxlan(self, st):
-        """Read the VXLAN policy's rich rules into ``st`` (firewalld >= 0.9)."""
-        if st.policies:
-            st.vxlan = {'runtime': self.rich_rules(VXLAN_POLICY, False),
-                        'permanent': self.rich_rules(VXLAN_POLICY, True)}
+    def lines(self, want, have):
+        st, br = have['firewalld'], want['bridge']
+        if st is None:
+            return []
+        out = []
+        for where in ('permanent', 'runtime'):
+            info = st.zone[where]
+            if info is not None and info.get('target') == 'ACCEPT':
+                out.append('%s (%s)' % (ZONE_LINE, where))
+            if br in st.zone_interfaces(where):
+                out.append(BIND_LINE % (br, where))
+            if st.policies and fwc.policy_ok(st.policy[where]):
+                out.append('%s (%s)' % (POLICY_LINE, where))
+        for where in ('permanent', 'runtime'):
+            out += [VXLAN_LINE % (r, where) for r in st.vxlan[where] or [] if fwc.vxlan_peer(r)]
+        return out
 
-    def argv(self, args):
-        return [self.argv0] + list(args)
+    def report(self, want, have, report, warnings):
+        st, br, mode = have['firewalld'], want['bridge'], want['integration']
+        if st is None:
+            return
+        present = want['state'] == 'present'
+        report['firewalld'] = st.report()
+        vteps = _vteps(want)
+        if vteps and present and (mode == 'none' or not st.policies):
+            warnings.append(
+                'firewalld is running%s: it rejects the VXLAN packets (UDP %d) of the fleet\'s '
+                'peers unless a rule lets them in. %s, or run for each peer: firewall-cmd '
+                '--permanent --zone=ZONE_OF_THE_UNDERLAY --add-rich-rule=\'%s\' && firewall-cmd '
+                '--reload' % ('' if st.policies else ' without policies (< 0.9)', fwc.VXLAN_PORT,
+                              'Set firewall integration to auto' if st.policies else
+                              'Update firewalld', fwc.vxlan_rule(vteps[0])))
+        if mode == 'none' and present:
+            warnings.append(
+                'firewalld is running: it rejects traffic forwarded from %s and to the host '
+                'from it unless %s is in a zone with target ACCEPT. Set firewall integration '
+                'to auto, or run: firewall-cmd --permanent --zone=trusted --add-interface=%s '
+                '&& firewall-cmd --reload' % (br, br, br))
 
-
-def vxlan_rule(peer):
-    """The rich rule letting peer ``peer``'s VXLAN packets in."""
-    return ('rule family="ipv4" source address="%s" port port="%d" protocol="udp" accept'
-            % (peer, VXLAN_PORT))
-
-
-def vxlan_peer(rule):
-    """The peer address of one of our VXLAN rich rules, None for any other rule."""
-    m = re.match(r'^rule family="ipv4" source address="([0-9.]+)" port port="%d" '
-                 r'protocol="udp" accept$' % VXLAN_PORT, rule)
-    return m.group(1) if m else None
-
-
-def new_vxlan_policy_args():
-    return [['--permanent', '--new-policy=%s' % VXLAN_POLICY],
-            ['--permanent', '--policy=%s' % VXLAN_POLICY, '--add-ingress-zone=ANY'],
-            ['--permanent', '--policy=%s' % VXLAN_POLICY, '--add-egress-zone=HOST']]
-
-
-def rich_rule_args(rule, add):
-    return [['--permanent', '--policy=%s' % VXLAN_POLICY,
-             '--%s-rich-rule=%s' % ('add' if add else 'remove', rule)]]
-
-
-# The firewall-cmd arguments of each planned operation (run in this order).
-def new_zone_args():
-    return [['--permanent', '--new-zone=%s' % ZONE],
-            ['--permanent', '--zone=%s' % ZONE, '--set-target=ACCEPT']]
+    def handles(self, want, have, chain):
+        return have['firewalld'] is not None and chain.table in fwc.TABLES and \
+            chain.family in FAMILIES
 
 
-def set_target_args():
-    return [['--permanent', '--zone=%s' % ZONE, '--set-target=ACCEPT']]
+def plan_zone(st, fcmd, br, on):
+    """Actions for firewalld: zone, policy, binding (runtime + permanent)."""
+    zone_p, zone_rt = st.zone['permanent'], st.zone['runtime']
+    perm_if, rt_if = st.zone_interfaces('permanent'), st.zone_interfaces('runtime')
+    out = []
+
+    def cmd(op, target, args, **kw):
+        out.append(action(op, target, [fcmd.argv(a) for a in args], **kw))
+    if on:
+        if zone_p is None:
+            cmd('firewalld_new_zone', fwc.ZONE, fwc.new_zone_args(),
+                add=[ZONE_LINE + ' (permanent)'])
+        elif zone_p.get('target') != 'ACCEPT':
+            cmd('firewalld_set_target', fwc.ZONE, fwc.set_target_args(),
+                add=[ZONE_LINE + ' (permanent)'])
+        if st.policies and not fwc.policy_ok(st.policy['permanent']):
+            cmd('firewalld_new_policy', fwc.POLICY,
+                fwc.new_policy_args(st.policy['permanent'] is not None),
+                add=[POLICY_LINE + ' (permanent)'])
+        if br not in perm_if:
+            cmd('firewalld_bind', br, fwc.bind_args(br, True), zone=fwc.ZONE,
+                config='permanent', add=[BIND_LINE % (br, 'permanent')])
+        stale = zone_rt is None or zone_rt.get('target') != 'ACCEPT' or \
+            (st.policies and not fwc.policy_ok(st.policy['runtime']))
+        if stale:  # the runtime configuration becomes the permanent one (with our binding)
+            cmd('firewalld_reload', 'firewalld', [['--reload']],
+                add=[ZONE_LINE + ' (runtime)', BIND_LINE % (br, 'runtime')] +
+                ([POLICY_LINE + ' (runtime)'] if st.policies else []))
+        elif br not in rt_if:
+            cmd('firewalld_bind', br, fwc.bind_args(br, False), zone=fwc.ZONE,
+                config='runtime', add=[BIND_LINE % (br, 'runtime')])
+        return out
+    if br in perm_if:
+        cmd('firewalld_unbind', br, fwc.unbind_args(br, True), zone=fwc.ZONE,
+            config='permanent', delete=[BIND_LINE % (br, 'permanent')])
+    if br in rt_if:
+        cmd('firewalld_unbind', br, fwc.unbind_args(br, False), zone=fwc.ZONE,
+            config='runtime', delete=[BIND_LINE % (br, 'runtime')])
+    others = [i for i in perm_if + rt_if if i != br]
+    if zone_p is not None and not others and not fwc.words(zone_p, 'sources'):
+        has_policy = st.policies and st.policy['permanent'] is not None
+        cmd('firewalld_delete', fwc.ZONE, fwc.delete_args(has_policy),
+            delete=[ZONE_LINE + ' (permanent)', POLICY_LINE + ' (permanent)'])
+        cmd('firewalld_reload', 'firewalld', [['--reload']],
+            delete=[ZONE_LINE + ' (runtime)', POLICY_LINE + ' (runtime)'])
+    return out
 
 
-def new_policy_args(exists):
-    return ([] if exists else [['--permanent', '--new-policy=%s' % POLICY]]) + [
-        ['--permanent', '--policy=%s' % POLICY, '--set-target=ACCEPT'],
-        ['--permanent', '--policy=%s' % POLICY, '--add-ingress-zone=ANY'],
-        ['--permanent', '--policy=%s' % POLICY, '--add-egress-zone=%s' % ZONE]]
-
-
-def bind_args(bridge, permanent):
-    return [(['--permanent'] if permanent else []) + ['--zone=%s' % ZONE,
-                                                      '--change-interface=%s' % bridge]]
-
-
-def unbind_args(bridge, permanent):
-    return [(['--permanent'] if permanent else []) + ['--zone=%s' % ZONE,
-                                                      '--remove-interface=%s' % bridge]]
-
-
-def delete_args(policy):
-    return ([['--permanent', '--delete-policy=%s' % POLICY]] if policy else []) + \
-        [['--permanent', '--delete-zone=%s' % ZONE]]
-
-
-def policy_ok(info):
-    return bool(info) and info.get('target') == 'ACCEPT' and \
-        words(info, 'ingress-zones') == ['ANY'] and words(info, 'egress-zones') == [ZONE]
+def plan_vxlan(st, fcmd, vteps):
+    """A VXLAN fleet through firewalld: policy ``linuxnet-vxlan`` (ANY -> HOST) with one
+    rich rule per peer accepting its UDP 4789; the rules of peers gone are removed, the
+    policy with the last (permanent, then one reload). One VXLAN fleet per host: the
+    policy holds this network's peers."""
+    if not st.policies:
+        return []
+    perm, rt = st.vxlan['permanent'], st.vxlan['runtime']
+    want = set(fwc.vxlan_rule(p) for p in vteps)
+    have = set(r for r in (perm or []) if fwc.vxlan_peer(r))
+    out, args, add, delete = [], [], [], []
+    if want and perm is None:
+        args += fwc.new_vxlan_policy_args()
+    for r in sorted(have - want):
+        args += fwc.rich_rule_args(r, False)
+        delete.append(VXLAN_LINE % (r, 'permanent'))
+    for r in sorted(want - have):
+        args += fwc.rich_rule_args(r, True)
+        add.append(VXLAN_LINE % (r, 'permanent'))
+    last = perm is not None and not want and not (set(perm) - have)
+    if last:
+        args.append(['--permanent', '--delete-policy=%s' % fwc.VXLAN_POLICY])
+    if args:
+        out.append(action('firewalld_vxlan', fwc.VXLAN_POLICY, [fcmd.argv(a) for a in args],
+                          add=add, delete=delete, peers=sorted(vteps)))
+    rt_have = set(r for r in (rt or []) if fwc.vxlan_peer(r))
+    if args or rt_have != want:  # the runtime configuration becomes the permanent one
+        out.append(action('firewalld_reload', 'firewalld', [fcmd.argv(['--reload'])],
+                          add=[VXLAN_LINE % (r, 'runtime') for r in sorted(want - rt_have)],
+                          delete=[VXLAN_LINE % (r, 'runtime') for r in sorted(rt_have - want)]))
+    return out

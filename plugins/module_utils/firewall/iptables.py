@@ -36,6 +36,9 @@ __metaclass__ = type
 
 import shlex
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall.driver import (
+    Driver, action, v6)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_codec as nft
 from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import (
     OWNER_PREFIX, fw_tag, fw_tag_network,
 )
@@ -46,6 +49,8 @@ TOOLS = {IPV4: 'iptables', IPV6: 'ip6tables'}
 LEGACY_TABLES = {IPV4: '/proc/net/ip_tables_names', IPV6: '/proc/net/ip6_tables_names'}
 BUILTIN = ('INPUT', 'FORWARD', 'OUTPUT')
 VXLAN_PORT = 4789
+# the nftables family of each iptables family's tables (iptables-nft: ip filter, ip6 filter)
+NFT_FAMILY = {IPV4: nft.NFPROTO_IPV4, IPV6: nft.NFPROTO_IPV6}
 
 
 class FilterTable(object):
@@ -209,3 +214,111 @@ def read_table(cmds, variant, family=IPV4):
     if rc != 0:
         return None, '%s -t filter -S failed: %s' % (argv0, (err or out).strip())
     return parse_rules(variant, argv0, out, family), None
+
+
+# ------------------------------------------------------------------ the driver
+def family_used(want, family):
+    """The network carries this iptables family's traffic ('ipv4' always)."""
+    return family == IPV4 or bool(want.get('ipv6_subnet'))
+
+
+def iptables_in_use(chains):
+    """[(family, variant)] of the iptables filter tables in this namespace: iptables-nft's
+    ``ip``/``ip6 filter`` from the netlink dump, iptables-legacy's from /proc."""
+    found = []
+    for family in FAMILIES:
+        if any(c.family == NFT_FAMILY[family] and c.table == 'filter' and c.name in BUILTIN
+               for c in chains):
+            found.append((family, 'nft'))
+        if legacy_in_use(family):
+            found.append((family, 'legacy'))
+    return found
+
+
+def plan_table(table, br, desired):
+    """Actions for one iptables variant: insert what is missing, delete what is not wanted."""
+    ours = table.ours(br)
+    out, keep = [], set()
+    for chain, tag, args in desired:
+        found = [o for o in ours if o[1] == tag and o[0] == chain]
+        if found:
+            keep.add(id(found[0]))
+        else:
+            line = '%s %s' % (table.name, rule_line(chain, args))
+            out.append(action('iptables_insert', '%s %s' % (table.name, chain),
+                              [insert_argv(table, chain, args)], add=[line],
+                              rule=rule_line(chain, args)))
+    for o in ours:
+        if id(o) not in keep:
+            line = '%s %s' % (table.name, rule_line(o[0], o[2]))
+            out.insert(0, action('iptables_delete', '%s %s' % (table.name, o[0]),
+                                 [delete_argv(table, o[0], o[2])], delete=[line],
+                                 rule=rule_line(o[0], o[2])))
+    return out
+
+
+class IptablesDriver(Driver):
+    """iptables-nft and iptables-legacy, IPv4 and IPv6: tagged accept rules."""
+
+    name = 'iptables'
+
+    def detect(self, ctx, want, chains):
+        """``iptables``: the filter tables read, ``unreadable``: (family, variant, why)."""
+        tables, unreadable = [], []
+        for family, variant in iptables_in_use(chains):
+            table, why = read_table(ctx.cmds, variant, family)
+            if table is None:
+                unreadable.append((family, variant, '%s: %s' % (tool_name(variant, family),
+                                                                why)))
+            else:
+                tables.append(table)
+        return {'iptables': tables, 'unreadable': unreadable}
+
+    def plan(self, want, have, on):
+        br, actions = want['bridge'], []
+        for t in have['iptables']:
+            wanted = on and family_used(want, t.family)
+            actions += plan_table(t, br, desired_rules(t, br, want.get('fleet'))
+                                  if wanted else [])
+        return actions
+
+    def lines(self, want, have):
+        return ['%s %s' % (t.name, rule_line(c, a))
+                for t in have['iptables'] for c, _tag, a in t.ours(want['bridge'])]
+
+    def report(self, want, have, report, warnings):
+        br, mode = want['bridge'], want['integration']
+        present = want['state'] == 'present'
+        for t in have['iptables']:
+            if not family_used(want, t.family):
+                continue
+            docker = 'DOCKER-USER' in t.chains or 'DOCKER' in t.chains
+            ufw = any(c.startswith(('ufw-', 'ufw6-')) for c in t.chains)
+            report['docker']['iptables'] = report['docker']['iptables'] or docker
+            report['ufw'] = report['ufw'] or ufw
+            desired = desired_rules(t, br, want.get('fleet'))
+            why = dict((h, blocks(t, h)) for h in ('FORWARD', 'INPUT'))
+            report['iptables'].append({
+                'variant': t.variant, 'family': t.family, 'forward': why['FORWARD'],
+                'input': why['INPUT'], 'docker': docker, 'ufw': ufw,
+                'rules': [rule_line(c, a) for c, _tag, a in desired] if mode == 'auto' else []})
+            if mode == 'none' and present and desired:
+                reasons = ', '.join('%s %s' % (h, why[h]) for h in ('FORWARD', 'INPUT') if why[h])
+                fixes = '; '.join(' '.join(insert_argv(t, c, a)) for c, _tag, a in desired)
+                warnings.append('%s would drop %straffic of %s (%s). Set firewall integration to '
+                                'auto, or run: %s' % (t.name, v6(t.family), br, reasons, fixes))
+        for family, _variant, why in have['unreadable']:
+            if not family_used(want, family):
+                continue
+            report['unhandled'].append({'what': why})
+            if present:
+                warnings.append('could not read %s; %straffic of %s may be dropped there' % (
+                    why, v6(family), br))
+
+    def handles(self, want, have, chain):
+        """iptables-nft's builtin filter chains, read (or said unreadable) here."""
+        read = set(NFT_FAMILY[t.family] for t in have['iptables']
+                   if t.variant == 'nft' and family_used(want, t.family))
+        read |= set(NFT_FAMILY[f] for f, variant, _why in have['unreadable']
+                    if variant == 'nft' and family_used(want, f))
+        return chain.family in read and chain.table == 'filter' and chain.name in BUILTIN

@@ -2,7 +2,8 @@
 import pytest
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import resource as firewall
-from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import firewalld as fwd
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import firewalld
+from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import firewalld_cmd as fwd
 from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall import iptables as ipt
 from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_codec as codec
 from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_expr
@@ -67,7 +68,7 @@ def test_desired_rules_go_to_docker_user_or_the_top_of_forward_and_input():
 
 def test_iptables_plan_inserts_once_then_nothing_and_removes_exactly_ours():
     t = table(DOCKER)
-    acts = firewall.plan_iptables(t, 'br0', ipt.desired_rules(t, 'br0'))
+    acts = ipt.plan_table(t, 'br0', ipt.desired_rules(t, 'br0'))
     assert [a.op for a in acts] == ['iptables_insert'] * 2
     assert acts[0].args['_argv'] == [['/usr/sbin/iptables-nft', '-w', '-t', 'filter', '-I',
                                       'DOCKER-USER', '1', '-i', 'br0', '-m', 'comment',
@@ -80,8 +81,8 @@ def test_iptables_plan_inserts_once_then_nothing_and_removes_exactly_ours():
         '-A DOCKER-USER -i br1 -m comment --comment "linuxnet:br1/in" -j ACCEPT\n'
         '-A DOCKER-USER -i br0 -m comment --comment "mine" -j ACCEPT\n')
     t2 = table(done)
-    assert firewall.plan_iptables(t2, 'br0', ipt.desired_rules(t2, 'br0')) == []
-    gone = firewall.plan_iptables(t2, 'br0', [])
+    assert ipt.plan_table(t2, 'br0', ipt.desired_rules(t2, 'br0')) == []
+    gone = ipt.plan_table(t2, 'br0', [])
     assert [a.op for a in gone] == ['iptables_delete'] * 2
     assert all('linuxnet:br0/' in ' '.join(a.args['_argv'][0]) for a in gone)
     assert gone[0].args['_argv'][0][:6] == ['/usr/sbin/iptables-nft', '-w', '-t', 'filter',
@@ -90,7 +91,7 @@ def test_iptables_plan_inserts_once_then_nothing_and_removes_exactly_ours():
 
 def test_iptables_rule_in_the_wrong_chain_moves():
     t = table(DOCKER + '-A FORWARD -i br0 -m comment --comment linuxnet:br0/in -j ACCEPT\n')
-    acts = firewall.plan_iptables(t, 'br0', ipt.desired_rules(t, 'br0'))
+    acts = ipt.plan_table(t, 'br0', ipt.desired_rules(t, 'br0'))
     assert [(a.op, a.target) for a in acts] == [
         ('iptables_delete', 'iptables-nft FORWARD'),
         ('iptables_insert', 'iptables-nft DOCKER-USER'),
@@ -114,37 +115,37 @@ POL_OK = {'target': 'ACCEPT', 'ingress-zones': 'ANY', 'egress-zones': 'linuxnet'
 
 
 def test_firewalld_fresh_host_creates_zone_policy_binds_and_reloads_once():
-    acts = firewall.plan_firewalld(state(), FakeCmd(), 'br0', True)
+    acts = firewalld.plan_zone(state(), FakeCmd(), 'br0', True)
     assert [a.op for a in acts] == ['firewalld_new_zone', 'firewalld_new_policy',
                                     'firewalld_bind', 'firewalld_reload']
     assert acts[2].args['_argv'] == [['/usr/bin/firewall-cmd', '--permanent', '--zone=linuxnet',
                                       '--change-interface=br0']]
     # firewalld 0.8 (EL8): no policies
-    old = firewall.plan_firewalld(state(version=(0, 8, 2)), FakeCmd(), 'br0', True)
+    old = firewalld.plan_zone(state(version=(0, 8, 2)), FakeCmd(), 'br0', True)
     assert [a.op for a in old] == ['firewalld_new_zone', 'firewalld_bind', 'firewalld_reload']
 
 
 def test_firewalld_converged_is_empty_and_a_lost_runtime_binding_is_restored():
-    assert firewall.plan_firewalld(state(ZONE_OK, ZONE_OK, POL_OK, POL_OK), FakeCmd(), 'br0',
+    assert firewalld.plan_zone(state(ZONE_OK, ZONE_OK, POL_OK, POL_OK), FakeCmd(), 'br0',
                                    True) == []
-    acts = firewall.plan_firewalld(state(ZONE_OK, {'target': 'ACCEPT', 'interfaces': ''},
+    acts = firewalld.plan_zone(state(ZONE_OK, {'target': 'ACCEPT', 'interfaces': ''},
                                          POL_OK, POL_OK), FakeCmd(), 'br0', True)
     assert [(a.op, a.args.get('config')) for a in acts] == [('firewalld_bind', 'runtime')]
 
 
 def test_firewalld_teardown_keeps_the_zone_while_another_network_uses_it():
     two = {'target': 'ACCEPT', 'interfaces': 'br0 br1'}
-    acts = firewall.plan_firewalld(state(two, two, POL_OK, POL_OK), FakeCmd(), 'br0', False)
+    acts = firewalld.plan_zone(state(two, two, POL_OK, POL_OK), FakeCmd(), 'br0', False)
     assert [(a.op, a.args.get('config')) for a in acts] == [
         ('firewalld_unbind', 'permanent'), ('firewalld_unbind', 'runtime')]
-    last = firewall.plan_firewalld(state(ZONE_OK, ZONE_OK, POL_OK, POL_OK), FakeCmd(), 'br0',
+    last = firewalld.plan_zone(state(ZONE_OK, ZONE_OK, POL_OK, POL_OK), FakeCmd(), 'br0',
                                    False)
     assert [a.op for a in last] == ['firewalld_unbind', 'firewalld_unbind', 'firewalld_delete',
                                     'firewalld_reload']
     assert last[2].args['_argv'] == [
         ['/usr/bin/firewall-cmd', '--permanent', '--delete-policy=linuxnet-forward'],
         ['/usr/bin/firewall-cmd', '--permanent', '--delete-zone=linuxnet']]
-    assert firewall.plan_firewalld(state(), FakeCmd(), 'br0', False) == []
+    assert firewalld.plan_zone(state(), FakeCmd(), 'br0', False) == []
 
 
 def test_firewall_cmd_output_parsing():
@@ -186,6 +187,10 @@ def test_foreign_chains_that_drop_are_reported_with_the_rules_to_add():
               [[nft_expr.verdict(codec.NF_DROP)]]),
         chain(codec.NFPROTO_INET, 'open', 'fwd', codec.NF_INET_FORWARD, codec.NF_ACCEPT),
         chain(codec.NFPROTO_INET, 'mine', 'fwd', codec.NF_INET_FORWARD, codec.NF_DROP, [accept_br0]),
+        # the same accept with a counter (nft add rule ... iifname "br0" counter accept)
+        chain(codec.NFPROTO_INET, 'counted', 'fwd', codec.NF_INET_FORWARD, codec.NF_DROP,
+              [nft_expr.match_ifname('iif', 'br0') + [nft_expr.Expr('counter', []),
+                                                      nft_expr.verdict(codec.NF_ACCEPT)]]),
         chain(codec.NFPROTO_IPV4, 'linuxnet', 'forward', codec.NF_INET_FORWARD, codec.NF_ACCEPT,
               [[nft_expr.verdict(codec.NF_DROP)]]),
     ]
@@ -357,9 +362,9 @@ def test_iptables_in_use_per_family(monkeypatch):
                     codec.NF_ACCEPT),
               chain(codec.NFPROTO_IPV6, 'filter', 'INPUT', codec.NF_INET_LOCAL_IN, codec.NF_DROP),
               chain(codec.NFPROTO_IPV6, 'other', 'FORWARD', codec.NF_INET_FORWARD, codec.NF_DROP)]
-    assert firewall.iptables_in_use(chains) == [('ipv4', 'nft'), ('ipv6', 'nft'),
+    assert ipt.iptables_in_use(chains) == [('ipv4', 'nft'), ('ipv6', 'nft'),
                                                 ('ipv6', 'legacy')]
-    assert firewall.iptables_in_use(chains[2:]) == [('ipv6', 'legacy')]
+    assert ipt.iptables_in_use(chains[2:]) == [('ipv6', 'legacy')]
 
 
 class FakeCmds(object):
@@ -420,7 +425,7 @@ def _vx_state(perm, rt):
 
 def test_firewalld_vxlan_policy_created_kept_and_removed():
     rules = sorted(fwd.vxlan_rule(p) for p in FLEET['vteps'])
-    acts = firewall.plan_firewalld_vxlan(_vx_state(None, None), FakeCmd(), FLEET['vteps'])
+    acts = firewalld.plan_vxlan(_vx_state(None, None), FakeCmd(), FLEET['vteps'])
     assert [a.op for a in acts] == ['firewalld_vxlan', 'firewalld_reload']
     argv = [' '.join(x[1:]) for x in acts[0].args['_argv']]
     assert argv[0] == '--permanent --new-policy=linuxnet-vxlan'
@@ -428,19 +433,19 @@ def test_firewalld_vxlan_policy_created_kept_and_removed():
     assert '--permanent --policy=linuxnet-vxlan --add-rich-rule=%s' % rules[0] in argv
     assert fwd.vxlan_peer(rules[0]) == '192.0.2.13' and fwd.vxlan_peer('rule accept') is None
     # converged: nothing; runtime behind: a reload
-    assert firewall.plan_firewalld_vxlan(_vx_state(rules, rules), FakeCmd(), FLEET['vteps']) == []
-    assert [a.op for a in firewall.plan_firewalld_vxlan(
+    assert firewalld.plan_vxlan(_vx_state(rules, rules), FakeCmd(), FLEET['vteps']) == []
+    assert [a.op for a in firewalld.plan_vxlan(
         _vx_state(rules, []), FakeCmd(), FLEET['vteps'])] == ['firewalld_reload']
     # a peer leaves: its rule goes; the last: the policy goes
-    acts = firewall.plan_firewalld_vxlan(_vx_state(rules, rules), FakeCmd(), ['198.51.100.12'])
+    acts = firewalld.plan_vxlan(_vx_state(rules, rules), FakeCmd(), ['198.51.100.12'])
     assert [' '.join(x[1:]) for x in acts[0].args['_argv']] == [
         '--permanent --policy=linuxnet-vxlan --remove-rich-rule=%s' % fwd.vxlan_rule('192.0.2.13')]
-    acts = firewall.plan_firewalld_vxlan(_vx_state(rules, rules), FakeCmd(), [])
+    acts = firewalld.plan_vxlan(_vx_state(rules, rules), FakeCmd(), [])
     assert acts[0].args['_argv'][-1][1:] == ['--permanent', '--delete-policy=linuxnet-vxlan']
     # firewalld without policies (< 0.9): nothing planned
     old = _vx_state(None, None)
     old.policies = False
-    assert firewall.plan_firewalld_vxlan(old, FakeCmd(), FLEET['vteps']) == []
+    assert firewalld.plan_vxlan(old, FakeCmd(), FLEET['vteps']) == []
 
 
 def test_firewalld_stopping_while_it_is_read_is_a_failed_reading(monkeypatch):
