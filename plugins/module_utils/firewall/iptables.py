@@ -136,8 +136,9 @@ def blocks(table, chain):
     return None
 
 
-def desired_rules(table, bridge, fleet=None):
-    """The accept rules the network needs in ``table``: [(chain, tag, args)].
+def desired_rules(table, bridge, fleet=None, always=False):
+    """The accept rules the network needs in ``table``: [(chain, tag, args)]; with
+    ``always``, those it would need if FORWARD and INPUT dropped (what may stay).
 
     ``fleet`` (IPv4 only): ``{'subnets': [peer container subnets], 'vteps': [peer
     underlay addresses]}`` - new connections from the peers' containers to ours
@@ -145,7 +146,7 @@ def desired_rules(table, bridge, fleet=None):
     (``-s PEER -p udp --dport 4789``, when INPUT drops)."""
     out = []
     fleet = fleet if fleet and table.family == IPV4 else {}
-    if blocks(table, 'FORWARD'):
+    if always or blocks(table, 'FORWARD'):
         chain = 'DOCKER-USER' if 'DOCKER-USER' in table.chains else 'FORWARD'
         out.append((chain, fw_tag(bridge, 'in'), ['-i', bridge, '-m', 'comment', '--comment',
                                                   fw_tag(bridge, 'in'), '-j', 'ACCEPT']))
@@ -157,7 +158,7 @@ def desired_rules(table, bridge, fleet=None):
             kind = fw_tag(bridge, 'fleet_' + str(subnet).replace('/', '_'))
             out.append((chain, kind, ['-s', str(subnet), '-o', bridge, '-m', 'comment',
                                       '--comment', kind, '-j', 'ACCEPT']))
-    if blocks(table, 'INPUT'):
+    if always or blocks(table, 'INPUT'):
         out.append(('INPUT', fw_tag(bridge, 'input'), ['-i', bridge, '-m', 'comment',
                                                        '--comment', fw_tag(bridge, 'input'),
                                                        '-j', 'ACCEPT']))
@@ -235,10 +236,17 @@ def iptables_in_use(chains):
     return found
 
 
-def plan_table(table, br, desired):
-    """Actions for one iptables variant: insert what is missing, delete what is not wanted."""
+def plan_table(table, br, desired, allowed=()):
+    """Actions for one iptables variant: insert what is missing, delete what is not wanted.
+
+    Ours that are ``allowed`` (chain, tag) stay even when not ``desired``: a chain that
+    does not drop now (a firewall between its stop and its start: ``ufw reload``,
+    ``systemctl restart docker``) will again, and an accept rule in it is harmless."""
     ours = table.ours(br)
-    out, keep = [], set()
+    out, keep, first = [], set(), {}
+    for o in ours:  # the first of each (chain, tag): a copy of it goes
+        first.setdefault((o[0], o[1]), id(o))
+    keep.update(first[k] for k in set(allowed) if k in first)
     for chain, tag, args in desired:
         found = [o for o in ours if o[1] == tag and o[0] == chain]
         if found:
@@ -277,9 +285,12 @@ class IptablesDriver(Driver):
     def plan(self, want, have, on):
         br, actions = want['bridge'], []
         for t in have['iptables']:
-            wanted = on and family_used(want, t.family)
-            actions += plan_table(t, br, desired_rules(t, br, want.get('fleet'))
-                                  if wanted else [])
+            if on and family_used(want, t.family):
+                fleet = want.get('fleet')
+                allowed = [(c, tag) for c, tag, _a in desired_rules(t, br, fleet, always=True)]
+                actions += plan_table(t, br, desired_rules(t, br, fleet), allowed)
+            else:
+                actions += plan_table(t, br, [])
         return actions
 
     def lines(self, want, have):

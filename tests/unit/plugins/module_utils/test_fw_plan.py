@@ -89,6 +89,31 @@ def test_iptables_plan_inserts_once_then_nothing_and_removes_exactly_ours():
                                             '-D', 'DOCKER-USER']
 
 
+OURS_UFW = (
+    '-A FORWARD -i br0 -m comment --comment "linuxnet:br0/in" -j ACCEPT\n'
+    '-A FORWARD -o br0 -m conntrack --ctstate RELATED,ESTABLISHED,DNAT '
+    '-m comment --comment "linuxnet:br0/out" -j ACCEPT\n'
+    '-A INPUT -i br0 -m comment --comment "linuxnet:br0/input" -j ACCEPT\n')
+
+
+def test_iptables_rules_stay_while_the_firewall_is_between_stop_and_start():
+    """ufw reload is ufw disable + enable: between them FORWARD and INPUT accept and ufw's
+    chains are gone. A heal pass (or a run) at that moment keeps our rules: deleting them
+    would break the network when ufw is back, until the next pass puts them back."""
+    res = firewall.FirewallResource()
+    want = res.want({'bridge': 'br0', 'state': 'present'})
+    between = table(OPEN + OURS_UFW)
+    assert ipt.desired_rules(between, 'br0') == []
+    assert res.plan(want, have(tables=[between])) == []
+    assert res.plan(want, have(tables=[table(UFW + OURS_UFW)])) == []
+    # a copy of one of them still goes; a network removed or integration none: all go
+    twice = table(OPEN + OURS_UFW + OURS_UFW.splitlines(True)[2])
+    assert [(a.op, a.args['rule']) for a in res.plan(want, have(tables=[twice]))] == [
+        ('iptables_delete', '-A INPUT -i br0 -m comment --comment linuxnet:br0/input -j ACCEPT')]
+    for gone in (dict(want, state='absent'), dict(want, integration='none')):
+        assert [a.op for a in res.plan(gone, have(tables=[between]))] == ['iptables_delete'] * 3
+
+
 def test_iptables_rule_in_the_wrong_chain_moves():
     t = table(DOCKER + '-A FORWARD -i br0 -m comment --comment linuxnet:br0/in -j ACCEPT\n')
     acts = ipt.plan_table(t, 'br0', ipt.desired_rules(t, 'br0'))
