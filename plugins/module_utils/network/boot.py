@@ -14,7 +14,13 @@ import json
 import os
 import sys
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nft_socket import (
+    HAS_NFT, NFT_IMPORT_ERROR)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nlsock import (
+    HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import heal
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import pipeline as network
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network.persist import unit_name
 
 
@@ -35,12 +41,6 @@ def boot(directory):
 
 
 def _restore(saved):
-    from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
-    from ansible_collections.linuxnet.container_network.plugins.module_utils.network import pipeline as network
-    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nft_socket import (
-        HAS_NFT, NFT_IMPORT_ERROR)
-    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nlsock import (
-        HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR)
     params = dict(saved['network'], state='present', persistent=None)
     if params.get('fleet'):
         # the uplink may come up after this unit (it runs before network.target): what

@@ -57,8 +57,6 @@ READ_HINT = {'netns': {'addresses': True, 'routes': (4, 6)},
 # a DNAT target as rendered: ``dnat [ip ]to A.B.C.D[:PORT]``, ``dnat ip6 to [ADDR][:PORT]``
 DNAT_RE = re.compile(r'dnat (?:ip6? )?to (?:\[([0-9a-fA-F:.]+)\]|([0-9.]+))(?::([0-9-]+))?')
 FAMILY = {4: 'ipv4', 6: 'ipv6'}
-# module_utils/info.py is loaded by this module only: module network never installs it
-_SELF = os.sep + os.path.join('lib', *__name__.split('.')) + '.py'
 
 
 # ------------------------------------------------------------------ want
@@ -90,17 +88,8 @@ def description(params):
 
 
 def network_want(params):
-    """Module ``network``'s want of a description (ValidationError if bad).
-
-    Its persistence stage compares the installed copy of module_utils with the ones
-    loaded now: this module's own is not part of what module ``network`` installs."""
-    want = NetworkResource().want(params)
-    for stage in want['last']:
-        if stage.name == 'persistence':
-            files = stage.want['files']
-            for path in [p for p in files if p.endswith(_SELF)]:
-                del files[path]
-    return want
+    """Module ``network``'s want of a description (ValidationError if bad)."""
+    return NetworkResource().want(params)
 
 
 # ------------------------------------------------------------------ reading
@@ -333,9 +322,10 @@ def drift(ctx, params, want):
     """The actions module ``network`` would take for ``want`` (check mode, never applied),
     on this run's reading."""
     res = NetworkResource()
+    # on what this run read, not a second reading
     net_ctx = res.context(Invocation(params, check_mode=True,
-                                     run_command=getattr(ctx.inv, 'run_command', None)))
-    net_ctx.reading = ctx.reading  # what this run read, not a second reading
+                                     run_command=getattr(ctx.inv, 'run_command', None)),
+                          reading=ctx.reading)
     result = {'changed': False, 'actions': []}
     with net_ctx:
         try:

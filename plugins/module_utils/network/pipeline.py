@@ -14,23 +14,28 @@ stages of one process:
    VXLAN device with FDB and neighbour entries), checked before any change; a VXLAN
    underlay sets the containers' MTU for step 4; the peers' subnets go to step 5
    (neither masqueraded nor dropped by ingress protection).
-3. **nat read**: the NAT table is read once; conflicts with other networks' published
-   ports and a chain changed by hand fail the call here, before any change.
+3. **checks**: every stage's ``check`` before any stage changes anything; the NAT stage
+   reads its table once there (:mod:`nat.stage`): conflicts with other networks'
+   published ports and a chain changed by hand fail the call here.
 4. **L2**: bridge, netns, veth_pair (which allocates the addresses), bridge_port and the
    removal of unlisted namespaces, each observe -> plan -> apply on one kernel context
    (one netlink socket per namespace, each namespace read once).
-5. **nat**: port_publish's and masquerade's rules diffed together on that one reading
-   and committed as ONE transaction, with the host settings around it (ip_forward,
-   route_localnet: :func:`nat.commit`).
+5. **nat** (:class:`nat.stage.NatStage`): port_publish's and masquerade's rules diffed
+   together on that one reading and committed as ONE transaction, with the host settings
+   around it (ip_forward, route_localnet).
 6. **firewall**, **persistence**.
 
-When a later step fails, what earlier steps of the call created is removed again.
+Every step is a :class:`Stage` (``check``, ``run``, ``undo``) in the list
+:meth:`NetworkResource.want` builds; :meth:`NetworkResource.converge` loops over it. When
+a later step fails, what earlier steps of the call created is removed again (each
+stage's ``undo``, newest first).
 """
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.stage import NatStage
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.apply import Applier
 from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall.resource import (
     FirewallResource,
@@ -42,15 +47,12 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.reso
     BridgeResource, NetnsResource, PortsResource, VethResource,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.resources import (
-    HOST_OPS, MasqueradeResource, PortPublishResource, commit,
-)
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.plan import diff_rules
+    MasqueradeResource)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network.description import (
     network_want,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.nlsock import Kernel
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.observe import Reading
-from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import RuleId
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network.persist import (
     PersistResource, lock,
 )
@@ -59,30 +61,99 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.runner 
 )
 
 
-class _Stage(object):
+class Stage(object):
     """One step of the pipeline: its name (labels its actions and diff), its resource,
-    its input (built once, by the resource's own ``want``)."""
+    its input (built once, by the resource's own ``want``) and the part of the pipeline's
+    context it runs on. The pipeline calls, for every stage in order, ``check`` (before
+    any stage changes anything), then ``run``; when a later stage fails, ``undo`` of each
+    earlier one, newest first."""
 
-    __slots__ = ('name', 'resource', 'want', 'params')
-
-    def __init__(self, name, resource, params=None, want=None):
+    def __init__(self, name, resource, params=None, want=None, context='reading', mtu=None):
         self.name = name
         self.resource = resource
         self.params = params
         self.want = want if want is not None else resource.want(params)
+        self.context = context
+        self.mtu = mtu  # the key of the items that take a VXLAN fleet's MTU ('bridges', 'pairs')
+
+    def check(self, ctx, present):
+        return None
+
+    def run(self, ctx, run):
+        fleet_mtu = (run.extra.get('fleet') or {}).get('mtu')
+        if self.mtu and fleet_mtu:  # what a VXLAN underlay leaves of the uplink's MTU
+            self.params = dict(self.params, **{self.mtu: [
+                dict(item, mtu=fleet_mtu) for item in self.params[self.mtu]]})
+            self.want = self.resource.want(self.params)
+        actions, more = converge(self.resource, getattr(ctx, self.context), self.want,
+                                 run.check_mode, run.diff, run.result, stage=self.name)
+        run.applied(self, actions)
+        run.merge(more)
+
+    def undo(self, ctx, actions):
+        return []
+
+
+class L2Stage(Stage):
+    """bridge, netns, veth_pair, bridge_port: undone over netlink (what they created)."""
+
+    def undo(self, ctx, actions):
+        return Applier(ctx.kernel).rollback(actions)
+
+
+class FleetStage(Stage):
+    """The fleet: first, its checks (underlay, overlaps, on-link) before any change, and
+    the containers' MTU a VXLAN underlay leaves known before the veth pairs."""
+
+    def undo(self, ctx, actions):
+        return FleetResource.rollback(ctx.reading, actions)
+
+
+class Run(object):
+    """What one pass of the pipeline collects: the module result (actions, diff), the
+    stages' extra result keys, and what each stage applied (for undo)."""
+
+    def __init__(self, check_mode, diff, result):
+        self.check_mode, self.diff, self.result = check_mode, diff, result
+        self.extra = {}
+        self.done = []  # [(stage, its applied actions)], oldest first
+
+    def record(self, resource, want, have, actions, label):
+        record(resource, want, have, actions, self.diff, self.result, label)
+
+    def applied(self, stage, actions):
+        if actions and not self.check_mode:
+            self.done.append((stage, list(actions)))
+
+    def merge(self, more):
+        for key, value in more.items():
+            if key in ('rules', 'warnings') and key in self.extra:
+                self.extra[key] = self.extra[key] + value
+            else:
+                self.extra[key] = value
+
+    def actions(self):
+        return [a for _stage, actions in self.done for a in actions]
+
+    def undo(self, ctx):
+        """Remove what the earlier stages of this call created, newest first."""
+        undone = []
+        for stage, actions in reversed(self.done):
+            undone += stage.undo(ctx, actions)
+        return undone
 
 
 class _Ctx(object):
     """One kernel context for the L2 stages, one NAT backend, the firewall, persistence."""
 
-    def __init__(self, inv, present):
+    def __init__(self, inv, present, reading=None):
         # a change never runs beside the boot restore or a heal pass of the same network
         self.lock = None if inv.check_mode else lock(inv.params['bridge']).acquire()
         self.kernel = Kernel()
         # Every namespace is read once, with all that the stages after netns look at
         # (the bridge ports' hairpin flags only when bridge_port runs).
         routes = (4, 6) if inv.params.get('ipv6_subnet') else (4,)
-        self.reading = Reading(self.kernel, predict_missing=inv.check_mode, read_hint={
+        self.reading = reading or Reading(self.kernel, predict_missing=inv.check_mode, read_hint={
             'netns': {'addresses': True, 'routes': routes},
             'host': {'addresses': True, 'hairpin': present}})
         self.nat = MasqueradeResource().context(inv)
@@ -111,164 +182,83 @@ class NetworkResource(object):
         net = network_want(params)
         state, br = net['state'], net['bridge']
         gateways = [a for a in (net['gateway_cidr'], net['ipv6_gateway_cidr']) if a]
-        bridge = _Stage('bridge', BridgeResource(), {
+        bridge = L2Stage('bridge', BridgeResource(), {
             'bridges': [{'name': br, 'addresses': gateways or None, 'mtu': None,
                          'state': None}],
-            'state': state, 'refuse_overlap': True})
+            'state': state, 'refuse_overlap': True}, mtu='bridges')
         v6 = net['ipv6_subnet']
-        fleet = _Stage('fleet', FleetResource(), want=net['fleet'])
         peers = peer_subnets(net['fleet'])
-        veth = _Stage('veth_pair', VethResource(), {
+        veth = L2Stage('veth_pair', VethResource(), {
             'pairs': net['pairs'], 'owner': br, 'exclusive': True, 'state': 'present',
             'pool': net['subnet'], 'ipv6_pool': str(v6) if v6 else None,
-            'reserved': [a.split('/')[0] for a in gateways]})
+            'reserved': [a.split('/')[0] for a in gateways]}, mtu='pairs')
         # The network's namespaces no longer listed go after veth_pair has deleted their
         # pairs: the kernel destroys unmounted namespaces asynchronously, so deleting
         # them first would leave veth_pair racing it (and check mode guessing).
-        unlisted = _Stage('netns_unlisted', NetnsResource(), {
+        unlisted = L2Stage('netns_unlisted', NetnsResource(), {
             'name': [], 'keep': net['netns'], 'owner': br, 'exclusive': True,
             'state': 'present'})
+        stages = [FleetStage('fleet', FleetResource(), want=net['fleet'])]
         if state == 'present':
-            l2 = [bridge,
-                  _Stage('netns', NetnsResource(), {
-                      'name': net['netns'], 'owner': br, 'state': 'present'}),
-                  veth,
-                  _Stage('bridge_port', PortsResource(), {
-                      'bridge': br, 'ports': net['ports'], 'state': 'present'}),
-                  unlisted]
+            stages += [bridge,
+                       L2Stage('netns', NetnsResource(), {
+                           'name': net['netns'], 'owner': br, 'state': 'present'}),
+                       veth,
+                       L2Stage('bridge_port', PortsResource(), {
+                           'bridge': br, 'ports': net['ports'], 'state': 'present'}),
+                       unlisted]
         else:  # the pairs (one group delete), then the bridge without ports, namespaces
-            l2 = [veth, bridge, unlisted]
+            stages += [veth, bridge, unlisted]
         # the publications as network_want validated them (not written out and read again)
-        nat = [_Stage('port_publish', PortPublishResource(), want=nat_model.publish_record(
+        stages.append(NatStage(nat_model.publish_record(
             br, state, br, net['network'], net['ingress_protection'], net['published'],
-            ipv6_subnet=v6, fleet_subnets=peers)),
-            # IPv4: masquerade or nothing; IPv6: forwarding always, NAT66 if asked
-            _Stage('masquerade', MasqueradeResource(), {
+            ipv6_subnet=v6, fleet_subnets=peers), {
+                # IPv4: masquerade or nothing; IPv6: forwarding always, NAT66 if asked
                 'networks': [{'name': br, 'subnet': net['subnet'] if net['masquerade'] else None,
                               'bridge': br, 'ipv6_subnet': str(v6) if v6 else None,
                               'ipv6_masquerade': net['ipv6_masquerade'],
                               'fleet_subnets': peers,
-                              'state': 'present' if net['masquerade'] or v6 else 'absent'}]})]
+                              'state': 'present' if net['masquerade'] or v6 else 'absent'}]}))
         # after our own table: lets the network's traffic through the firewall in charge
-        last = [_Stage('firewall', FirewallResource(), {
+        stages.append(Stage('firewall', FirewallResource(), {
             'bridge': br, 'state': state, 'integration': net['firewall_integration'],
-            'ipv6_subnet': str(v6) if v6 else None, 'fleet': fleet_firewall(net['fleet'])})]
+            'ipv6_subnet': str(v6) if v6 else None, 'fleet': fleet_firewall(net['fleet'])},
+            context='firewall'))
         # last: what rebuilds all of the above at boot (absent at boot itself: None)
         if params.get('persistent') is not None:
-            last.append(_Stage('persistence', PersistResource(), {
+            stages.append(Stage('persistence', PersistResource(), {
                 'bridge': br, 'state': state, 'persistent': params['persistent'],
-                'network': params}))
-        return {'net': net, 'fleet': fleet, 'l2': l2, 'nat': nat, 'last': last}
+                'network': params}, context='persistence'))
+        return {'net': net, 'stages': stages}
 
-    def context(self, inv):
-        return _Ctx(inv, inv.params.get('state') != 'absent')
+    def context(self, inv, reading=None):
+        """The pipeline's context; ``reading``: one already made (network_info's)."""
+        return _Ctx(inv, inv.params.get('state') != 'absent', reading)
 
     def converge(self, ctx, want, check_mode, diff, result):
         """The pipeline (see the module docstring); returns the extra result keys."""
-        publish, masq = want['nat']
-        backend = ctx.nat.backend
-        nat = backend.observe()  # the one reading of the NAT table
-        publish.resource.check_conflicts(publish.want, nat)
-        if want['net']['state'] == 'present':
-            backend.check(nat)
-        extra, done = {}, []
+        run = Run(check_mode, diff, result)
+        for s in want['stages']:
+            s.check(ctx, want['net']['state'] == 'present')
         try:
-            # first: its checks (underlay, overlaps, on-link) come before any change, and
-            # the containers' MTU a VXLAN underlay leaves is known before the veth pairs
-            actions, more = converge(want['fleet'].resource, ctx.reading, want['fleet'].want,
-                                     check_mode, diff, result, stage='fleet')
-            done.extend([] if check_mode else actions)
-            _merge(extra, more)
-            if more['fleet'] and more['fleet']['mtu']:
-                _set_mtu(want['l2'], more['fleet']['mtu'])
-            for s in want['l2']:
-                actions, more = converge(s.resource, ctx.reading, s.want, check_mode, diff,
-                                         result, stage=s.name)
-                done.extend([] if check_mode else actions)
-                _merge(extra, more)
-            self._nat(ctx.nat, publish, masq, nat, extra, check_mode, diff, result, done)
-            for s in want['last']:
-                actions, more = converge(s.resource, getattr(ctx, s.name), s.want,
-                                         check_mode, diff, result, stage=s.name)
-                done.extend([] if check_mode else actions)
-                _merge(extra, more)
+            for s in want['stages']:
+                s.run(ctx, run)
         except ApplyError as e:
-            e.rolled_back.extend(self._undo(ctx, done))
-            e.done[:0] = done
+            e.rolled_back.extend(run.undo(ctx))
+            e.done[:0] = run.actions()
             raise
         except (PlanError, ValidationError) as e:
             # a refusal after earlier stages changed things (validation is meant to come
             # first; this keeps a late one from leaving half a network)
-            undone = self._undo(ctx, done)
+            undone = run.undo(ctx)
             if undone:
                 raise type(e)('%s (this call undid what it had created before: %s)'
                               % (e, ', '.join(a.describe() for a in undone)))
             raise
-        extra['rules'] = sorted(extra.get('rules', []))
-        return extra
-
-    @staticmethod
-    def _nat(ctx, publish, masq, nat, extra, check_mode, diff, result, done):
-        """port_publish and masquerade: one rule diff over both scopes on the one reading,
-        one transaction, then ip_forward. Each action is shown under the stage whose rule
-        it concerns (the table and chains under port_publish, the first)."""
-        pairs = extra.get('pairs', {})
-        addresses = dict((name, p['address']) for name, p in pairs.items())
-        addresses6 = dict((name, p['address6']) for name, p in pairs.items() if p['address6'])
-        pub_want = nat_model.with_addresses(publish.want, addresses, addresses6)
-        pub, msq = publish.resource, masq.resource
-        pub_have = pub.have(ctx, pub_want, nat)
-        masq_have = msq.have(ctx, masq.want, nat)
-        pub_scope, masq_scope = pub.in_scope(pub_want), msq.in_scope(masq.want)
-        rules = ctx.backend.plan(diff_rules(
-            pub_have['compiled'] + masq_have['compiled'], nat.owned,
-            lambda rid: pub_scope(rid) or masq_scope(rid)), nat)
-        pub_actions = [a for a in rules if not RuleId(_rid(a)).is_masquerade]
-        pub_actions += pub.host_actions(pub_want, pub_have)
-        masq_actions = [a for a in rules if RuleId(_rid(a)).is_masquerade]
-        masq_actions += msq.host_actions(masq.want, masq_have)
-        record(pub, pub_want, pub_have, pub_actions, diff, result, publish.name)
-        record(msq, masq.want, masq_have, masq_actions, diff, result, masq.name)
-        if not check_mode:
-            host = [a for a in pub_actions + masq_actions if a.op in HOST_OPS]
-            commit(ctx.backend, rules + host)
-            done.extend(rules + host)
-        more = pub.result(pub_want, pub_have, pub_actions)
-        if masq.want['networks'][0]['state'] == 'present':
-            # its "ip_forward is 0" warning: the masquerade stage turns it on
-            more.pop('warnings', None)
-        _merge(extra, more)
-        _merge(extra, msq.result(masq.want, masq_have, masq_actions))
-
-    @staticmethod
-    def _undo(ctx, done):
-        """Remove what the earlier stages of this call created (namespaces, links, the
-        fleet's device and routes)."""
-        if not done:
-            return []
-        return Applier(ctx.kernel).rollback(done) + FleetResource.rollback(ctx.reading, done)
+        run.extra['rules'] = sorted(run.extra.get('rules', []))
+        return run.extra
 
 
-def _set_mtu(stages, mtu):
-    """The bridge's and the veth pairs' MTU (a VXLAN fleet's): their wants rebuilt."""
-    for s in stages:
-        if s.name == 'bridge':
-            s.params = dict(s.params, bridges=[dict(b, mtu=mtu) for b in s.params['bridges']])
-        elif s.name == 'veth_pair':
-            s.params = dict(s.params, pairs=[dict(p, mtu=mtu) for p in s.params['pairs']])
-        else:
-            continue
-        s.want = s.resource.want(s.params)
-
-
-def _rid(action):
-    """The rule id a NAT action concerns ('' for tables and chains)."""
-    return action.args.get('_rid') or ''
-
-
-def _merge(extra, more):
-    for key, value in more.items():
-        if key in ('rules', 'warnings') and key in extra:
-            extra[key] = extra[key] + value
-        else:
-            extra[key] = value
+def stage(want, name):
+    """The stage ``name`` of a want (None if the pipeline has none)."""
+    return next((s for s in want['stages'] if s.name == name), None)

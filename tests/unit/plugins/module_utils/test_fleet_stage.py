@@ -206,14 +206,15 @@ def test_fleet_peers_are_neither_masqueraded_nor_dropped():
               'fleet': {'backend': 'host-gw', 'host': 'a', 'vxlan_id': 42,
                         'members': MEMBERS}}
     w = network.NetworkResource().want(params)
-    _pub, masq = w['nat']
-    spec = nat_model.masquerade_specs(masq.want)[0]
+    nat = network.stage(w, 'nat')
+    spec = nat_model.masquerade_specs(nat.masquerade_want)[0]
     assert [str(n) for n in spec.daddr_not] == ['172.18.2.0/24', '172.18.3.0/24']
-    ingress = [s for s in nat_model.publish_specs(_pub.want) if s.rid.endswith('/ingress')][0]
+    ingress = [s for s in nat_model.publish_specs(nat.publish_want) if s.rid.endswith('/ingress')][0]
     assert [str(n) for n in ingress.saddr_not] == ['172.18.2.0/24', '172.18.3.0/24']
     # without a fleet: the rules as before (no extra match)
     plain = network.NetworkResource().want(dict(params, fleet=None))
-    assert nat_model.masquerade_specs(plain['nat'][1].want)[0].daddr_not is None
+    assert nat_model.masquerade_specs(network.stage(plain, 'nat').masquerade_want)[0] \
+        .daddr_not is None
     assert network_model.network_want(dict(params, fleet=None))['fleet']['backend'] is None
 
 

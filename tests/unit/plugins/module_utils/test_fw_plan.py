@@ -152,9 +152,9 @@ def test_firewalld_fresh_host_creates_zone_policy_binds_and_reloads_once():
 
 def test_firewalld_converged_is_empty_and_a_lost_runtime_binding_is_restored():
     assert firewalld.plan_zone(state(ZONE_OK, ZONE_OK, POL_OK, POL_OK), FakeCmd(), 'br0',
-                                   True) == []
+                               True) == []
     acts = firewalld.plan_zone(state(ZONE_OK, {'target': 'ACCEPT', 'interfaces': ''},
-                                         POL_OK, POL_OK), FakeCmd(), 'br0', True)
+                                     POL_OK, POL_OK), FakeCmd(), 'br0', True)
     assert [(a.op, a.args.get('config')) for a in acts] == [('firewalld_bind', 'runtime')]
 
 
@@ -164,7 +164,7 @@ def test_firewalld_teardown_keeps_the_zone_while_another_network_uses_it():
     assert [(a.op, a.args.get('config')) for a in acts] == [
         ('firewalld_unbind', 'permanent'), ('firewalld_unbind', 'runtime')]
     last = firewalld.plan_zone(state(ZONE_OK, ZONE_OK, POL_OK, POL_OK), FakeCmd(), 'br0',
-                                   False)
+                               False)
     assert [a.op for a in last] == ['firewalld_unbind', 'firewalld_unbind', 'firewalld_delete',
                                     'firewalld_reload']
     assert last[2].args['_argv'] == [
@@ -388,7 +388,7 @@ def test_iptables_in_use_per_family(monkeypatch):
               chain(codec.NFPROTO_IPV6, 'filter', 'INPUT', codec.NF_INET_LOCAL_IN, codec.NF_DROP),
               chain(codec.NFPROTO_IPV6, 'other', 'FORWARD', codec.NF_INET_FORWARD, codec.NF_DROP)]
     assert ipt.iptables_in_use(chains) == [('ipv4', 'nft'), ('ipv6', 'nft'),
-                                                ('ipv6', 'legacy')]
+                                           ('ipv6', 'legacy')]
     assert ipt.iptables_in_use(chains[2:]) == [('ipv6', 'legacy')]
 
 

@@ -4,6 +4,7 @@ import ipaddress
 
 import pytest
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import pipeline
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import info
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import options
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.plan import (
@@ -164,7 +165,7 @@ def test_a_description_is_module_networks_want(monkeypatch):
 def test_the_persistence_compared_is_what_module_network_installs():
     w = info.info_want({'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
                         'persistent': True})
-    [stage] = [s for s in w['described']['br0']['last'] if s.name == 'persistence']
+    stage = pipeline.stage(w['described']['br0'], 'persistence')
     files = stage.want['files']
     assert any(p.endswith('/module_utils/network/pipeline.py') for p in files)
     assert not any(p.endswith('/module_utils/network/info.py') for p in files)

@@ -80,12 +80,13 @@ def test_publications_take_the_allocated_addresses():
     # validated once, named by the container's host interface (the allocation's key)
     assert [(p['container'], p['host'], p['cont'], p['proto'], p['addr'])
             for p in w['published']] == [('veth0', (8080, 8080), (80, 80), 'tcp', None)]
-    stage = network.NetworkResource().want(BASE)['nat'][0]
-    assert [p['addr'] for p in stage.want['publications']] == [None]
-    done = nat_model.with_addresses(stage.want, {'veth0': '172.18.0.10'})
+    stage = network.stage(network.NetworkResource().want(BASE), 'nat')
+    assert [p['addr'] for p in stage.publish_want['publications']] == [None]
+    # the NAT stage takes them from veth_pair's result
+    done = stage.addressed({'pairs': {'veth0': {'address': '172.18.0.10', 'address6': None}}})
     assert [str(p['addr']) for p in done['publications']] == ['172.18.0.10']
     with pytest.raises(ValidationError, match='outside'):
-        nat_model.with_addresses(stage.want, {'veth0': '10.0.0.1'})
+        nat_model.with_addresses(stage.publish_want, {'veth0': '10.0.0.1'})
 
 
 def test_the_resource_validates_every_stage_before_anything():
@@ -96,14 +97,14 @@ def test_the_resource_validates_every_stage_before_anything():
             {'container': 'db', 'host_port': '70000'}]))
     assert '70000' in str(e.value)
     w = network.NetworkResource().want(BASE)
-    stages = w['l2'] + w['nat'] + w['last']
-    assert [s.name for s in stages] == ['bridge', 'netns', 'veth_pair', 'bridge_port',
-                                        'netns_unlisted', 'port_publish', 'masquerade',
-                                        'firewall']
+    stages = w['stages']
+    assert [s.name for s in stages] == ['fleet', 'bridge', 'netns', 'veth_pair', 'bridge_port',
+                                        'netns_unlisted', 'nat', 'firewall']
+    assert network.stage(w, 'nat').labels == ('port_publish', 'masquerade')
     w = network.NetworkResource().want(dict(BASE, state='absent'))
-    stages = w['l2'] + w['nat'] + w['last']
-    assert [s.name for s in stages] == ['veth_pair', 'bridge', 'netns_unlisted', 'port_publish',
-                                        'masquerade', 'firewall']
+    stages = w['stages']
+    assert [s.name for s in stages] == ['fleet', 'veth_pair', 'bridge', 'netns_unlisted', 'nat',
+                                        'firewall']
     assert stages[-1].want == {'bridge': BASE['bridge'], 'state': 'absent',
                                'integration': 'auto', 'ipv6_subnet': None, 'fleet': None}
     with pytest.raises(ValidationError) as e:
@@ -127,16 +128,17 @@ def test_dual_stack_stage_inputs():
     assert web['ipv6_gateway'] == 'fd00:18::1' and w['ipv6_gateway_cidr'] == 'fd00:18::1/64'
     assert w['ipv6_masquerade'] is True
     stages = network.NetworkResource().want(dict(BASE, **V6))
-    bridge, veth = stages['l2'][0], stages['l2'][2]
+    bridge, veth = network.stage(stages, 'bridge'), network.stage(stages, 'veth_pair')
     assert [str(a) for a in bridge.want[0].addresses] == ['172.18.0.1/16', 'fd00:18::1/64']
     assert str(veth.want.pool6) == 'fd00:18::/64'
     assert sorted(str(r) for r in veth.want.reserved) == ['172.18.0.1', 'fd00:18::1']
-    masq = stages['nat'][1].want['networks'][0]
+    masq = network.stage(stages, 'nat').masquerade_want['networks'][0]
     assert (str(masq['ipv6_subnet']), masq['ipv6_masquerade']) == ('fd00:18::/64', True)
-    assert stages['last'][0].want['ipv6_subnet'] == 'fd00:18::/64'
+    assert network.stage(stages, 'firewall').want['ipv6_subnet'] == 'fd00:18::/64'
     # no IPv6: the stage inputs are those of an IPv4 network
     plain = network.NetworkResource().want(BASE)
-    assert plain['l2'][2].want.pool6 is None and len(plain['l2'][0].want[0].addresses) == 1
+    assert network.stage(plain, 'veth_pair').want.pool6 is None
+    assert len(network.stage(plain, 'bridge').want[0].addresses) == 1
 
 
 def test_ipv6_gateway_given_and_ipv6_masquerade_off():
