@@ -201,3 +201,22 @@ def stmt_dnat(address, port=None):
     else:
         exprs.append(nat_dnat(c.NFT_REG_1, family=family))
     return exprs
+
+
+def dnat_target(exprs):
+    """The inverse of :func:`stmt_dnat` on decoded expressions: ``(address, port)`` of the
+    first ``dnat`` (each None when not set), or None when there is no dnat."""
+    regs = {}
+    for name, a in exprs:
+        if name == 'immediate' and c.NFTA_DATA_VALUE in c.attr_map(a[c.NFTA_IMMEDIATE_DATA]):
+            regs[c.unbe32(a[c.NFTA_IMMEDIATE_DREG])] = \
+                c.attr_map(a[c.NFTA_IMMEDIATE_DATA])[c.NFTA_DATA_VALUE]
+        elif name == 'nat' and c.unbe32(a[c.NFTA_NAT_TYPE]) == c.NFT_NAT_DNAT:
+            addr = regs.get(c.unbe32(a[c.NFTA_NAT_REG_ADDR_MIN])) \
+                if c.NFTA_NAT_REG_ADDR_MIN in a else None
+            port = regs.get(c.unbe32(a[c.NFTA_NAT_REG_PROTO_MIN])) \
+                if c.NFTA_NAT_REG_PROTO_MIN in a else None
+            return (str(ipaddress.ip_address(addr)) if addr is not None and len(addr) in (4, 16)
+                    else None,
+                    struct.unpack('>H', port)[0] if port is not None and len(port) == 2 else None)
+    return None

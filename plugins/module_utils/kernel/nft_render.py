@@ -50,69 +50,92 @@ def render_exprs(exprs):
     as ``<name>`` so a foreign or tampered rule is visible, never hidden.
     """
     words = []
-    reg = {}      # register -> description of what is loaded
-    l4 = None
+    state = {'reg': {}, 'l4': None}  # register -> what is loaded; the l4proto matched
     for name, a in exprs:
         try:
-            if name == 'payload':
-                base, off, ln = (c.unbe32(a[c.NFTA_PAYLOAD_BASE]), c.unbe32(a[c.NFTA_PAYLOAD_OFFSET]),
-                                 c.unbe32(a[c.NFTA_PAYLOAD_LEN]))
-                what = {(1, 12, 4): 'ip saddr', (1, 16, 4): 'ip daddr',
-                        (1, 8, 16): 'ip6 saddr', (1, 24, 16): 'ip6 daddr',
-                        (2, 0, 2): 'sport', (2, 2, 2): 'dport'}.get((base, off, ln))
-                if what in ('sport', 'dport'):
-                    what = '%s %s' % (c.IPPROTO_NAMES.get(l4, 'th'), what)
-                reg[c.unbe32(a[c.NFTA_PAYLOAD_DREG])] = {
-                    'what': what or 'payload(%d,%d,%d)' % (base, off, ln), 'kind': 'raw'}
-            elif name == 'meta':
-                key = c.unbe32(a[c.NFTA_META_KEY])
-                reg[c.unbe32(a[c.NFTA_META_DREG])] = {'what': c.META_KEYS.get(key, 'meta key %d' % key),
-                                                      'kind': 'meta%d' % key}
-            elif name == 'fib':
-                reg[c.unbe32(a[c.NFTA_FIB_DREG])] = {'what': 'fib daddr type', 'kind': 'fib'}
-            elif name == 'ct':
-                key = c.unbe32(a[c.NFTA_CT_KEY])
-                reg[c.unbe32(a[c.NFTA_CT_DREG])] = {
-                    'what': {c.NFT_CT_STATE: 'ct state', c.NFT_CT_STATUS: 'ct status'}.get(
-                        key, 'ct key %d' % key), 'kind': 'ct%d' % key}
-            elif name == 'bitwise':
-                r = reg.setdefault(c.unbe32(a[c.NFTA_BITWISE_SREG]), {'what': '?', 'kind': 'raw'})
-                r['mask'] = c.attr_map(a[c.NFTA_BITWISE_MASK])[c.NFTA_DATA_VALUE]
-            elif name == 'cmp':
-                r = reg.get(c.unbe32(a[c.NFTA_CMP_SREG]), {'what': '?', 'kind': 'raw'})
-                op = c.unbe32(a[c.NFTA_CMP_OP])
-                val = c.attr_map(a[c.NFTA_CMP_DATA])[c.NFTA_DATA_VALUE]
-                words.append(_render_cmp(r, op, val))
-                if r['kind'] == 'meta%d' % c.NFT_META_L4PROTO and op == c.NFT_CMP_EQ:
-                    l4 = val[0]
-            elif name == 'immediate':
-                dreg = c.unbe32(a[c.NFTA_IMMEDIATE_DREG])
-                d = c.attr_map(a[c.NFTA_IMMEDIATE_DATA])
-                if c.NFTA_DATA_VERDICT in d:
-                    code = c.unbe32s(c.attr_map(d[c.NFTA_DATA_VERDICT])[c.NFTA_VERDICT_CODE])
-                    words.append({c.NF_DROP: 'drop', c.NF_ACCEPT: 'accept'}.get(code, 'verdict %d' % code))
-                else:
-                    reg[dreg] = {'what': 'imm', 'kind': 'imm', 'value': d.get(c.NFTA_DATA_VALUE, b'')}
-            elif name == 'nat':
-                ntype = c.unbe32(a[c.NFTA_NAT_TYPE])
-                addr = port = None
-                if c.NFTA_NAT_REG_ADDR_MIN in a:
-                    v = reg.get(c.unbe32(a[c.NFTA_NAT_REG_ADDR_MIN]), {}).get('value', b'')
-                    addr = str(_addr(v)) if len(v) in (4, 16) else '?'
-                if c.NFTA_NAT_REG_PROTO_MIN in a:
-                    v = reg.get(c.unbe32(a[c.NFTA_NAT_REG_PROTO_MIN]), {}).get('value', b'')
-                    port = '%d' % struct.unpack('>H', v)[0] if len(v) == 2 else '?'
-                words.append(_nat_text(ntype, c.unbe32(a.get(c.NFTA_NAT_FAMILY, c.be32(0))),
-                                       addr, port))
-            elif name == 'masq':
-                words.append('masquerade')
-            elif name == 'counter':
-                words.append('counter')
-            else:
-                words.append('<%s>' % name)
+            word = _render_one(name, a, state)
         except (KeyError, ValueError, struct.error, IndexError):
-            words.append('<%s?>' % name)
+            word = '<%s?>' % name
+        if word is not None:
+            words.append(word)
     return ' '.join(_tidy(words))
+
+
+def _load_payload(a, l4):
+    base, off, ln = (c.unbe32(a[c.NFTA_PAYLOAD_BASE]), c.unbe32(a[c.NFTA_PAYLOAD_OFFSET]),
+                     c.unbe32(a[c.NFTA_PAYLOAD_LEN]))
+    what = {(1, 12, 4): 'ip saddr', (1, 16, 4): 'ip daddr',
+            (1, 8, 16): 'ip6 saddr', (1, 24, 16): 'ip6 daddr',
+            (2, 0, 2): 'sport', (2, 2, 2): 'dport'}.get((base, off, ln))
+    if what in ('sport', 'dport'):
+        what = '%s %s' % (c.IPPROTO_NAMES.get(l4, 'th'), what)
+    return c.unbe32(a[c.NFTA_PAYLOAD_DREG]), {
+        'what': what or 'payload(%d,%d,%d)' % (base, off, ln), 'kind': 'raw'}
+
+
+def _load_meta(a, l4):
+    key = c.unbe32(a[c.NFTA_META_KEY])
+    return c.unbe32(a[c.NFTA_META_DREG]), {'what': c.META_KEYS.get(key, 'meta key %d' % key),
+                                           'kind': 'meta%d' % key}
+
+
+def _load_fib(a, l4):
+    return c.unbe32(a[c.NFTA_FIB_DREG]), {'what': 'fib daddr type', 'kind': 'fib'}
+
+
+def _load_ct(a, l4):
+    key = c.unbe32(a[c.NFTA_CT_KEY])
+    return c.unbe32(a[c.NFTA_CT_DREG]), {
+        'what': {c.NFT_CT_STATE: 'ct state', c.NFT_CT_STATUS: 'ct status'}.get(
+            key, 'ct key %d' % key), 'kind': 'ct%d' % key}
+
+
+# the expressions that load a register: (attributes, l4proto so far) -> (register, what)
+_LOADS = {'payload': _load_payload, 'meta': _load_meta, 'fib': _load_fib, 'ct': _load_ct}
+
+
+def _render_one(name, a, state):
+    """One expression: it loads a register (None) or says what the rule does (a word)."""
+    reg = state['reg']
+    if name in _LOADS:
+        dreg, what = _LOADS[name](a, state['l4'])
+        reg[dreg] = what
+        return None
+    if name == 'bitwise':
+        r = reg.setdefault(c.unbe32(a[c.NFTA_BITWISE_SREG]), {'what': '?', 'kind': 'raw'})
+        r['mask'] = c.attr_map(a[c.NFTA_BITWISE_MASK])[c.NFTA_DATA_VALUE]
+        return None
+    if name == 'cmp':
+        r = reg.get(c.unbe32(a[c.NFTA_CMP_SREG]), {'what': '?', 'kind': 'raw'})
+        op = c.unbe32(a[c.NFTA_CMP_OP])
+        val = c.attr_map(a[c.NFTA_CMP_DATA])[c.NFTA_DATA_VALUE]
+        word = _render_cmp(r, op, val)
+        if r['kind'] == 'meta%d' % c.NFT_META_L4PROTO and op == c.NFT_CMP_EQ:
+            state['l4'] = val[0]
+        return word
+    if name == 'immediate':
+        d = c.attr_map(a[c.NFTA_IMMEDIATE_DATA])
+        if c.NFTA_DATA_VERDICT in d:
+            code = c.unbe32s(c.attr_map(d[c.NFTA_DATA_VERDICT])[c.NFTA_VERDICT_CODE])
+            return {c.NF_DROP: 'drop', c.NF_ACCEPT: 'accept'}.get(code, 'verdict %d' % code)
+        reg[c.unbe32(a[c.NFTA_IMMEDIATE_DREG])] = {
+            'what': 'imm', 'kind': 'imm', 'value': d.get(c.NFTA_DATA_VALUE, b'')}
+        return None
+    if name == 'nat':
+        return _nat_word(a, reg)
+    return {'masq': 'masquerade', 'counter': 'counter'}.get(name, '<%s>' % name)
+
+
+def _nat_word(a, reg):
+    addr = port = None
+    if c.NFTA_NAT_REG_ADDR_MIN in a:
+        v = reg.get(c.unbe32(a[c.NFTA_NAT_REG_ADDR_MIN]), {}).get('value', b'')
+        addr = str(_addr(v)) if len(v) in (4, 16) else '?'
+    if c.NFTA_NAT_REG_PROTO_MIN in a:
+        v = reg.get(c.unbe32(a[c.NFTA_NAT_REG_PROTO_MIN]), {}).get('value', b'')
+        port = '%d' % struct.unpack('>H', v)[0] if len(v) == 2 else '?'
+    return _nat_text(c.unbe32(a[c.NFTA_NAT_TYPE]),
+                     c.unbe32(a.get(c.NFTA_NAT_FAMILY, c.be32(0))), addr, port)
 
 
 def _nat_text(ntype, family, addr, port):

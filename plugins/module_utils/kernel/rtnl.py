@@ -29,8 +29,8 @@ the rest is pyroute2 decoding the messages, ~0.25 ms per link.) A change costs o
 request and its acknowledgement.
 
 A dump is retried when the kernel flags it ``NLM_F_DUMP_INTR`` (inconsistent: what it
-lists changed while it was read), :data:`DUMP_ATTEMPTS` times at most, then
-:class:`DumpInterrupted`.
+lists changed while it was read), :data:`netlink.DUMP_ATTEMPTS` times at most, then
+:class:`netlink.DumpInterrupted` (:mod:`netlink`: the requests and dumps themselves).
 
 pyroute2 is imported the plain way (its public submodules; Python runs the package's
 ``__init__``, which loads the whole library): importing :mod:`nlsock` costs ~0.1 s more
@@ -45,11 +45,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import errno
-import os
-import select
 import socket
 import struct
+
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel.netlink import (
+    HDR, answers, dump, error, request, send)
 
 PYROUTE2_IMPORT_ERROR = None
 try:
@@ -57,10 +59,9 @@ try:
     # library is loaded, as its authors intend): the module start-up cost of that is
     # in the docstring above.
     from pyroute2.netlink import (
-        NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REPLACE,
-        NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLA_F_NESTED,
+        NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_ERROR,
+        NLA_F_NESTED,
     )
-    from pyroute2.netlink.exceptions import NetlinkDumpInterrupted
     from pyroute2.netlink.rtnl import (
         RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK,
         RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE,
@@ -81,7 +82,6 @@ except ImportError:  # pragma: no cover - exercised by the missing-library path
     PYROUTE2_IMPORT_ERROR = traceback.format_exc()
     HAS_PYROUTE2 = False
     PYROUTE2_VERSION = None
-    NetlinkDumpInterrupted = Exception
 
 IFF_UP = 1
 RT_TABLE_MAIN = 254
@@ -93,143 +93,19 @@ RTNH_F_ONLINK = 4      # a gateway taken as on-link (a VXLAN peer's VTEP address
 NTF_SELF = 0x02        # an FDB entry of the device itself (a VXLAN remote)
 NUD_PERMANENT = 0x80
 VXLAN_PORT = 4789      # IANA
-_HDR = struct.Struct('=IHHII')
-_seq = [0]
 
-# How many times a dump the kernel flags NLM_F_DUMP_INTR is asked again before giving up.
-DUMP_ATTEMPTS = 5
-
-
-class DumpInterrupted(NetlinkDumpInterrupted):
-    """A dump stayed inconsistent (NLM_F_DUMP_INTR) on every one of its attempts: what
-    it lists kept changing while it was read. pyroute2's own exception, so whoever
-    handles pyroute2's handles this one."""
-
-    def __init__(self, what, attempts):
-        self.what = what
-        self.attempts = attempts
-        self.message = ('%s dump interrupted (NLM_F_DUMP_INTR: the kernel\'s list changed '
-                        'while it was read) %d times in a row; giving up' % (what, attempts))
-        super(DumpInterrupted, self).__init__(-1, self.message)
-
-    def __str__(self):
-        return self.message
-
-
-def _next_seq():
-    _seq[0] = (_seq[0] + 1) & 0x7fffffff or 1
-    return _seq[0]
-
-
-def _send(sock, cls, msg_type, flags, fields, attrs):
-    """Encode one pyroute2 message and send it; returns its sequence number."""
-    msg = cls()
-    for key, value in fields.items():
-        msg[key] = value
-    msg['attrs'] = attrs
-    seq = _next_seq()
-    msg['header']['type'] = msg_type
-    msg['header']['flags'] = flags
-    msg['header']['sequence_number'] = seq
-    msg.encode()
-    sock.sendall(msg.data)
-    return seq
-
-
-def _answers(sock, seq):
-    """(type, flags, data, offset, length) of each message answering request ``seq``."""
-    while True:
-        try:
-            data = sock.recv(1 << 18)
-        except (BlockingIOError, InterruptedError):
-            select.select([sock], [], [])
-            continue
-        offset = 0
-        while offset + _HDR.size <= len(data):
-            length, kind, flags, mseq, _pid = _HDR.unpack_from(data, offset)
-            if length < _HDR.size:
-                break
-            if mseq == seq:
-                yield kind, flags, data, offset, length
-            offset += (length + 3) & ~3
-
-
-def _error(data, offset):
-    code = -struct.unpack_from('=i', data, offset + _HDR.size)[0]
-    if code:
-        raise OSError(code, os.strerror(code))
-
-
-_dump_requests = {}  # (class, type, fields) -> the encoded request (its sequence number varies)
-
-
-def _dump(sock, cls, msg_type, fields):
-    """Send one dump request; the answers, decoded by pyroute2 (a list).
-
-    A dump is consistent only if no message of it (NLMSG_DONE included) carries
-    NLM_F_DUMP_INTR: the kernel sets it on the messages it sends after what it dumps
-    changed (a link or an address added or removed meanwhile). Such a dump is read to
-    its end and asked again, :data:`DUMP_ATTEMPTS` times at most, then
-    :class:`DumpInterrupted`. Messages are decoded once the dump is known consistent.
-    """
-    key = (cls, msg_type, tuple(sorted(fields.items())))
-    request = _dump_requests.get(key)
-    if request is None:
-        msg = cls()
-        for name, value in fields.items():
-            msg[name] = value
-        msg['attrs'] = []
-        msg['header']['type'] = msg_type
-        msg['header']['flags'] = NLM_F_REQUEST | NLM_F_DUMP
-        msg.encode()
-        request = _dump_requests[key] = bytes(msg.data)
-    for _attempt in range(DUMP_ATTEMPTS):
-        seq = _next_seq()
-        data = bytearray(request)
-        struct.pack_into('=I', data, 8, seq)
-        sock.sendall(data)
-        raw = []
-        interrupted = False
-        for kind, flags, data, offset, length in _answers(sock, seq):
-            if flags & NLM_F_DUMP_INTR:
-                interrupted = True
-            if kind == NLMSG_DONE:
-                break
-            if kind == NLMSG_ERROR:
-                _error(data, offset)
-                break
-            raw.append(data[offset:offset + length])
-        if not interrupted:
-            out = []
-            for chunk in raw:
-                msg = cls(chunk)
-                msg.decode()
-                out.append(msg)
-            return out
-    raise DumpInterrupted(_dump_name(msg_type), DUMP_ATTEMPTS)
-
-
-def _dump_name(msg_type):
-    return {RTM_GETLINK: 'link (RTM_GETLINK)', RTM_GETADDR: 'address (RTM_GETADDR)',
-            RTM_GETROUTE: 'route (RTM_GETROUTE)'}.get(msg_type, 'rtnetlink %d' % msg_type)
-
-
-def _request(sock, cls, msg_type, flags, fields, attrs):
-    """Send one request and wait for its acknowledgement (OSError on a kernel error)."""
-    seq = _send(sock, cls, msg_type, NLM_F_REQUEST | NLM_F_ACK | flags, fields, attrs)
-    for kind, _flags, data, offset, _length in _answers(sock, seq):
-        if kind == NLMSG_ERROR:
-            _error(data, offset)
-            return
+# what addresses() and neighbours() return (tuples: unpacked as before, read by name)
+Address = collections.namedtuple('Address', 'family prefixlen scope index address')
+Neighbour = collections.namedtuple('Neighbour', 'dst lladdr state flags')
 
 
 def _get_link(sock, fields, attrs):
     """One RTM_GETLINK (not a dump): (data, offset, length) of the answer, None if ENODEV."""
-    seq = _send(sock, ifinfmsg, RTM_GETLINK, NLM_F_REQUEST, fields, attrs)
-    for kind, _flags, data, offset, length in _answers(sock, seq):
+    seq = send(sock, ifinfmsg, RTM_GETLINK, NLM_F_REQUEST, fields, attrs)
+    for kind, _flags, data, offset, length in answers(sock, seq):
         if kind == NLMSG_ERROR:
             try:
-                _error(data, offset)
+                error(data, offset)
             except OSError as e:
                 if e.errno == errno.ENODEV:
                     return None
@@ -245,7 +121,7 @@ def link_index(sock, name):
         return None
     # only the index is wanted: read it from the fixed ifinfomsg header (family, pad,
     # type, index) instead of decoding every attribute of the link
-    return struct.unpack_from('=i', answer[0], answer[1] + _HDR.size + 4)[0]
+    return struct.unpack_from('=i', answer[0], answer[1] + HDR.size + 4)[0]
 
 
 def _link_attrs(name=None, mtu=None, mac=None, alias=None, master=None, group=None,
@@ -262,8 +138,8 @@ def _link_attrs(name=None, mtu=None, mac=None, alias=None, master=None, group=No
 def set_link(sock, index, up=False, mtu=None, mac=None, alias=None, master=None, group=None):
     """Like ``ip link set``: bring up, MTU, MAC, alias, master (0: no master), group."""
     flags = IFF_UP if up else 0
-    _request(sock, ifinfmsg, RTM_SETLINK, 0, {'index': index, 'flags': flags, 'change': flags},
-             _link_attrs(mtu=mtu, mac=mac, alias=alias, master=master, group=group))
+    request(sock, ifinfmsg, RTM_SETLINK, 0, {'index': index, 'flags': flags, 'change': flags},
+            _link_attrs(mtu=mtu, mac=mac, alias=alias, master=master, group=group))
 
 
 def new_link(sock, name, kind, mtu=None, alias=None, peer=None, up=False):
@@ -275,22 +151,22 @@ def new_link(sock, name, kind, mtu=None, alias=None, peer=None, up=False):
         info.append(('IFLA_INFO_DATA', {'attrs': [('VETH_INFO_PEER', {'attrs': _link_attrs(
             name=peer['name'], mtu=peer.get('mtu'), mac=peer.get('mac'),
             netns_fd=peer.get('netns_fd'))})]}))
-    _request(sock, ifinfmsg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
-             {'flags': IFF_UP, 'change': IFF_UP} if up else {},
-             _link_attrs(name=name, mtu=mtu, alias=alias) +
-             [('IFLA_LINKINFO', {'attrs': info})])
+    request(sock, ifinfmsg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
+            {'flags': IFF_UP, 'change': IFF_UP} if up else {},
+            _link_attrs(name=name, mtu=mtu, alias=alias) +
+            [('IFLA_LINKINFO', {'attrs': info})])
 
 
 def del_link(sock, index=0, group=None):
     """Delete a link by index, or every link of a group (one RCU grace period for all)."""
-    _request(sock, ifinfmsg, RTM_DELLINK, 0, {'index': index}, _link_attrs(group=group))
+    request(sock, ifinfmsg, RTM_DELLINK, 0, {'index': index}, _link_attrs(group=group))
 
 
 def set_hairpin(sock, index, on):
     """Like ``bridge link set dev X hairpin on|off`` (the port's IFLA_BRPORT_MODE)."""
-    _request(sock, ifinfmsg, RTM_SETLINK, 0, {'family': socket.AF_BRIDGE, 'index': index},
-             [('IFLA_PROTINFO', {'attrs': [('IFLA_BRPORT_MODE', 1 if on else 0)]},
-               NLA_F_NESTED)])
+    request(sock, ifinfmsg, RTM_SETLINK, 0, {'family': socket.AF_BRIDGE, 'index': index},
+            [('IFLA_PROTINFO', {'attrs': [('IFLA_BRPORT_MODE', 1 if on else 0)]},
+              NLA_F_NESTED)])
 
 
 def address(sock, add, index, ip, prefixlen, broadcast=None):
@@ -302,17 +178,17 @@ def address(sock, add, index, ip, prefixlen, broadcast=None):
     if broadcast is not None:
         attrs.append(('IFA_BROADCAST', broadcast))
     flags = IFA_F_NODAD if add and family == socket.AF_INET6 else 0
-    _request(sock, ifaddrmsg, RTM_NEWADDR if add else RTM_DELADDR,
-             NLM_F_CREATE | NLM_F_EXCL if add else 0,
-             {'family': family, 'prefixlen': prefixlen, 'index': index, 'flags': flags}, attrs)
+    request(sock, ifaddrmsg, RTM_NEWADDR if add else RTM_DELADDR,
+            NLM_F_CREATE | NLM_F_EXCL if add else 0,
+            {'family': family, 'prefixlen': prefixlen, 'index': index, 'flags': flags}, attrs)
 
 
 def replace_default_route(sock, gateway, oif):
     """Like ``ip route replace default via GATEWAY dev OIF`` (main table)."""
     family = socket.AF_INET6 if ':' in gateway else socket.AF_INET
-    _request(sock, rtmsg, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE,
-             {'family': family, 'table': RT_TABLE_MAIN, 'proto': RTPROT_BOOT,
-              'type': RTN_UNICAST}, [('RTA_GATEWAY', gateway), ('RTA_OIF', oif)])
+    request(sock, rtmsg, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE,
+            {'family': family, 'table': RT_TABLE_MAIN, 'proto': RTPROT_BOOT,
+             'type': RTN_UNICAST}, [('RTA_GATEWAY', gateway), ('RTA_OIF', oif)])
 
 
 def _link_dict(m):
@@ -335,7 +211,7 @@ def _link_dict(m):
 
 def links(sock, family=socket.AF_UNSPEC):
     """One dict per link: index, flags, name, kind, mtu, mac, master, alias, link, hairpin."""
-    return [_link_dict(m) for m in _dump(sock, ifinfmsg, RTM_GETLINK, {'family': family})]
+    return [_link_dict(m) for m in dump(sock, ifinfmsg, RTM_GETLINK, {'family': family})]
 
 
 def _link_msg(sock, index):
@@ -359,13 +235,13 @@ def addresses(sock, family=socket.AF_UNSPEC):
     """(family, prefixlen, scope, index, address string) per address (of one family:
     the kernel filters the dump)."""
     out = []
-    for m in _dump(sock, ifaddrmsg, RTM_GETADDR, {'family': family}):
+    for m in dump(sock, ifaddrmsg, RTM_GETADDR, {'family': family}):
         if m['family'] not in (socket.AF_INET, socket.AF_INET6):
             continue
         ip = m.get_attr('IFA_LOCAL') or m.get_attr('IFA_ADDRESS')
         if ip is None:
             continue
-        out.append((m['family'], m['prefixlen'], m['scope'], m['index'], ip))
+        out.append(Address(m['family'], m['prefixlen'], m['scope'], m['index'], ip))
     return out
 
 
@@ -375,7 +251,7 @@ def routes(sock, family, table=RT_TABLE_MAIN):
     type, table, gateway (string or None), oif (ifindex or None), proto (who added it:
     RTPROT_RA for a route learned from a router advertisement)."""
     out = []
-    for m in _dump(sock, rtmsg, RTM_GETROUTE, {'family': family, 'table': table}):
+    for m in dump(sock, rtmsg, RTM_GETROUTE, {'family': family, 'table': table}):
         rt_table = m.get_attr('RTA_TABLE') or m['table']
         if rt_table != table:
             continue
@@ -395,10 +271,10 @@ def new_vxlan(sock, name, vni, local, mtu, mac, alias):
             ('IFLA_INFO_DATA', {'attrs': [('IFLA_VXLAN_ID', vni), ('IFLA_VXLAN_LOCAL', local),
                                           ('IFLA_VXLAN_PORT', VXLAN_PORT),
                                           ('IFLA_VXLAN_LEARNING', 0)]})]
-    _request(sock, ifinfmsg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
-             {'flags': IFF_UP, 'change': IFF_UP},
-             _link_attrs(name=name, mtu=mtu, mac=mac, alias=alias) +
-             [('IFLA_LINKINFO', {'attrs': info})])
+    request(sock, ifinfmsg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
+            {'flags': IFF_UP, 'change': IFF_UP},
+            _link_attrs(name=name, mtu=mtu, mac=mac, alias=alias) +
+            [('IFLA_LINKINFO', {'attrs': info})])
 
 
 def vxlan_info(sock, index):
@@ -421,21 +297,22 @@ def route(sock, add, dst, dst_len, gateway, oif=None, proto=RTPROT_BOOT, realm=N
         attrs.append(('RTA_OIF', oif))
     if realm is not None:
         attrs.append(('RTA_FLOW', realm))
-    _request(sock, rtmsg, RTM_NEWROUTE if add else RTM_DELROUTE,
-             NLM_F_CREATE | NLM_F_REPLACE if add else 0,
-             {'family': socket.AF_INET, 'dst_len': dst_len, 'table': RT_TABLE_MAIN,
-              'proto': proto, 'type': RTN_UNICAST, 'flags': RTNH_F_ONLINK if onlink else 0,
-              'scope': 0}, attrs)
+    request(sock, rtmsg, RTM_NEWROUTE if add else RTM_DELROUTE,
+            NLM_F_CREATE | NLM_F_REPLACE if add else 0,
+            {'family': socket.AF_INET, 'dst_len': dst_len, 'table': RT_TABLE_MAIN,
+             'proto': proto, 'type': RTN_UNICAST, 'flags': RTNH_F_ONLINK if onlink else 0,
+             'scope': 0}, attrs)
 
 
 def neighbours(sock, family, index):
     """(destination, lladdr, state, flags) of each neighbour (AF_INET) or FDB
     (AF_BRIDGE) entry of link ``index``."""
     out = []
-    for m in _dump(sock, ndmsg, RTM_GETNEIGH, {'family': family}):
+    for m in dump(sock, ndmsg, RTM_GETNEIGH, {'family': family}):
         if m['ifindex'] != index:
             continue
-        out.append((m.get_attr('NDA_DST'), m.get_attr('NDA_LLADDR'), m['state'], m['flags']))
+        out.append(Neighbour(m.get_attr('NDA_DST'), m.get_attr('NDA_LLADDR'), m['state'],
+                             m['flags']))
     return out
 
 
@@ -446,6 +323,6 @@ def neighbour(sock, add, family, index, lladdr, dst):
     how = 0
     if add:
         how = NLM_F_CREATE | (NLM_F_APPEND if family == socket.AF_BRIDGE else NLM_F_REPLACE)
-    _request(sock, ndmsg, RTM_NEWNEIGH if add else RTM_DELNEIGH, how,
-             {'family': family, 'ifindex': index, 'state': NUD_PERMANENT, 'flags': flags},
-             [('NDA_LLADDR', lladdr), ('NDA_DST', dst)])
+    request(sock, ndmsg, RTM_NEWNEIGH if add else RTM_DELNEIGH, how,
+            {'family': family, 'ifindex': index, 'state': NUD_PERMANENT, 'flags': flags},
+            [('NDA_LLADDR', lladdr), ('NDA_DST', dst)])

@@ -10,6 +10,7 @@ import errno
 import ipaddress
 import os
 
+from ansible_collections.linuxnet.container_network.plugins.module_utils.applier import OpApplier
 from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import rtnl
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
     Action, ApplyError,
@@ -51,7 +52,12 @@ def no_dad(name):
 _RESETS_INDEX = frozenset(('link_delete',))
 
 
-class Applier(object):
+class Applier(OpApplier):
+    """L2 actions over netlink: namespaces, links, addresses, routes, ports; link
+    deletes in one namespace go as one batch."""
+
+    UNDO = _UNDO
+
     def __init__(self, kernel, have=None):
         self.k = kernel
         self._index = {}
@@ -218,18 +224,5 @@ class Applier(object):
             i += len(batch)
         return done
 
-    def rollback(self, done):
-        """Undo what this run created, newest first; report what was undone."""
-        undone = []
-        for a in reversed(done):
-            undo = _UNDO.get(a.op)
-            if undo is None:
-                continue
-            u = undo(a)
-            try:
-                getattr(self, u.op)(u)
-                undone.append(u)
-            except Exception:
-                pass
-            self._index = {}
-        return undone
+    def reset(self):
+        self._index = {}

@@ -273,37 +273,42 @@ def plan_veth(want, have):
             host_view, peer_view = None, None
         else:
             host_view, peer_view = host, peer
-        # host end
-        if host_view is not None:
-            if p.mtu is not None and host_view.mtu != p.mtu:
-                actions.append(Action('link_set', p.name, mtu=p.mtu))
-            if tag and host_view.alias != tag:
-                actions.append(Action('link_set', p.name, alias=tag))
-        if host_view is not None and not host_view.up:
-            actions.append(Action('link_set', p.name, up=True))
-        # peer end
-        if peer_view is not None:
-            if p.mtu is not None and peer_view.mtu != p.mtu:
-                actions.append(Action('link_set', p.peer, netns=p.netns, mtu=p.mtu))
-            if p.mac is not None and peer_view.mac != p.mac:
-                actions.append(Action('link_set', p.peer, netns=p.netns, mac=p.mac))
-        addr_actions = _addr_actions(p.peer, p.netns, addrs, peer_view)
-        actions += addr_actions
-        if peer_view is None or not peer_view.up:
-            actions.append(Action('link_set', p.peer, netns=p.netns, up=True))
-        for gw in p.gateways or ():
-            current = view.default_routes.get(gw.version) if view else None
-            # Deleting an address can take the default route with it (the kernel flushes
-            # routes whose nexthop was reachable only through it): set it again then.
-            if peer_view is None or current != gw or \
-                    any(a.op == 'addr_del' for a in addr_actions):
-                actions.append(Action('route_default', p.peer, netns=p.netns,
-                                      gateway=str(gw)))
+        actions += _veth_ends(p, tag, host_view, peer_view, view, addrs)
     if want.exclusive:
         listed = set(p.name for p in want.pairs)
         for link in sorted(have.host.links.values(), key=lambda l: l.name):
             if link.kind == 'veth' and link.alias == tag and link.name not in listed:
                 actions.append(Action('link_delete', link.name))
+    return actions
+
+
+def _veth_ends(p, tag, host_view, peer_view, view, addrs):
+    """What a pair's two ends need once the pair exists (``*_view`` None: just created):
+    MTU, alias, MAC, up; the peer's addresses and default routes."""
+    actions = []
+    if host_view is not None:
+        if p.mtu is not None and host_view.mtu != p.mtu:
+            actions.append(Action('link_set', p.name, mtu=p.mtu))
+        if tag and host_view.alias != tag:
+            actions.append(Action('link_set', p.name, alias=tag))
+        if not host_view.up:
+            actions.append(Action('link_set', p.name, up=True))
+    if peer_view is not None:
+        if p.mtu is not None and peer_view.mtu != p.mtu:
+            actions.append(Action('link_set', p.peer, netns=p.netns, mtu=p.mtu))
+        if p.mac is not None and peer_view.mac != p.mac:
+            actions.append(Action('link_set', p.peer, netns=p.netns, mac=p.mac))
+    addr_actions = _addr_actions(p.peer, p.netns, addrs, peer_view)
+    actions += addr_actions
+    if peer_view is None or not peer_view.up:
+        actions.append(Action('link_set', p.peer, netns=p.netns, up=True))
+    for gw in p.gateways or ():
+        current = view.default_routes.get(gw.version) if view else None
+        # Deleting an address can take the default route with it (the kernel flushes
+        # routes whose nexthop was reachable only through it): set it again then.
+        if peer_view is None or current != gw or \
+                any(a.op == 'addr_del' for a in addr_actions):
+            actions.append(Action('route_default', p.peer, netns=p.netns, gateway=str(gw)))
     return actions
 
 

@@ -144,7 +144,8 @@ def observed_from_table(st, legacy=None):
         if tag is None:
             obs.foreign_rules += 1
         else:
-            obs.owned.append(OwnedRule(tag[0], tag[1], r.chain, r.handle, r.text))
+            obs.owned.append(OwnedRule(tag[0], tag[1], r.chain, r.handle, r.text,
+                                       exprs=r.exprs))
     for family, lst in legacy or []:
         if not lst.exists:
             continue
@@ -157,7 +158,8 @@ def observed_from_table(st, legacy=None):
             native = codec.NFPROTO_IPV4 == family and r.raw is not None and (
                 x.encode_exprs(x.match_nfproto(4)) + r.raw) or None
             obs.owned.append(OwnedRule(tag[0], tag[1], r.chain, r.handle, r.text,
-                                       where=table_id(family, lst.name), native=native))
+                                       where=table_id(family, lst.name), native=native,
+                                       exprs=r.exprs))
         obs.legacy.append(Legacy(family, lst.name, dict(
             (n, (ch.hook, ch.priority, ch.ctype)) for n, ch in lst.chains.items()),
             foreign, lst.use))

@@ -49,10 +49,12 @@ def render_line(chain, text, rid, digest):
 class OwnedRule(object):
     """An observed rule carrying our tag. ``where``: the backend's name for the place it
     lives in when that is not the backend's own (a table of an earlier release);
-    ``native``: what the backend needs to move it (None when it cannot)."""
+    ``native``: what the backend needs to move it (None when it cannot); ``exprs``: its
+    decoded expressions (what it does, read by structure: :func:`nft_expr.dnat_target`)."""
 
-    def __init__(self, rid, digest, chain, handle, text, where=None, native=None):
+    def __init__(self, rid, digest, chain, handle, text, where=None, native=None, exprs=None):
         self.rid = rid
+        self.exprs = exprs or []
         self.digest = digest
         self.chain = chain
         self.handle = handle

@@ -16,7 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import publications
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.plan import diff_rules
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.resources import (
     HOST_OPS, MasqueradeResource, PortPublishResource, commit)
@@ -65,7 +65,7 @@ class NatStage(object):
     def addressed(self, extra):
         """The publications with their containers' addresses (veth_pair's allocation)."""
         pairs = extra.get('pairs', {})
-        return nat_model.with_addresses(
+        return publications.with_addresses(
             self.publish_want, dict((n, p['address']) for n, p in pairs.items()),
             dict((n, p['address6']) for n, p in pairs.items() if p['address6']))
 

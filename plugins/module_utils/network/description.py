@@ -7,7 +7,7 @@
 before anything is read or changed, and derives what the pipeline's stages get
 (:mod:`network`): namespaces, veth pairs (an address or ``auto``), bridge ports, the
 publications as validated records (each naming its container's host interface; the
-address comes from the allocation, :func:`nat_model.with_addresses`).
+address comes from the allocation, :func:`publications.with_addresses`).
 """
 from __future__ import absolute_import, division, print_function
 
@@ -15,9 +15,10 @@ __metaclass__ = type
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import model
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import publications
 from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
 from ansible_collections.linuxnet.container_network.plugins.module_utils.firewall.resource import MODES
-from ansible_collections.linuxnet.container_network.plugins.module_utils.network.fleet import fleet_want
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network.fleet_model import fleet_want
 from ansible_collections.linuxnet.container_network.plugins.module_utils.validate import Path
 
 
@@ -51,52 +52,13 @@ def network_want(params):
                              % (subnet.network_address + 1))
     containers = params.get('containers') or []
     subnet6, gateway6 = _ipv6(params, root, len(containers))
-    pairs, ports, bynames = [], [], {}
-    for i, c in enumerate(containers):
-        at = root.containers[i]
-        name = v.netns_name(c.get('name'), at.name)
-        host_if = c.get('host_ifname')
-        if host_if:
-            v.ifname(host_if, at.host_ifname)
-            if host_if == bridge:
-                v.fail(at.host_ifname, host_if, 'is the bridge', 'use another name or leave '
-                       'it out to have one derived')
-        peer = v.ifname(c.get('ifname') or 'eth0', at.ifname)
-        address = 'auto'
-        if c.get('address'):
-            ip = v.host_address(c['address'], subnet, at.address,
-                                'use an address inside it or leave it out to have one '
-                                'allocated')
-            if ip == gateway:
-                v.fail(at.address, c['address'], "is the gateway (the bridge's address)",
-                       'use another address or leave it out to have one allocated')
-            address = '%s/%d' % (ip, subnet.prefixlen)
-        addresses = [address] + _ipv6_address(c, at, subnet6, gateway6, address == 'auto')
-        pair = {'name': host_if or model.derive_ifname('veth', bridge, name), 'peer': peer,
-                'netns': name, 'addresses': addresses, 'gateway': str(gateway),
-                'ipv6_gateway': str(gateway6) if gateway6 else None, 'mtu': None,
-                'mac': None, 'state': None}
-        pairs.append(pair)
-        ports.append({'name': pair['name'], 'hairpin': True, 'state': None})
-        bynames[name] = pair
-    at = root.containers
-    v.unique((at[i].name, c['name'], c['name']) for i, c in enumerate(containers))
-    v.unique((at[i].host_ifname, p['name'], p['name']) for i, p in enumerate(pairs))
-    v.unique((at[i].address, c['address'], p['addresses'][0].split('/')[0])
-             for i, (c, p) in enumerate(zip(containers, pairs)) if c.get('address'))
-    v.unique((at[i].ipv6_address, c['ipv6_address'], p['addresses'][-1].split('/')[0])
-             for i, (c, p) in enumerate(zip(containers, pairs)) if c.get('ipv6_address'))
-    published = params.get('published_ports') or []
-    at = root.published_ports
-    pubs = []
-    for i, p in enumerate(published):
-        if p.get('container') not in bynames:
-            v.fail(at[i].container, p.get('container'), 'is not in containers',
-                   'name one of: %s' % (', '.join(sorted(bynames)) or 'no container is listed'))
-        # named by its container's host interface: the veth allocation's key
-        pubs.append(nat_model.publication(
-            at[i], dict(p, container=bynames[p['container']]['name']), subnet, subnet6))
-    nat_model.check_overlaps(pubs, [at[i] for i in range(len(pubs))])
+    pairs = [_pair(c, root.containers[i], bridge, subnet, gateway, subnet6, gateway6)
+             for i, c in enumerate(containers)]
+    ports = [{'name': pair['name'], 'hairpin': True, 'state': None} for pair in pairs]
+    bynames = dict((pair['netns'], pair) for pair in pairs)
+    _unique(root.containers, containers, pairs)
+    pubs = _publications(params.get('published_ports') or [], root.published_ports, bynames,
+                         subnet, subnet6)
     fleet = fleet_want(params.get('fleet'), bridge, subnet, params.get('variable_prefix') or '')
     return {'state': state, 'bridge': bridge, 'subnet': str(subnet), 'gateway': str(gateway),
             'fleet': fleet,
@@ -110,6 +72,56 @@ def network_want(params):
             'ipv6_subnet': subnet6, 'ipv6_gateway': gateway6,
             'ipv6_gateway_cidr': '%s/%d' % (gateway6, subnet6.prefixlen) if subnet6 else None,
             'ipv6_masquerade': bool(subnet6) and params.get('ipv6_masquerade', True) is not False}
+
+
+def _pair(c, at, bridge, subnet, gateway, subnet6, gateway6):
+    """One container (written at ``at``) -> its veth pair's input to veth_pair."""
+    name = v.netns_name(c.get('name'), at.name)
+    host_if = c.get('host_ifname')
+    if host_if:
+        v.ifname(host_if, at.host_ifname)
+        if host_if == bridge:
+            v.fail(at.host_ifname, host_if, 'is the bridge', 'use another name or leave '
+                   'it out to have one derived')
+    peer = v.ifname(c.get('ifname') or 'eth0', at.ifname)
+    address = 'auto'
+    if c.get('address'):
+        ip = v.host_address(c['address'], subnet, at.address,
+                            'use an address inside it or leave it out to have one '
+                            'allocated')
+        if ip == gateway:
+            v.fail(at.address, c['address'], "is the gateway (the bridge's address)",
+                   'use another address or leave it out to have one allocated')
+        address = '%s/%d' % (ip, subnet.prefixlen)
+    addresses = [address] + _ipv6_address(c, at, subnet6, gateway6, address == 'auto')
+    return {'name': host_if or model.derive_ifname('veth', bridge, name), 'peer': peer,
+            'netns': name, 'addresses': addresses, 'gateway': str(gateway),
+            'ipv6_gateway': str(gateway6) if gateway6 else None, 'mtu': None,
+            'mac': None, 'state': None}
+
+
+def _unique(at, containers, pairs):
+    """Names, host interfaces and given addresses: each once."""
+    v.unique((at[i].name, c['name'], c['name']) for i, c in enumerate(containers))
+    v.unique((at[i].host_ifname, p['name'], p['name']) for i, p in enumerate(pairs))
+    v.unique((at[i].address, c['address'], p['addresses'][0].split('/')[0])
+             for i, (c, p) in enumerate(zip(containers, pairs)) if c.get('address'))
+    v.unique((at[i].ipv6_address, c['ipv6_address'], p['addresses'][-1].split('/')[0])
+             for i, (c, p) in enumerate(zip(containers, pairs)) if c.get('ipv6_address'))
+
+
+def _publications(published, at, bynames, subnet, subnet6):
+    """The published ports, each naming a listed container, none overlapping another."""
+    pubs = []
+    for i, p in enumerate(published):
+        if p.get('container') not in bynames:
+            v.fail(at[i].container, p.get('container'), 'is not in containers',
+                   'name one of: %s' % (', '.join(sorted(bynames)) or 'no container is listed'))
+        # named by its container's host interface: the veth allocation's key
+        pubs.append(publications.publication(
+            at[i], dict(p, container=bynames[p['container']]['name']), subnet, subnet6))
+    nat_model.check_overlaps(pubs, [at[i] for i in range(len(pubs))])
+    return pubs
 
 
 # an IPv6 subnet smaller than this cannot hold a gateway and containers (RFC 6164 /127s are

@@ -35,124 +35,18 @@ __metaclass__ = type
 
 import ipaddress
 import socket
-import zlib
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import rtnl
-from ansible_collections.linuxnet.container_network.plugins.module_utils import validate as v
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network.fleet_kernel import (
+    RTPROT_LINUXNET, FleetApplier)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network.fleet_model import (
+    VXLAN_OVERHEAD, fleet_want, vtep_mac)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.ownership import owner_tag
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
-    Action, ApplyError, PlanError, ValidationError)
+    Action, PlanError)
 
-BACKENDS = ('host-gw', 'vxlan')
-RTPROT_LINUXNET = 76      # our routes' protocol (rt_protos has nothing at 76)
-VXLAN_OVERHEAD = 50       # outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14)
-MAX_VNI = (1 << 24) - 1
 OPS = ('vxlan_create', 'vxlan_delete', 'vxlan_mtu', 'vtep_address', 'fdb_add', 'fdb_del',
        'neigh_set', 'neigh_del', 'route_set', 'route_del')
-
-
-def device_name(vni):
-    return 'lnvx%d' % vni
-
-
-def realm(bridge):
-    """The routes' realm of network ``bridge`` (1..65535)."""
-    return (zlib.crc32(bridge.encode('utf-8')) & 0xffff) or 1
-
-
-def vtep_mac(subnet):
-    """The VXLAN device MAC of the host owning ``subnet``: known to every peer."""
-    return '02:4c:' + ':'.join('%02x' % b for b in subnet.network_address.packed)
-
-
-# ------------------------------------------------------------------ want
-def fleet_want(fleet, bridge, subnet, prefix=''):
-    """The ``fleet`` option -> the desired record, or one with no backend (no fleet: what
-    there is goes). ValidationError naming the hosts concerned."""
-    base = {'bridge': bridge, 'backend': None, 'realm': realm(bridge), 'self': None,
-            'peers': [], 'vni': None, 'device': None,
-            'at_boot': bool(fleet and fleet.get('at_boot'))}
-    if not fleet:
-        return base
-    at = v.Path(prefix=prefix).fleet
-    backend = v.one_of(fleet.get('backend') or 'host-gw', BACKENDS, at.backend)
-    host = fleet.get('host')
-    if not host:
-        v.missing(at.host, "give this host's inventory name")
-    vni = None
-    if backend == 'vxlan':
-        vni = fleet.get('vxlan_id')
-        if not isinstance(vni, int) or isinstance(vni, bool) or not 1 <= vni <= MAX_VNI:
-            v.fail(at.vxlan_id, vni, 'is not a VXLAN id', 'give a number from 1 to %d' % MAX_VNI)
-    members = []
-    for i, m in enumerate(fleet.get('members') or []):
-        name = m.get('host')
-        if not name:
-            v.missing(at.members[i].host, "give the member's inventory name")
-        members.append({'host': name, 'subnet': _subnet(m.get('subnet'), name, prefix),
-                        'underlay': _underlay(m.get('underlay_address'), name, prefix)})
-    v.unique((at.members[i].host, m['host'], m['host']) for i, m in enumerate(members))
-    mine = [m for m in members if m['host'] == host]
-    if not mine:
-        v.fail(at.members, sorted(m['host'] for m in members), 'does not list this host (%s)'
-               % host, 'list every host of the fleet, this one included')
-    if mine[0]['subnet'] != subnet:
-        raise ValidationError(
-            'host %s: its fleet entry says container subnet %s, its %ssubnet is %s; the '
-            'fleet is built from each host\'s own subnet, give one value'
-            % (host, mine[0]['subnet'], prefix, subnet))
-    for k, m in enumerate(members):
-        for other in members[:k]:
-            if m['subnet'].overlaps(other['subnet']):
-                raise ValidationError(
-                    'hosts %s and %s of the fleet have overlapping container subnets (%s and '
-                    '%s): every host of the fleet needs its own %ssubnet, disjoint from the '
-                    'others\' (set it in each host\'s host_vars)'
-                    % (other['host'], m['host'], other['subnet'], m['subnet'], prefix))
-            if m['underlay'] == other['underlay']:
-                raise ValidationError(
-                    'hosts %s and %s of the fleet have the same underlay address %s: give '
-                    'each host the address its peers reach it at (%sunderlay_address)'
-                    % (other['host'], m['host'], m['underlay'], prefix))
-    return dict(base, backend=backend, vni=vni, self=mine[0],
-                device=device_name(vni) if vni else None,
-                peers=[m for m in members if m['host'] != host])
-
-
-def _subnet(value, host, prefix):
-    try:
-        return v.subnet(value, v.Path(prefix=prefix).subnet, nat=True)
-    except ValidationError as e:
-        raise ValidationError('fleet host %s: %s' % (host, e))
-
-
-def _underlay(value, host, prefix):
-    try:
-        ip = ipaddress.ip_address(str(value).strip()) if value is not None else None
-    except ValueError:
-        ip = None
-    if ip is None or ip.version != 4:
-        raise ValidationError(
-            'fleet host %s: %sunderlay_address %s is not an IPv4 address; give the IPv4 '
-            'address its peers reach it at (an IP, not a name: ansible_host may be a '
-            'name, then set %sunderlay_address)' % (host, prefix, v.show(value), prefix))
-    return ip
-
-
-def peer_subnets(want):
-    """The peers' container subnets (what the NAT stage neither masquerades nor drops)."""
-    return [p['subnet'] for p in want['peers']] if want else []
-
-
-def fleet_firewall(want):
-    """What the firewall stage lets in for the fleet: the peers' subnets (forwarded to
-    the bridge) and, with VXLAN, the peers' underlay addresses (UDP 4789 to the host);
-    None without a fleet."""
-    if not want or want['backend'] is None:
-        return None
-    return {'subnets': [str(p['subnet']) for p in want['peers']],
-            'vteps': [str(p['underlay']) for p in want['peers']]
-            if want['backend'] == 'vxlan' else []}
 
 
 # ------------------------------------------------------------------ have
@@ -188,13 +82,14 @@ class FleetResource(object):
             dev = dict(found, vxlan=rtnl.vxlan_info(sock, found['index']),
                        fdb=rtnl.neighbours(sock, socket.AF_BRIDGE, found['index']),
                        neigh=rtnl.neighbours(sock, socket.AF_INET, found['index']),
-                       addresses=[(a[4], a[1]) for a in addrs if a[3] == found['index']])
+                       addresses=[(a.address, a.prefixlen) for a in addrs
+                                  if a.index == found['index']])
         underlay = None
         if want['self'] is not None:
-            local = [a for a in addrs if a[4] == str(want['self']['underlay'])]
+            local = [a for a in addrs if a.address == str(want['self']['underlay'])]
             if local:
-                link = rtnl.link(sock, local[0][3])
-                underlay = {'index': local[0][3], 'name': link['name'], 'mtu': link['mtu']}
+                link = rtnl.link(sock, local[0].index)
+                underlay = {'index': local[0].index, 'name': link['name'], 'mtu': link['mtu']}
         return {'routes': routes, 'addresses': addrs, 'device': dev, 'underlay': underlay}
 
     @staticmethod
@@ -298,7 +193,7 @@ class FleetResource(object):
                 'host %s: underlay address %s is not an address of this host (its IPv4 '
                 'addresses: %s); set its underlay_address to the address its fleet peers '
                 'reach it at' % (me['host'], me['underlay'], ', '.join(
-                    sorted(set(a[4] for a in have['addresses']))) or 'none'))
+                    sorted(set(a.address for a in have['addresses']))) or 'none'))
         dev = have['device']
         for r in have['routes']:
             if cls._ours(want, r) or (dev is not None and r['oif'] == dev['index']) \
@@ -337,34 +232,12 @@ class FleetResource(object):
 
     # -------------------------------------------------------------- apply
     def apply(self, ctx, actions, have=None):
-        sock = ctx.raw()
-        done = []
-        for a in actions:
-            try:
-                _apply_one(sock, a)
-            except (OSError, IOError) as e:
-                raise ApplyError(a, e, done, self.rollback(ctx, done))
-            done.append(a)
+        FleetApplier(ctx.raw()).apply(actions)
 
     @staticmethod
     def rollback(ctx, done):
         """Undo this call's fleet actions (newest first): created devices and routes."""
-        sock = ctx.raw()
-        undone = []
-        for a in reversed([d for d in done if d.op in OPS]):
-            u = None
-            if a.op == 'vxlan_create':
-                u = Action('vxlan_delete', a.target)
-            elif a.op == 'route_set' and a.args.get('_old') is None:
-                u = Action('route_del', a.target, via=a.args['via'])
-            if u is None:
-                continue
-            try:
-                _apply_one(sock, u)
-                undone.append(u)
-            except (OSError, IOError):
-                pass
-        return undone
+        return FleetApplier(ctx.raw()).rollback([d for d in done if d.op in OPS])
 
     # -------------------------------------------------------------- render / result
     def render(self, want, have, actions):
@@ -400,34 +273,6 @@ class FleetResource(object):
                        for dst, (via, onlink) in sorted(self.routes(want).items())],
             'peers': [{'host': p['host'], 'subnet': str(p['subnet']),
                        'underlay_address': str(p['underlay'])} for p in want['peers']]}}
-
-
-def observed_routes(sock):
-    """Every fleet route of this host, for module network_info: dst, gateway, dev,
-    backend (a route through a VXLAN device: vxlan), underlay (the peer's address: the
-    gateway, or the FDB destination of the VTEP's MAC), realm (tells the network)."""
-    routes = [r for r in rtnl.routes(sock, socket.AF_INET) if r['proto'] == RTPROT_LINUXNET]
-    devs = {}
-    for index in sorted(set(r['oif'] for r in routes if r['oif'])):
-        link = rtnl.link(sock, index)
-        if link is None:
-            continue
-        peers = {}
-        if link['kind'] == 'vxlan':
-            macs = dict((mac, dst) for dst, mac, _s, _f in rtnl.neighbours(
-                sock, socket.AF_BRIDGE, index) if dst)
-            peers = dict((dst, macs.get(mac)) for dst, mac, _s, _f in rtnl.neighbours(
-                sock, socket.AF_INET, index))
-        devs[index] = (link['name'], link['kind'], peers)
-    out = []
-    for r in routes:
-        name, kind, peers = devs.get(r['oif'], (None, None, {}))
-        vx = kind == 'vxlan'
-        out.append({'dst': '%s/%d' % (r['dst'], r['dst_len']), 'gateway': r['gateway'],
-                    'dev': name, 'backend': 'vxlan' if vx else 'host-gw',
-                    'underlay': peers.get(r['gateway']) if vx else r['gateway'],
-                    'realm': r['realm']})
-    return sorted(out, key=lambda x: x['dst'])
 
 
 def _route_to(routes, ip, want):
@@ -483,40 +328,3 @@ def _line(a):
         return 'vxlan %s id %s local %s address %s mtu %s' % (
             a.target, a.args['vni'], a.args['local'], a.args['mac'], a.args['mtu'])
     return 'vxlan %s ' % a.target
-
-
-def _apply_one(sock, a):
-    if a.op == 'vxlan_create':
-        rtnl.new_vxlan(sock, a.target, a.args['vni'], a.args['local'], a.args['mtu'],
-                       a.args['mac'], a.args['_alias'])
-        # IFLA_IFALIAS is ignored on RTM_NEWLINK by some kernels: set it explicitly
-        rtnl.set_link(sock, rtnl.link_index(sock, a.target), alias=a.args['_alias'])
-        return
-    index = rtnl.link_index(sock, a.args.get('dev') or a.target) \
-        if a.op not in ('route_set', 'route_del') or a.args.get('dev') else None
-    if a.op == 'vxlan_delete':
-        if index is not None:
-            rtnl.del_link(sock, index)
-    elif a.op == 'vxlan_mtu':
-        rtnl.set_link(sock, index, mtu=a.args['mtu'])
-    elif a.op == 'vtep_address':
-        ip, plen = a.args['address'].split('/')
-        rtnl.address(sock, True, index, ip, int(plen))
-    elif a.op in ('fdb_add', 'fdb_del'):
-        rtnl.neighbour(sock, a.op == 'fdb_add', socket.AF_BRIDGE, index, a.target,
-                       a.args['dst'])
-    elif a.op in ('neigh_set', 'neigh_del'):
-        rtnl.neighbour(sock, a.op == 'neigh_set', socket.AF_INET, index, a.args['lladdr'],
-                       a.target)
-    elif a.op in ('route_set', 'route_del'):
-        net = ipaddress.ip_network(a.target)
-        old = a.args.get('_route')
-        realm_id = old['realm'] if old else None
-        try:
-            rtnl.route(sock, a.op == 'route_set', str(net.network_address), net.prefixlen,
-                       a.args['via'], oif=index, proto=RTPROT_LINUXNET,
-                       realm=realm_id if a.op == 'route_del' else a.args.get('_realm'),
-                       onlink=bool(a.args.get('dev')))
-        except OSError as e:
-            if a.op != 'route_del' or e.errno != 3:  # ESRCH: already gone with its device
-                raise

@@ -21,11 +21,12 @@ __metaclass__ = type
 
 import json
 import os
-import re
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils.network import fleet
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import fleet_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import fleet_kernel
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import resources as nat
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import forwarding
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_expr
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import observe
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import options
@@ -54,8 +55,6 @@ DESCRIPTION = options.SAVED + options.RUN_ONLY
 # pipeline's stages ask for, so that its drift run reads nothing again.
 READ_HINT = {'netns': {'addresses': True, 'routes': (4, 6)},
              'host': {'addresses': True, 'hairpin': True}}
-# a DNAT target as rendered: ``dnat [ip ]to A.B.C.D[:PORT]``, ``dnat ip6 to [ADDR][:PORT]``
-DNAT_RE = re.compile(r'dnat (?:ip6? )?to (?:\[([0-9a-fA-F:.]+)\]|([0-9.]+))(?::([0-9-]+))?')
 FAMILY = {4: 'ipv4', 6: 'ipv6'}
 
 
@@ -164,7 +163,7 @@ def read(ctx, bridge=None):
         if owners[n] and (bridge is None or owners[n] == bridge):
             views[n] = observe.ns_view(k, n, addresses=True, routes=(4, 6))
     return {'host': host, 'owners': owners, 'unreadable': unreadable, 'views': views,
-            'fleet': fleet.observed_routes(k.raw()),
+            'fleet': fleet_kernel.observed_routes(k.raw()),
             'rules': ctx.nat.backend.observe().owned, 'persisted': persisted(),
             'sysctl': {'ip_forward': _read_text(forwarding.IP_FORWARD_PATH),
                        'ipv6_forwarding': _read_text(forwarding.sysctl_path(forwarding.FORWARDING6))}}
@@ -250,7 +249,7 @@ def network(name, seen, peers):
         'persistent': {'enabled': persisted_json is not None,
                        'unit': persist.unit_name(name)},
         'fleet_routes': [dict((k, v) for k, v in r.items() if k != 'realm')
-                         for r in seen.get('fleet', []) if r['realm'] == fleet.realm(name)],
+                         for r in seen.get('fleet', []) if r['realm'] == fleet_model.realm(name)],
         'rules': ['%s  # %s' % (r.text, r.rid) for r in rules],
     }
 
@@ -299,14 +298,13 @@ def published(name, rules, containers):
     for base, members in groups.items():
         members.sort(key=lambda m: RuleId(m[0].rid).publication[3] == 'out')  # pre first
         rule, pub = members[0]
-        m = DNAT_RE.search(rule.text)
-        addr = (m.group(1) or m.group(2)) if m else None
+        addr, port = nft_expr.dnat_target(rule.exprs) or (None, None)
         host_port = base[2]
         out.append({'protocol': pub['proto'], 'family': FAMILY[pub['families'][0]],
                     'host_ip': str(pub['host_ip']) if pub['host_ip'] is not None else None,
                     'host_port': host_port, 'container': by_addr.get(addr),
                     'container_address': addr,
-                    'container_port': (m.group(3) if m and m.group(3) else host_port),
+                    'container_port': str(port) if port is not None else host_port,
                     'rules': [r.rid for r, _p in members]})
     out.sort(key=lambda p: (p['protocol'], pub_port(p['host_port']), p['family'],
                             p['host_ip'] or ''))

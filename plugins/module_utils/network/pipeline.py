@@ -41,8 +41,9 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils.firewal
     FirewallResource,
 )
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network.fleet import (
-    FleetResource, fleet_firewall, peer_subnets,
-)
+    FleetResource)
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network.fleet_model import (
+    fleet_firewall, peer_subnets)
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2.resources import (
     BridgeResource, NetnsResource, PortsResource, VethResource,
 )

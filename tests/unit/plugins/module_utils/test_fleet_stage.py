@@ -5,6 +5,7 @@ import ipaddress
 import pytest
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import fleet
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import fleet_model
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import pipeline as network
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import description as network_model
@@ -22,7 +23,7 @@ NET = ipaddress.ip_network('172.18.1.0/24')
 def want(backend='host-gw', members=None, host='a', **kw):
     spec = dict({'backend': backend, 'host': host, 'vxlan_id': 42,
                  'members': MEMBERS if members is None else members}, **kw)
-    return fleet.fleet_want(spec, 'br0', NET, P)
+    return fleet_model.fleet_want(spec, 'br0', NET, P)
 
 
 def route(dst, gateway=None, oif=2, proto=2, realm=None, dst_len=None):
@@ -37,7 +38,7 @@ def have(routes=(), device=None, mtu=1500):
                                                                    gateway='198.51.100.1'),
             route('172.18.1.0/24', oif=5)]
     return {'routes': base + list(routes), 'device': device,
-            'addresses': [(2, 24, 0, 2, '198.51.100.11')],
+            'addresses': [rtnl.Address(2, 24, 0, 2, '198.51.100.11')],
             'underlay': {'index': 2, 'name': 'eth0', 'mtu': mtu}}
 
 
@@ -49,13 +50,13 @@ def ops(actions):
 def test_members_become_peers_of_this_host():
     w = want()
     assert w['self']['host'] == 'a' and [p['host'] for p in w['peers']] == ['b', 'c']
-    assert w['realm'] == fleet.realm('br0') and w['device'] is None
+    assert w['realm'] == fleet_model.realm('br0') and w['device'] is None
     assert want('vxlan')['device'] == 'lnvx42'
 
 
 def test_no_fleet_is_a_record_that_removes():
-    w = fleet.fleet_want(None, 'br0', NET)
-    assert w['backend'] is None and w['peers'] == [] and fleet.peer_subnets(w) == []
+    w = fleet_model.fleet_want(None, 'br0', NET)
+    assert w['backend'] is None and w['peers'] == [] and fleet_model.peer_subnets(w) == []
 
 
 @pytest.mark.parametrize('members,words', [
@@ -101,7 +102,7 @@ def test_converged_host_gw_plans_nothing_and_removes_a_peer_that_left():
     gone = route('172.18.3.0/24', gateway='198.51.100.13', proto=fleet.RTPROT_LINUXNET,
                  realm=w['realm'])
     other_net = route('172.18.4.0/24', gateway='198.51.100.14', proto=fleet.RTPROT_LINUXNET,
-                      realm=fleet.realm('br1'))
+                      realm=fleet_model.realm('br1'))
     acts = fleet.FleetResource().plan(w, have([mine, gone, other_net]))
     assert ops(acts) == [('route_del', '172.18.3.0/24')]  # br1's route is not ours
 
@@ -129,7 +130,7 @@ def test_the_underlay_address_must_be_local():
 
 
 def test_no_fleet_removes_our_routes_and_device():
-    w = fleet.fleet_want(None, 'br0', NET)
+    w = fleet_model.fleet_want(None, 'br0', NET)
     mine = route('172.18.2.0/24', gateway='172.18.2.0', oif=9, proto=fleet.RTPROT_LINUXNET,
                  realm=w['realm'])
     dev = {'index': 9, 'name': 'lnvx42', 'mtu': 1450, 'mac': '02:4c:ac:12:01:00',
@@ -141,11 +142,11 @@ def test_no_fleet_removes_our_routes_and_device():
 
 # ---------------------------------------------------------------- plan: vxlan
 def _converged_vxlan(w):
-    dev = {'index': 9, 'name': 'lnvx42', 'mtu': 1450, 'mac': fleet.vtep_mac(NET),
+    dev = {'index': 9, 'name': 'lnvx42', 'mtu': 1450, 'mac': fleet_model.vtep_mac(NET),
            'vxlan': (42, '198.51.100.11', 4789, 0), 'addresses': [('172.18.1.0', 32)],
-           'fdb': [(str(p['underlay']), fleet.vtep_mac(p['subnet']), rtnl.NUD_PERMANENT, 2)
+           'fdb': [(str(p['underlay']), fleet_model.vtep_mac(p['subnet']), rtnl.NUD_PERMANENT, 2)
                    for p in w['peers']] + [(None, '33:33:00:00:00:01', 0x80, 2)],
-           'neigh': [(str(p['subnet'].network_address), fleet.vtep_mac(p['subnet']),
+           'neigh': [(str(p['subnet'].network_address), fleet_model.vtep_mac(p['subnet']),
                       rtnl.NUD_PERMANENT, 0) for p in w['peers']]}
     routes = [route(str(p['subnet']), gateway=str(p['subnet'].network_address), oif=9,
                     proto=fleet.RTPROT_LINUXNET, realm=w['realm']) for p in w['peers']]
@@ -220,7 +221,7 @@ def test_fleet_peers_are_neither_masqueraded_nor_dropped():
 
 def test_at_boot_a_missing_uplink_defers_the_fleet_to_the_next_run():
     res = fleet.FleetResource()
-    w = fleet.fleet_want(dict({'backend': 'vxlan', 'host': 'a', 'vxlan_id': 42,
+    w = fleet_model.fleet_want(dict({'backend': 'vxlan', 'host': 'a', 'vxlan_id': 42,
                                'members': MEMBERS}, at_boot=True), 'br0', NET, P)
     h = dict(have(), underlay=None, routes=[])
     assert res.plan(w, h) == []

@@ -5,6 +5,7 @@ import ipaddress
 import pytest
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import pipeline
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_expr
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import info
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import options
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat.plan import (
@@ -30,8 +31,11 @@ def ns(peer_of_host, ifname, addrs, owner='br0', routes=None, up=True):
                   routes if routes is not None else {4: ipaddress.ip_address('172.18.0.1')})
 
 
-def rule(rid, chain, text):
-    return OwnedRule(rid, 'h', chain, 1, text)
+def rule(rid, chain, text, dnat=None):
+    """An owned rule as observed: its text, and (for a DNAT) its decoded expressions."""
+    exprs = nft_expr.decode_exprs(nft_expr.encode_exprs(nft_expr.stmt_dnat(*dnat))) \
+        if dnat else []
+    return OwnedRule(rid, 'h', chain, 1, text, exprs=exprs)
 
 
 HOST = NsView([
@@ -44,11 +48,11 @@ HOST = NsView([
 ])
 RULES = [
     rule('pub/br0/tcp/*/5000/out', 'output', 'fib daddr type local ip daddr != 127.0.0.0/8 '
-         'tcp dport 5000 dnat to 172.18.0.10:5000'),
+         'tcp dport 5000 dnat to 172.18.0.10:5000', dnat=('172.18.0.10', 5000)),
     rule('pub/br0/tcp/*/5000/pre', 'prerouting', 'fib daddr type local tcp dport 5000 '
-         'dnat to 172.18.0.10:5000'),
+         'dnat to 172.18.0.10:5000', dnat=('172.18.0.10', 5000)),
     rule('pub/br0/tcp/*6/8000-8001/pre', 'prerouting', 'meta nfproto ipv6 fib daddr type '
-         'local tcp dport 8000-8001 dnat ip6 to [fd00:18::10]'),
+         'local tcp dport 8000-8001 dnat ip6 to [fd00:18::10]', dnat=('fd00:18::10',)),
     rule('masq/br0', 'postrouting', 'ip saddr 172.18.0.0/16 oifname != "br0" masquerade'),
     rule('pub/br0/ingress6', 'forward', 'ip6 daddr fd00:18::/64 drop'),
     rule('masq/other', 'postrouting', 'ip saddr 10.9.0.0/16 masquerade'),
@@ -126,7 +130,8 @@ def test_published_ports_from_their_dnat_rules():
 
 def test_a_port_to_an_address_no_container_holds_names_none():
     rules = [rule('pub/br0/udp/192.0.2.5/53/pre', 'prerouting',
-                  'ip daddr 192.0.2.5 udp dport 53 dnat to 172.18.0.99:5353')]
+                  'ip daddr 192.0.2.5 udp dport 53 dnat to 172.18.0.99:5353',
+                  dnat=('172.18.0.99', 5353))]
     [p] = info.assemble(seen(rules=rules))['networks']['br0']['published_ports']
     assert (p['host_ip'], p['container'], p['container_address'], p['container_port']) == (
         '192.0.2.5', None, '172.18.0.99', '5353')
@@ -190,11 +195,11 @@ def test_description_options_are_module_networks():
 
 
 def test_fleet_routes_belong_to_the_network_of_their_realm():
-    from ansible_collections.linuxnet.container_network.plugins.module_utils.network import fleet
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.network import fleet_model
     routes = [{'dst': '172.19.0.0/24', 'gateway': '198.51.100.12', 'dev': 'eth0',
-               'backend': 'host-gw', 'underlay': '198.51.100.12', 'realm': fleet.realm('br0')},
+               'backend': 'host-gw', 'underlay': '198.51.100.12', 'realm': fleet_model.realm('br0')},
               {'dst': '172.20.0.0/24', 'gateway': '172.20.0.0', 'dev': 'lnvx7',
-               'backend': 'vxlan', 'underlay': '192.0.2.13', 'realm': fleet.realm('br9')}]
+               'backend': 'vxlan', 'underlay': '192.0.2.13', 'realm': fleet_model.realm('br9')}]
     nets = info.assemble(seen(fleet=routes))['networks']
     assert nets['br0']['fleet_routes'] == [dict((k, v) for k, v in routes[0].items()
                                                 if k != 'realm')]

@@ -8,6 +8,7 @@ from ansible_collections.linuxnet.container_network.plugins.module_utils import 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import forwarding as fwd
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import resources as nat
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import publications
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import plan as nat_plan
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import nft as nft_backend
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
@@ -580,17 +581,17 @@ def test_ipv6_overlaps_within_and_across_networks():
 def test_the_network_pipeline_fills_ipv6_addresses():
     at = nat_model.Path().published_ports
     subnet, subnet6 = ipaddress.ip_network('172.18.0.0/16'), ipaddress.ip_network('fd00:18::/64')
-    pubs = [nat_model.publication(at[0], {'host_port': 80, 'container': 'netns0'}, subnet, subnet6),
-            nat_model.publication(at[1], {'host_port': 81, 'container': 'netns1'}, subnet, subnet6),
-            nat_model.publication(at[2], {'host_port': 82, 'container': 'netns0',
-                                          'host_ip': 'fd00:99::1'}, subnet, subnet6)]
-    assert nat_model.publication(at[0], {'host_port': 80, 'container': 'netns0'}, subnet)[
+    pubs = [publications.publication(at[0], {'host_port': 80, 'container': 'netns0'}, subnet, subnet6),
+            publications.publication(at[1], {'host_port': 81, 'container': 'netns1'}, subnet, subnet6),
+            publications.publication(at[2], {'host_port': 82, 'container': 'netns0',
+                                             'host_ip': 'fd00:99::1'}, subnet, subnet6)]
+    assert publications.publication(at[0], {'host_port': 80, 'container': 'netns0'}, subnet)[
         'families'] == (4,)  # subnet6 stays optional
     want = nat_model.publish_record('br0', 'present', 'br0', subnet, True, pubs,
                                     ipv6_subnet=subnet6)
-    full = nat_model.with_addresses(want, {'netns0': ipaddress.ip_address('172.18.0.10'),
-                                           'netns1': ipaddress.ip_address('172.18.0.11')},
-                                    {'netns0': ipaddress.ip_interface('fd00:18::10/64')})
+    full = publications.with_addresses(want, {'netns0': ipaddress.ip_address('172.18.0.10'),
+                                              'netns1': ipaddress.ip_address('172.18.0.11')},
+                                       {'netns0': ipaddress.ip_interface('fd00:18::10/64')})
     p0, p1, p2 = full['publications']
     assert p0['addr6'] == ipaddress.ip_address('fd00:18::10') and p0['families'] == (4, 6)
     assert p1['addr6'] is None and p1['families'] == (4,)
@@ -600,11 +601,11 @@ def test_the_network_pipeline_fills_ipv6_addresses():
     assert 'pub/br0/tcp/fd00:99::1/82/out' in rids and 'pub/br0/tcp/*/82/pre' not in rids
     with pytest.raises(ValidationError, match=r"published_ports\[2\]\.host_ip: 'fd00:99::1' is an "
                                               r'IPv6 address but the container has no IPv6'):
-        nat_model.with_addresses(want, {'netns0': '172.18.0.10', 'netns1': '172.18.0.11'})
+        publications.with_addresses(want, {'netns0': '172.18.0.10', 'netns1': '172.18.0.11'})
     # IPv4-only callers: as before
     v4 = nat_model.publish_record('br0', 'present', 'br0', subnet, True, pubs[:2])
     assert v4['ipv6_subnet'] is None
-    assert nat_model.with_addresses(v4, {'netns0': '172.18.0.10', 'netns1': '172.18.0.11'})[
+    assert publications.with_addresses(v4, {'netns0': '172.18.0.10', 'netns1': '172.18.0.11'})[
         'publications'][0]['addr6'] is None
 
 

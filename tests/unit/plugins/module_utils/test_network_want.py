@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.linuxnet.container_network.plugins.module_utils.l2 import model
 from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import model as nat_model
+from ansible_collections.linuxnet.container_network.plugins.module_utils.nat import publications
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import pipeline as network
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import description as network_model
 from ansible_collections.linuxnet.container_network.plugins.module_utils.runner import (
@@ -86,7 +87,7 @@ def test_publications_take_the_allocated_addresses():
     done = stage.addressed({'pairs': {'veth0': {'address': '172.18.0.10', 'address6': None}}})
     assert [str(p['addr']) for p in done['publications']] == ['172.18.0.10']
     with pytest.raises(ValidationError, match='outside'):
-        nat_model.with_addresses(stage.publish_want, {'veth0': '10.0.0.1'})
+        publications.with_addresses(stage.publish_want, {'veth0': '10.0.0.1'})
 
 
 def test_the_resource_validates_every_stage_before_anything():
@@ -195,9 +196,9 @@ def test_0_0_0_0_publishes_on_every_ipv4_address_only_omitted_on_both_families()
     assert [p['families'] for p in w['published']] == [(4,), (4, 6)]
     record = nat_model.publish_record('br0', 'present', 'br0', w['network'], True,
                                       w['published'], ipv6_subnet=w['ipv6_subnet'])
-    full = nat_model.with_addresses(record, {'veth0': '172.18.0.10', w['pairs'][1]['name']:
-                                             '172.18.0.20'},
-                                    {'veth0': 'fd00:18::10', w['pairs'][1]['name']: 'fd00:18::20'})
+    full = publications.with_addresses(record, {'veth0': '172.18.0.10', w['pairs'][1]['name']:
+                                                '172.18.0.20'},
+                                       {'veth0': 'fd00:18::10', w['pairs'][1]['name']: 'fd00:18::20'})
     rids = [s.rid for s in nat_model.publish_specs(full)]
     assert 'pub/br0/tcp/*/80/pre' in rids and 'pub/br0/tcp/*6/80/pre' not in rids
     assert 'pub/br0/tcp/*/81/pre' in rids and 'pub/br0/tcp/*6/81/pre' in rids

@@ -207,3 +207,17 @@ def test_dnat_ip6_statement():
 ])
 def test_render_ipv6_is_nft_syntax(exprs, text):
     assert nft_render.render_exprs(roundtrip(exprs)) == text
+
+
+def test_dnat_target_is_stmt_dnat_read_back():
+    """network_info reads a publication's target from the rule's expressions."""
+    from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import nft_expr as x
+
+    def back(exprs):
+        return x.dnat_target(x.decode_exprs(x.encode_exprs(exprs)))
+    assert back(x.stmt_dnat('172.18.0.10', 5000)) == ('172.18.0.10', 5000)
+    assert back(x.stmt_dnat('fd00:18::10', 8080)) == ('fd00:18::10', 8080)
+    assert back(x.stmt_dnat('fd00:18::10')) == ('fd00:18::10', None)
+    # matches before it, and a rule without one
+    assert back(x.match_dport(5000) + x.stmt_dnat('10.0.0.2', 53)) == ('10.0.0.2', 53)
+    assert back(x.match_ifname('iif', 'br0') + [x.verdict(1)]) is None

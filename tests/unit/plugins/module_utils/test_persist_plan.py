@@ -8,6 +8,7 @@ import pytest
 from ansible_collections.linuxnet.container_network.plugins.module_utils import runner
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import options
 from ansible_collections.linuxnet.container_network.plugins.module_utils.network import persist
+from ansible_collections.linuxnet.container_network.plugins.module_utils.network import sources
 
 NET = {'bridge': 'br0', 'subnet': '172.18.0.0/16', 'gateway': '172.18.0.1',
        'ipv6_subnet': 'fd00:18::/64', 'ipv6_gateway': None, 'ipv6_masquerade': True,
@@ -180,23 +181,23 @@ def test_network_json_keeps_every_option_that_describes_the_network():
 
 
 def test_what_is_installed_is_what_the_boot_and_heal_scripts_import():
-    """The copy for boot is the import closure of persist.ENTRIES, read from their
+    """The copy for boot is the import closure of sources.ENTRIES, read from their
     sources: every module a fresh interpreter loads for them, and not what else the
     asking module happens to have loaded (network_info's own module)."""
     import subprocess
     from ansible_collections.linuxnet.container_network.plugins.module_utils.network import info
     installed = set(os.path.splitext(p[len('lib/'):])[0].replace('/', '.')
-                    for p in persist.own_sources() if not p.endswith('__init__.py'))
+                    for p in sources.own_sources() if not p.endswith('__init__.py'))
     assert info.__name__ not in installed and runner.PIPELINE in installed
     collections = os.path.dirname(runner.__file__)
     for _level in range(5):  # .../ansible_collections/linuxnet/container_network/plugins/module_utils
         collections = os.path.dirname(collections)
     code = ('import importlib, sys\n'
             'from ansible_collections.linuxnet.container_network.plugins.module_utils.network '
-            'import persist\n'
-            'for e in persist.ENTRIES:\n'
+            'import sources\n'
+            'for e in sources.ENTRIES:\n'
             '    importlib.import_module(e)\n'
-            'print(" ".join(n for n, m in sys.modules.items() if n.startswith(persist.PACKAGE + ".")'
+            'print(" ".join(n for n, m in sys.modules.items() if n.startswith(sources.PACKAGE + ".")'
             ' and not hasattr(m, "__path__")))\n')
     p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=collections), check=False)

@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import rtnl
+from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel import netlink, rtnl
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures',
                        'rtnl_replies.json')
@@ -242,19 +242,19 @@ def test_dump_intr_anywhere(where):
 
 
 def test_dump_intr_gives_up():
-    sock = FakeSocket(*['intr_addresses'] * rtnl.DUMP_ATTEMPTS)
-    with pytest.raises(rtnl.DumpInterrupted) as e:
+    sock = FakeSocket(*['intr_addresses'] * netlink.DUMP_ATTEMPTS)
+    with pytest.raises(netlink.DumpInterrupted) as e:
         rtnl.addresses(sock)
-    assert sock.done() and len(sock.sent) == rtnl.DUMP_ATTEMPTS  # each read to its end
+    assert sock.done() and len(sock.sent) == netlink.DUMP_ATTEMPTS  # each read to its end
     assert 'address (RTM_GETADDR) dump interrupted' in str(e.value)
-    assert '%d times' % rtnl.DUMP_ATTEMPTS in str(e.value)
+    assert '%d times' % netlink.DUMP_ATTEMPTS in str(e.value)
     # pyroute2's own exception: code that handles pyroute2's handles it
     from pyroute2.netlink.exceptions import NetlinkDumpInterrupted
     assert isinstance(e.value, NetlinkDumpInterrupted)
 
 
 def test_dump_intr_last_attempt_succeeds():
-    script = ['intr_links'] * (rtnl.DUMP_ATTEMPTS - 1) + ['intr_links_again']
+    script = ['intr_links'] * (netlink.DUMP_ATTEMPTS - 1) + ['intr_links_again']
     sock = FakeSocket(*script)
     assert len(rtnl.links(sock)) == RECORDED['intr_links'] + 3
     assert sock.done()
