@@ -20,6 +20,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
+
 OWNER_PREFIX = 'linuxnet:'
 MASQ = 'masq'
 PUB = 'pub'
@@ -46,6 +48,10 @@ def fw_tag_network(tag):
     """The network an iptables comment of ours belongs to (None: not ours)."""
     owner = owner_of(tag)
     return owner.rsplit('/', 1)[0] if owner and '/' in owner else None
+
+
+# one publication's DNAT rule id, read back: what it publishes, and in which hook
+PublicationId = collections.namedtuple('PublicationId', 'proto ip ports hook')
 
 
 class RuleId(str):
@@ -88,8 +94,9 @@ class RuleId(str):
 
     @property
     def publication(self):
-        """``(proto, ip, ports, hook)`` of one publication's DNAT rule, else None."""
+        """:class:`PublicationId` (proto, ip, ports, hook) of one publication's DNAT rule,
+        else None."""
         parts = self.parts
         if len(parts) != 6 or parts[0] != PUB:
             return None
-        return tuple(parts[2:])
+        return PublicationId(*parts[2:])

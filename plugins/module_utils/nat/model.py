@@ -304,7 +304,7 @@ def pub_from_rid(rid):
     parts = RuleId(rid).publication
     if parts is None:
         return None
-    proto, ip, ports = parts[:3]
+    proto, ip, ports = parts.proto, parts.ip, parts.ports
     try:
         host = parse_ports(ports, 'rid')
         host_ip = None if ip in ('*', '*6') else ipaddress.ip_address(ip)

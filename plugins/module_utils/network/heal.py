@@ -267,11 +267,12 @@ def main(directory):
 
 
 def _next_try(failures):
+    after = retry_after(failures) if failures else None
     if not failures:
         return ''
-    if retry_after(failures) is None:
+    if after is None:
         return '; no more tries until the next change'
-    return '; next try in %.0f s' % retry_after(failures)
+    return '; next try in %.0f s' % after
 
 
 def _say(line):

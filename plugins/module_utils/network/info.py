@@ -293,13 +293,13 @@ def published(name, rules, containers):
         pub = nat_model.pub_from_rid(r.rid)
         if pub is None:
             continue
-        groups.setdefault(RuleId(r.rid).publication[:3], []).append((r, pub))
+        what = RuleId(r.rid).publication
+        groups.setdefault((what.proto, what.ip, what.ports), []).append((r, pub))
     out = []
-    for base, members in groups.items():
-        members.sort(key=lambda m: RuleId(m[0].rid).publication[3] == 'out')  # pre first
+    for (_proto, _ip, host_port), members in groups.items():
+        members.sort(key=lambda m: RuleId(m[0].rid).publication.hook == 'out')  # pre first
         rule, pub = members[0]
         addr, port = nft_expr.dnat_target(rule.exprs) or (None, None)
-        host_port = base[2]
         out.append({'protocol': pub['proto'], 'family': FAMILY[pub['families'][0]],
                     'host_ip': str(pub['host_ip']) if pub['host_ip'] is not None else None,
                     'host_port': host_port, 'container': by_addr.get(addr),

@@ -27,6 +27,7 @@ def test_rule_ids_are_built_and_read_back():
     assert dnat == 'pub/br0/tcp/*6/8000-8010/pre'
     assert dnat.kind == 'pub' and dnat.network == 'br0' and dnat.family is None
     assert dnat.publication == ('tcp', '*6', '8000-8010', 'pre')
+    assert (dnat.publication.ports, dnat.publication.hook) == ('8000-8010', 'pre')
     shared = RuleId(RuleId.pub('br0', 'localhost-guard'))
     assert shared.network == 'br0' and shared.publication is None and not shared.is_masquerade
     assert RuleId('odd').network is None
