@@ -150,3 +150,12 @@ def play(tmp_path):
 def toolchain(request):
     """Parametrize a test over ansible-core 2.16/pyroute2 0.7.2 and 2.19/pyroute2 0.9.7."""
     return request.param
+
+
+@pytest.fixture
+def make_lab():
+    """Lab fleets for one test (tests/integration/labutil.py), down at its end."""
+    from labutil import Labs
+    labs = Labs()
+    yield labs
+    labs.down()

@@ -9,54 +9,23 @@ one host (converged without its peers, unchanged on a rerun, peers untouched), a
 host added, one removed, one torn down; check mode; and the refusals that come before
 any change on every host (overlapping subnets, host-gw across a router).
 """
-import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 
-from conftest import LINUXNET_HOME, REPO
+from conftest import REPO
+from labutil import LAB, PY, ipj, lab
+from labutil import playbook as run_playbook
 
-PY = os.path.join(LINUXNET_HOME, 'venv-2.19/bin/python')
-PLAYBOOK = os.path.join(LINUXNET_HOME, 'venv-2.19/bin/ansible-playbook')
-LAB = os.path.join(REPO, 'tests/lab/lab.py')
 SITE = os.path.join(REPO, 'playbooks', 'site.yml')
 RTPROT_LINUXNET = '76'
 
 
-def lab(*args, check=True, timeout=300):
-    return subprocess.run([PY, LAB] + list(args), capture_output=True, text=True,
-                          check=check, timeout=timeout)
-
-
-@pytest.fixture
-def make_lab():
-    dirs = []
-
-    def up(hosts, *extra):
-        # a short directory: the inventory's SSH ControlPath lives under it (< 108 bytes)
-        d = tempfile.mkdtemp(prefix='lnfl.', dir='/tmp')
-        dirs.append(d)
-        r = lab('up', '--dir', d, '--hosts', str(hosts), '--python', PY, *extra, check=False)
-        assert r.returncode == 0, 'lab up failed:\n%s\n%s' % (r.stdout, r.stderr)
-        return d
-    yield up
-    for d in dirs:
-        down = lab('down', '--dir', d, check=False)
-        assert down.returncode == 0, 'lab down left something:\n%s%s' % (down.stdout, down.stderr)
-        shutil.rmtree(d)
-
-
 def play(d, *extra, rc=0, playbook=SITE):
     """site.yml on the lab's inventory -> (stdout, {host: (changed, failed)})."""
-    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING='False',
-               ANSIBLE_RETRY_FILES_ENABLED='False', ANSIBLE_NOCOLOR='1')
-    r = subprocess.run([PLAYBOOK, '-i', os.path.join(d, 'inventory.ini'), playbook] + list(extra),
-                       capture_output=True, text=True, env=env, cwd=REPO, timeout=600,
-                       check=False)
+    r = run_playbook(d, playbook, *extra)
     if rc is not None:
         assert r.returncode == rc, 'site.yml %s: rc %d\n%s\n%s' % (
             ' '.join(extra), r.returncode, r.stdout[-8000:], r.stderr[-3000:])
@@ -68,11 +37,6 @@ def play(d, *extra, rc=0, playbook=SITE):
 
 def inventory(d, backend, members):
     lab('inventory', '--dir', d, '--fleet', backend, '--members', ','.join(members))
-
-
-def ipj(d, where, *args):
-    out = lab('exec', '--dir', d, where, '--', 'ip', '-j', *args).stdout
-    return json.loads(out) if out.strip() else []
 
 
 def fleet_routes(d, host):

@@ -6,58 +6,28 @@ each lab host, read with `ip -j` in its own namespaces (lab.py exec), after the 
 and after out-of-band damage.
 """
 import html
-import json
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 
 import pytest
 
-from conftest import LINUXNET_HOME, REPO
+from conftest import REPO
+from labutil import ipj, lab
+from labutil import playbook as run_playbook
 
-PY = os.path.join(LINUXNET_HOME, 'venv-2.19/bin/python')
-PLAYBOOK = os.path.join(LINUXNET_HOME, 'venv-2.19/bin/ansible-playbook')
-LAB = os.path.join(REPO, 'tests/lab/lab.py')
 HOSTS = ['lab-host1', 'lab-host2']
 BRIDGE = 'br0'
 
 
-def lab(*args, check=True, timeout=300):
-    return subprocess.run([PY, LAB] + list(args), capture_output=True, text=True,
-                          check=check, timeout=timeout)
-
-
 @pytest.fixture
-def fleet():
-    # a short directory: the inventory's SSH ControlPath lives under it (< 108 bytes)
-    d = tempfile.mkdtemp(prefix='lnrep.', dir='/tmp')
-    try:
-        lab('up', '--dir', d, '--hosts', str(len(HOSTS)), '--python', PY)
-    except subprocess.CalledProcessError as e:
-        lab('down', '--dir', d, check=False)
-        pytest.fail('lab up failed:\n%s\n%s' % (e.stdout, e.stderr))
-    yield d
-    down = lab('down', '--dir', d, check=False)
-    assert down.returncode == 0, 'lab down left something:\n%s%s' % (down.stdout, down.stderr)
-    shutil.rmtree(d)
+def fleet(make_lab):
+    return make_lab(len(HOSTS))
 
 
 def playbook(d, name, *extra):
-    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING='False',
-               ANSIBLE_RETRY_FILES_ENABLED='False', ANSIBLE_NOCOLOR='1')
-    r = subprocess.run([PLAYBOOK, '-i', os.path.join(d, 'inventory.ini'),
-                        os.path.join(REPO, 'playbooks', name)] + list(extra),
-                       capture_output=True, text=True, env=env, cwd=REPO, timeout=600,
-                       check=False)
+    r = run_playbook(d, os.path.join(REPO, 'playbooks', name), *extra)
     assert r.returncode == 0, '%s failed:\n%s\n%s' % (name, r.stdout[-6000:], r.stderr[-3000:])
     return r.stdout
-
-
-def ipj(d, where, *args):
-    out = lab('exec', '--dir', d, where, '--', 'ip', '-j', *args).stdout
-    return json.loads(out) if out.strip() else []
 
 
 def kernel_rows(d, host):
