@@ -205,3 +205,40 @@ def test_what_is_installed_is_what_the_boot_and_heal_scripts_import():
     loaded = set(p.stdout.split())
     assert runner.PACKAGE + '.network.boot' in loaded and len(loaded) > 20
     assert loaded <= installed, loaded - installed
+
+
+def test_the_import_scan_finds_what_ast_finds():
+    """sources._own_imports scans the text (cheap); for every installed module it gives
+    what a parse of the source (ast, as Ansible's module_utils finder reads it) gives."""
+    import ast
+    import importlib
+
+    def by_ast(src):
+        found = set()
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.ImportFrom) and not node.level and (
+                    node.module or '').startswith(runner.PACKAGE):
+                for alias in node.names:
+                    sub = node.module + '.' + alias.name
+                    try:
+                        importlib.import_module(sub)
+                        found.add(sub)
+                    except ImportError:
+                        found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.startswith(runner.PACKAGE))
+        return found - {runner.PACKAGE}
+    files = sources.own_sources()
+    checked = 0
+    for path, src in files.items():
+        if path.endswith('.py') and src:
+            assert set(sources._own_imports(src)) == by_ast(src), path
+            checked += 1
+    assert checked > 30
+    # the shapes: one line, parentheses over lines with a comment, as, lazy in a function
+    text = ('from %s.kernel import rtnl\n'
+            'from %s.nat.model import (  # a comment\n    RuleSpec, masquerade_want as mw,\n)\n'
+            'def f():\n    from %s import runner\n') % ((runner.PACKAGE,) * 3)
+    assert sorted(sources._own_imports(text)) == sorted([
+        runner.PACKAGE + '.kernel.rtnl', runner.PACKAGE + '.nat.model',
+        runner.PACKAGE + '.nat.model', runner.PACKAGE + '.runner'])
