@@ -267,9 +267,9 @@ def main(directory):
 
 
 def _next_try(failures):
-    after = retry_after(failures) if failures else None
     if not failures:
         return ''
+    after = retry_after(failures)
     if after is None:
         return '; no more tries until the next change'
     return '; next try in %.0f s' % after
