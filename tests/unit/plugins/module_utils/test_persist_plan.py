@@ -180,14 +180,18 @@ def test_network_json_keeps_every_option_that_describes_the_network():
     assert set(saved) == set(network.ARGUMENT_SPEC) - run_only
 
 
-def test_what_is_installed_is_what_the_boot_and_heal_scripts_import(fresh_python):
+def test_what_is_installed_is_what_the_boot_and_heal_scripts_import():
     """The copy for boot is the import closure of sources.ENTRIES, read from their
     sources: every module a fresh interpreter loads for them, and not what else the
     asking module happens to have loaded (network_info's own module)."""
+    import subprocess
     from ansible_collections.linuxnet.container_network.plugins.module_utils.network import info
     installed = set(os.path.splitext(p[len('lib/'):])[0].replace('/', '.')
                     for p in sources.own_sources() if not p.endswith('__init__.py'))
     assert info.__name__ not in installed and runner.PIPELINE in installed
+    collections = os.path.dirname(runner.__file__)
+    for _level in range(5):  # .../ansible_collections/linuxnet/container_network/plugins/module_utils
+        collections = os.path.dirname(collections)
     code = ('import importlib, sys\n'
             'from ansible_collections.linuxnet.container_network.plugins.module_utils.network '
             'import sources\n'
@@ -195,7 +199,10 @@ def test_what_is_installed_is_what_the_boot_and_heal_scripts_import(fresh_python
             '    importlib.import_module(e)\n'
             'print(" ".join(n for n, m in sys.modules.items() if n.startswith(sources.PACKAGE + ".")'
             ' and not hasattr(m, "__path__")))\n')
-    loaded = set(fresh_python(code).split())
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=collections), check=False)
+    assert p.returncode == 0, p.stderr
+    loaded = set(p.stdout.split())
     assert runner.PACKAGE + '.network.boot' in loaded and len(loaded) > 20
     assert loaded <= installed, loaded - installed
 

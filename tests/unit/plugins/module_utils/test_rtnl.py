@@ -16,6 +16,8 @@ import json
 import os
 import socket
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -260,16 +262,21 @@ def test_dump_intr_last_attempt_succeeds():
 
 # --- pyroute2 is imported whole --------------------------------------------------------
 
-def test_pyroute2_is_the_real_package(fresh_python):
+def test_pyroute2_is_the_real_package():
     """rtnl imports pyroute2's public submodules, and Python runs the package's
     ``__init__`` (no stand-in package: pyroute2_lite is gone). Run in a fresh
     interpreter: this one's imports are shared by all tests."""
+    collections = os.path.dirname(os.path.dirname(os.path.dirname(rtnl.__file__)))
+    collections = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(collections))))
     code = ('import sys\n'
             'from ansible_collections.linuxnet.container_network.plugins.module_utils.kernel '
             'import rtnl\n'
             'import pyroute2\n'
             'print(rtnl.HAS_PYROUTE2, "IPRoute" in vars(pyroute2),'
             ' "__getattr__" in vars(pyroute2))\n')
-    assert fresh_python(code).split() == ['True', 'True', 'False']
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=collections), check=False)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ['True', 'True', 'False']
     here = os.path.dirname(rtnl.__file__)
     assert not os.path.exists(os.path.join(here, 'pyroute2_lite.py'))
